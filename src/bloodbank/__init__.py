@@ -1,0 +1,3 @@
+"""Mapping the Linguistic Blood Bank: balanced data for cross-lingual transfer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""Expected failures end a stage with one line naming the file and the cause."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from bloodbank.config import ConfigError
+from bloodbank.dumps import DumpError
+from bloodbank.extract import ExtractError
+from bloodbank.languages import UnknownLanguageError
+from bloodbank.sampling import ShortLanguageError
+
+EXPECTED = (ConfigError, DumpError, ExtractError, ShortLanguageError, UnknownLanguageError,
+            FileNotFoundError)
+
+
+def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
+    """Run a stage's main; expected errors exit 1 with one line, not a traceback."""
+    try:
+        main(argv)
+    except EXPECTED as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)

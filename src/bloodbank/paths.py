@@ -1,0 +1,35 @@
+"""Where every artifact lives, relative to the repository root (mirrors dvc.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bloodbank.dumps import dump_filename
+
+DATA = Path("data")
+MODELS = Path("models")
+METRICS = Path("metrics")
+
+
+def dump(wiki: str, date: str) -> Path:
+    return DATA / "dumps" / dump_filename(wiki, date)
+
+
+def text(code: str) -> Path:
+    return DATA / "text" / f"{code}.jsonl.gz"
+
+
+def sample(code: str, split: str) -> Path:
+    return DATA / "samples" / split / f"{code}.txt"
+
+
+def sample_meta(code: str) -> Path:
+    return DATA / "samples" / "meta" / f"{code}.json"
+
+
+TOKENIZER = MODELS / "tokenizer"
+TOKENIZER_METRICS = METRICS / "tokenizer.json"
+
+
+def stats(code: str) -> Path:
+    return METRICS / "samples" / f"{code}.json"

@@ -1,0 +1,115 @@
+"""Declared properties of the synthetic world's pseudo-languages.
+
+The codes come from ISO 639's private-use range (qaa–qtz), so they can never
+collide with a real language. Everything the generator does follows from these
+records, and the language registry exposes them exactly like the script and
+family of real languages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The phoneme inventory every pseudo-language draws from. Scripts map each
+# phoneme to one letter of their own Unicode block.
+CONSONANTS = "ptkbdgmnslrfvzhjw"
+VOWELS = "aeiou"
+PHONEMES = CONSONANTS + VOWELS
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    """How a script renders phonemes and punctuation."""
+
+    iso15924: str
+    letters: str  # one letter per phoneme in PHONEMES order
+    cased: bool
+    full_stop: str = "."
+    question: str = "?"
+    comma: str = ","
+
+
+SCRIPTS: dict[str, ScriptSpec] = {
+    "Latn": ScriptSpec("Latn", "ptkbdgmnslrfvzhjwaeiou", cased=True),
+    "Cyrl": ScriptSpec("Cyrl", "пткбдгмнслрфвзхйшаеиоу", cased=True),
+    "Grek": ScriptSpec("Grek", "πτκβδγμνσλρφθζχξψαειου", cased=True, question="\u037e"),
+    "Armn": ScriptSpec("Armn", "պտկբդգմնսլրֆվզհյւաեիոը", cased=True, full_stop="։", question="։"),
+    "Geor": ScriptSpec("Geor", "პტკბდგმნსლრფვზჰჯწაეიოუ", cased=False),
+    "Deva": ScriptSpec("Deva", "पटकबदगमनसलरफवजहयशअएइओउ", cased=False, full_stop="।"),
+    "Hebr": ScriptSpec("Hebr", "פטכבדגמנסלרקוזהיצאעשתח", cased=False),
+}
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A proto-language: its own lexicon and syllable shapes."""
+
+    name: str
+    syllables: tuple[str, ...]  # CV templates, e.g. "CV", "CVC"
+
+
+FAMILIES: dict[str, FamilySpec] = {
+    "Qalic": FamilySpec("Qalic", ("CV", "CVC", "CV")),
+    "Rhenic": FamilySpec("Rhenic", ("CVC", "VC", "CV")),
+    "Tovic": FamilySpec("Tovic", ("CV", "CCV", "CVV")),
+    "Zemic": FamilySpec("Zemic", ("VCV", "CV", "CVC")),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticLanguage:
+    """One pseudo-language and the properties the generator realises."""
+
+    code: str
+    name: str
+    family: str
+    script: str
+    word_order: str  # SVO, SOV or VSO
+    adjective_order: str  # AdjN or NAdj
+    adposition: str  # prepositions or postpositions
+    inflection: str  # prefixing or suffixing
+    shared_lexicon: float  # fraction of the proto-lexicon kept (with sound changes)
+    sound_changes: tuple[tuple[str, str], ...] = field(default=())
+
+    def features(self) -> dict[str, str]:
+        return {
+            "word_order": self.word_order,
+            "adjective_order": self.adjective_order,
+            "adposition": self.adposition,
+            "inflection": self.inflection,
+        }
+
+
+def _lang(code: str, name: str, family: str, script: str, order: str, adj: str, adp: str,
+          infl: str, shared: float, changes: str = "") -> SyntheticLanguage:
+    pairs = tuple(tuple(c.split(">")) for c in changes.split()) if changes else ()
+    return SyntheticLanguage(code, name, family, script, order, adj, adp, infl, shared,
+                             pairs)  # type: ignore[arg-type]
+
+
+SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
+    # Qalic: a close-knit family split over two scripts.
+    _lang("qaa", "Qalian", "Qalic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.9),
+    _lang("qab", "Qabric", "Qalic", "Latn", "SVO", "NAdj", "prepositions", "suffixing", 0.8,
+          "p>f t>d"),
+    _lang("qac", "Qacian", "Qalic", "Cyrl", "SVO", "AdjN", "prepositions", "suffixing", 0.8,
+          "k>h o>u"),
+    # Rhenic: verb-final languages.
+    _lang("qad", "Rhedish", "Rhenic", "Cyrl", "SOV", "AdjN", "postpositions", "suffixing", 0.85),
+    _lang("qae", "Rhenish", "Rhenic", "Deva", "SOV", "AdjN", "postpositions", "suffixing", 0.8,
+          "s>z e>i"),
+    _lang("qaf", "Rheshti", "Rhenic", "Deva", "SOV", "NAdj", "postpositions", "prefixing", 0.7,
+          "b>p"),
+    # Tovic: verb-initial, prefixing.
+    _lang("qag", "Tovan", "Tovic", "Grek", "VSO", "NAdj", "prepositions", "prefixing", 0.85),
+    _lang("qah", "Tovesh", "Tovic", "Hebr", "VSO", "NAdj", "prepositions", "prefixing", 0.8,
+          "d>t a>o"),
+    # Zemic: isolates of the world, each in its own script.
+    _lang("qai", "Zemian", "Zemic", "Armn", "SOV", "NAdj", "postpositions", "suffixing", 0.85),
+    _lang("qaj", "Zemori", "Zemic", "Geor", "SVO", "AdjN", "postpositions", "prefixing", 0.75,
+          "g>k i>e"),
+    _lang("qak", "Qakese", "Qalic", "Grek", "SVO", "AdjN", "prepositions", "suffixing", 0.75,
+          "m>n"),
+    _lang("qal", "Rhelan", "Rhenic", "Latn", "SOV", "AdjN", "postpositions", "suffixing", 0.75,
+          "r>l u>o"),
+)
