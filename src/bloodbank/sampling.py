@@ -51,19 +51,25 @@ def count_corpus(sentences: Iterable[str]) -> CorpusCount:
 
 def plan_sample(count: CorpusCount, chars: int, test_chars: int, rng: random.Random,
                 allow_short: bool = False, name: str = "corpus") -> SamplePlan:
-    """Choose where the block starts, leaving room for one overshooting sentence."""
+    """Choose where the block starts, leaving room for the sentences that overshoot.
+
+    The first sentence may start up to one sentence after ``start_char``, and each
+    split may end up to one sentence past its target: three sentences of slack.
+    """
     need = chars + test_chars
-    if count.chars < need:
+    slack = 3 * count.max_sentence_chars
+    if count.chars < need + slack:
         if not allow_short:
             raise ShortLanguageError(
                 f"{name}: has {count.chars:,} characters of sentences, but {need:,} were "
-                f"requested ({chars:,} sample + {test_chars:,} test); set "
-                "sample.allow_short: true to use what there is"
+                f"requested ({chars:,} sample + {test_chars:,} test, plus {slack:,} of slack "
+                "for whole sentences); set sample.allow_short: true to use what there is"
             )
-        train = count.chars * chars // need
-        return SamplePlan(0, train, max(0, count.chars - train - count.max_sentence_chars), True)
-    room = count.chars - need - count.max_sentence_chars
-    return SamplePlan(rng.randint(0, room) if room > 0 else 0, chars, test_chars, False)
+        usable = max(0, count.chars - slack)
+        train = usable * chars // need
+        return SamplePlan(0, train, usable - train, True)
+    room = count.chars - need - slack
+    return SamplePlan(rng.randint(0, room), chars, test_chars, False)
 
 
 def take_sample(sentences: Iterable[str], plan: SamplePlan) -> Iterator[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Sentence segmentation that works across scripts.
 
 Two kinds of terminators: those that end a sentence only before white space
-(Latin ``. ! ?``, the Greek question mark ``;``, ellipsis) and those that end
+(Latin ``. ! ?``, the Greek question mark ``;`` after Greek letters, ellipsis) and those that end
 it wherever they stand (Armenian ``։``, Devanagari ``। ॥``, CJK ``。！？``,
 Arabic ``؟``, Urdu ``۔``, Burmese ``။``, Ethiopic ``። ፧``, Khmer ``។``).
 Line breaks always end a sentence. Scripts without sentence punctuation (Thai)
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-SPACE_TERMINATORS = ".!?\u037e\u2026\u203c\u2047\u2048\u2049"
+SPACE_TERMINATORS = ".!?;\u037e\u2026\u203c\u2047\u2048\u2049"
 FREE_TERMINATORS = (
     "\u0589"  # Armenian full stop ։
     "\u061f\u06d4"  # Arabic question mark ؟, Urdu full stop ۔
@@ -34,11 +34,22 @@ _BOUNDARY = re.compile(
 )
 
 
+def _is_greek(char: str) -> bool:
+    return "\u0370" <= char <= "\u03ff" or "\u1f00" <= char <= "\u1fff"
+
+
 def _is_false_stop(text: str, end: int, match: str) -> bool:
-    """A lone '.' after an initial or abbreviation, or before a lowercase word."""
-    if match.rstrip(CLOSERS) != ".":
-        return False
+    """A lone '.' after an initial or abbreviation, or before a lowercase word.
+
+    ';' is Greek's question mark (NFC turns U+037E into it) but a semicolon
+    everywhere else, so it only ends sentences after a Greek letter.
+    """
     start = end - len(match)
+    stop = match.rstrip(CLOSERS)
+    if ";" in stop:
+        return not (start > 0 and _is_greek(text[start - 1]))
+    if stop != ".":
+        return False
     word = text[:start].rsplit(None, 1)[-1] if text[:start].strip() else ""
     word = word.strip("".join(CLOSERS) + "(")
     if (len(word) == 1 and word.isalpha()) or word.lower().replace(".", "") in ABBREVIATIONS:

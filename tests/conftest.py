@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny configurations and temporary DVC repositories."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_PARAMS = {
+    "seed": 0,
+    "languages": ["qaa", "qab", "qae"],
+    "studied": ["qaa", "qab"],
+    "dump": {"source": "synthetic", "date": "20211101"},
+    "synthetic": {"world_seed": 0, "articles": 60},
+    "sample": {"seed": 0, "chars_per_language": 12000, "test_chars": 3000},
+    "stats": {"reference_sentences": 1000},
+    "tokenizer": {"vocab_size": 1500, "min_frequency": 2},
+    "tracking": {"experiment": "test", "enabled": True},
+}
+
+
+def tiny_params(**overrides) -> dict:
+    params = copy.deepcopy(TINY_PARAMS)
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            params.setdefault(key, {}).update(value)
+        else:
+            params[key] = value
+    return params
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+def make_repo(path: Path, params: dict) -> Path:
+    """A fresh git + DVC repository holding the project's pipeline and code."""
+    path.mkdir(parents=True, exist_ok=True)
+    for item in ("stages", "src", "configs"):
+        shutil.copytree(ROOT / item, path / item, ignore=shutil.ignore_patterns("__pycache__"))
+    for item in ("dvc.yaml", ".gitignore"):
+        shutil.copy(ROOT / item, path / item)
+    for folder in ("data", "models"):
+        (path / folder).mkdir(exist_ok=True)
+        shutil.copy(ROOT / folder / ".gitignore", path / folder / ".gitignore")
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], path)
+    run(["git", "config", "user.email", "test@example.org"], path)
+    run(["git", "config", "user.name", "test"], path)
+    run(["dvc", "init", "-q"], path)
+    run(["dvc", "config", "core.analytics", "false"], path)
+    run(["git", "add", "-A"], path)
+    run(["git", "commit", "-qm", "init"], path)
+    return path
+
+
+@pytest.fixture
+def repo_factory(tmp_path):
+    def factory(name: str = "repo", **overrides) -> Path:
+        return make_repo(tmp_path / name, tiny_params(**overrides))
+
+    return factory

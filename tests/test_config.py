@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bloodbank.config import ConfigError, load_params
+from conftest import ROOT, tiny_params
+
+
+def write(tmp_path: Path, params: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_shipped_configurations_are_valid():
+    default = load_params(ROOT / "params.yaml")
+    paper = load_params(ROOT / "configs" / "paper.yaml")
+    assert default.dump.source == "synthetic"
+    assert len(paper.languages) == 41 and len(paper.studied) == 22
+    assert paper.sample.chars_per_language == 10_000_000
+    assert paper.dump.date == "20211101"
+    assert (paper.tokenizer.vocab_size, paper.tokenizer.min_frequency,
+            paper.tokenizer.limit_alphabet) == (100_000, 3, 5_000)
+
+
+def test_params_yaml_is_the_default_configuration():
+    assert (ROOT / "params.yaml").read_text() == (ROOT / "configs" / "default.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sample": {"chars_per_languge": 5}}, r"sample\.chars_per_languge: unknown key"),
+        ({"bogus": 1}, r"bogus: unknown key"),
+        ({"sample": {"chars_per_language": "many"}}, r"sample\.chars_per_language: .*integer"),
+        ({"languages": ["qaa", "xx"]}, r"languages\.1: unknown language code 'xx'"),
+        ({"languages": ["qaa", "../x"]}, r"languages\.1: language code '\.\./x' is not"),
+        ({"studied": ["qaa", "qag"]}, r"studied languages \['qag'\] must also be in languages"),
+        ({"languages": ["qaa", "qaa"], "studied": ["qaa"]}, r"languages lists qaa more than once"),
+        ({"dump": {"source": "ftp"}}, r"dump\.source: Input should be 'synthetic'"),
+        ({"dump": {"date": "2021-11-01"}}, r"dump\.date must be YYYYMMDD"),
+    ],
+)
+def test_bad_params_fail_with_one_message_naming_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        load_params(write(tmp_path, tiny_params(**change)))
+    assert "\n" not in str(err.value)
+    assert str(tmp_path / "params.yaml") in str(err.value)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
