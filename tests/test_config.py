@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT, tiny_params
 
 from bloodbank.config import ConfigError, load_params
-from conftest import ROOT, tiny_params
 
 
 def write(tmp_path: Path, params: dict) -> Path:

@@ -24,6 +24,7 @@ from bloodbank.config import DumpConfig, SyntheticConfig
 from bloodbank.io import atomic_path
 
 CHUNK = 1 << 20
+NET_CHUNK = 1 << 14  # small, so a dropped connection loses little
 HEAD_LIMIT = 4 << 20  # bytes of XML parsed in full before the streaming checks take over
 
 
@@ -234,7 +235,7 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
         with part.open(mode) as fh, tqdm(total=total, initial=have, unit="B", unit_scale=True,
                                          desc=part.name.removesuffix(".part"),
                                          disable=None) as bar:
-            for chunk in resp.iter_content(CHUNK):
+            for chunk in resp.iter_content(NET_CHUNK):
                 fh.write(chunk)
                 bar.update(len(chunk))
     size = part.stat().st_size

@@ -1,0 +1,71 @@
+"""A dump mirror on 127.0.0.1: serves files with Range support and can misbehave."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class MirrorState:
+    files: dict[str, bytes] = field(default_factory=dict)
+    drop_after: dict[str, int] = field(default_factory=dict)  # path -> bytes before a drop
+    drops_left: int = 0
+    ignore_range: bool = False
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:
+            rng = self.headers.get("Range")
+            state.requests.append((self.path, rng))
+            body = state.files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            start = 0
+            if rng and not state.ignore_range:
+                start = int(rng.removeprefix("bytes=").split("-")[0])
+                if start >= len(body):
+                    self.send_response(416)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            else:
+                self.send_response(200)
+            payload = body[start:]
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            cut = state.drop_after.get(self.path)
+            if cut is not None and state.drops_left > 0:
+                state.drops_left -= 1
+                self.wfile.write(payload[:cut])
+                self.wfile.flush()
+                self.connection.shutdown(2)  # drop the connection midway
+                return
+            self.wfile.write(payload)
+
+    return Handler
+
+
+class Mirror:
+    def __init__(self) -> None:
+        self.state = MirrorState()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self.state))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Mirror:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
