@@ -22,9 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params()
     out = paths.dump(get(args.lang).wiki, params.dump.date)
-    with stage_run("dump", params.tracking.experiment,
-                   {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()},
-                   {"language": args.lang}, params.tracking.enabled) as run:
+    logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
+    with stage_run("dump", params.tracking, params.seed, logged, {"language": args.lang}) as run:
         info = fetch_dump(args.lang, params.dump, params.synthetic, out)
         run.log_metrics({"pages": info.pages, "compressed_bytes": info.compressed_bytes,
                          "xml_bytes": info.xml_bytes})

@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     dump = paths.dump(get(args.lang).wiki, params.dump.date)
     out = paths.text(args.lang)
-    with stage_run("extract", params.tracking.experiment, params.extract.model_dump(),
-                   {"language": args.lang}, params.tracking.enabled) as run:
+    with stage_run("extract", params.tracking, params.seed, params.extract.model_dump(),
+                   {"language": args.lang}) as run:
         docs = extract_dump(dump, out, params.extract.processes, params.extract.expand_templates,
                             desc=f"extract {args.lang}")
         run.log_metrics({"documents": docs, "bytes": out.stat().st_size})

@@ -23,9 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
     args = parser.parse_args(argv)
     params = load_params()
-    with stage_run("sample", params.tracking.experiment, params.sample.model_dump(),
-                   {"language": args.lang, "sample_seed": params.sample.seed},
-                   params.tracking.enabled) as run:
+    with stage_run("sample", params.tracking, params.seed, params.sample.model_dump(),
+                   {"language": args.lang, "sample_seed": params.sample.seed}) as run:
         result = sample_language(args.lang, paths.text(args.lang), paths.sample(args.lang, "train"),
                                  paths.sample(args.lang, "test"), params.sample)
         meta = asdict(result)

@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params()
     meta = read_json(paths.sample_meta(args.lang))
-    with stage_run("stats", params.tracking.experiment, params.stats.model_dump(),
-                   {"language": args.lang}, params.tracking.enabled) as run:
+    with stage_run("stats", params.tracking, params.seed, params.stats.model_dump(),
+                   {"language": args.lang}) as run:
         report = language_report(
             load_tokenizer(paths.TOKENIZER),
             language_sentences(paths.text(args.lang), params.sample.min_sentence_chars),

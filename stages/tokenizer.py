@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     samples = {code: paths.sample(code, "train") for code in params.languages}
-    with stage_run("tokenizer", params.tracking.experiment, params.tokenizer.model_dump(),
-                   {"languages": ",".join(params.languages)}, params.tracking.enabled) as run:
+    with stage_run("tokenizer", params.tracking, params.seed, params.tokenizer.model_dump(),
+                   {"languages": ",".join(params.languages)}) as run:
         tok = train_tokenizer(lambda: read_lines(samples.values()), params.tokenizer,
                               show_progress=True)
         save_tokenizer(tok, paths.TOKENIZER, params.tokenizer)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bloodbank.config import Params
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PARAMS = {
@@ -53,7 +55,9 @@ def make_repo(path: Path, params: dict) -> Path:
     for folder in ("data", "models"):
         (path / folder).mkdir(exist_ok=True)
         shutil.copy(ROOT / folder / ".gitignore", path / folder / ".gitignore")
-    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # DVC needs every key a stage names, so write the complete, validated params.
+    full = Params.model_validate(params).model_dump(mode="json")
+    (path / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
     run(["git", "init", "-q"], path)
     run(["git", "config", "user.email", "test@example.org"], path)
     run(["git", "config", "user.name", "test"], path)

@@ -114,8 +114,8 @@ def test_synthetic_source_refuses_real_language(tmp_path):
 def test_local_source_copies_and_validates(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "fiwiki-20211101-pages-articles.xml.bz2").write_bytes(bz2.compress(xml()))
-    cfg = DumpConfig(source="local",
-                     local_pattern=str(tmp_path / "src" / "{wiki}wiki-{date}-pages-articles.xml.bz2"))
+    pattern = tmp_path / "src" / "{wiki}wiki-{date}-pages-articles.xml.bz2"
+    cfg = DumpConfig(source="local", local_pattern=str(pattern))
     out = tmp_path / "out" / dump_filename("fi", "20211101")
     info = fetch_dump("fi", cfg, SyntheticConfig(), out)
     assert info.pages == 2 and out.read_bytes() == bz2.compress(xml())

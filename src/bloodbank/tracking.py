@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bloodbank.config import TrackingConfig
+
 
 def repo_root() -> Path:
     return Path(os.environ.get("DVC_ROOT") or Path.cwd()).resolve()
@@ -92,10 +94,10 @@ def _ensure_experiment(mlflow: Any, name: str) -> str:
 
 
 @contextmanager
-def stage_run(stage: str, experiment: str, params: Mapping[str, Any], tags: Mapping[str, Any],
-              enabled: bool = True) -> Iterator[_NullRun]:
+def stage_run(stage: str, tracking: TrackingConfig, seed: int, params: Mapping[str, Any],
+              tags: Mapping[str, Any]) -> Iterator[_NullRun]:
     """One MLflow run for one stage execution, tagged with stage, languages, seed, git rev."""
-    if not enabled:
+    if not tracking.enabled:
         yield _NullRun()
         return
     import logging
@@ -105,9 +107,9 @@ def stage_run(stage: str, experiment: str, params: Mapping[str, Any], tags: Mapp
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri())
-    exp_id = _ensure_experiment(mlflow, experiment)
+    exp_id = _ensure_experiment(mlflow, tracking.experiment)
     name = "@".join([stage, *[str(v) for k, v in tags.items() if k in ("language", "pair")]])
-    all_tags = {"stage": stage, "git_revision": git_revision(), **tags}
+    all_tags = {"stage": stage, "seed": seed, "git_revision": git_revision(), **tags}
     with mlflow.start_run(experiment_id=exp_id, run_name=name,
                           tags={k: str(v) for k, v in all_tags.items()}):
         flat = {k: str(v)[:500] for k, v in flatten(params).items()}
