@@ -6,25 +6,21 @@ Wikimedia mirror (resumable download checked against the published checksums).
 
 from __future__ import annotations
 
-import argparse
-
 from bloodbank import paths
 from bloodbank.config import load_params
 from bloodbank.dumps import fetch_dump
-from bloodbank.errors import run_main
-from bloodbank.languages import check_code, get
+from bloodbank.languages import get
+from bloodbank.stagekit import parse_language, run_main
 from bloodbank.tracking import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
-    args = parser.parse_args(argv)
+    lang = parse_language(argv, __doc__)
     params = load_params()
-    out = paths.dump(get(args.lang).wiki, params.dump.date)
+    out = paths.dump(get(lang).wiki, params.dump.date)
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
-    with stage_run("dump", params.tracking, params.seed, logged, {"language": args.lang}) as run:
-        info = fetch_dump(args.lang, params.dump, params.synthetic, out)
+    with stage_run("dump", params.tracking, params.seed, logged, {"language": lang}) as run:
+        info = fetch_dump(lang, params.dump, params.synthetic, out)
         run.log_metrics({"pages": info.pages, "compressed_bytes": info.compressed_bytes,
                          "xml_bytes": info.xml_bytes})
     print(f"{out}: {info.pages} pages, {info.compressed_bytes:,} bytes")

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
-
 from bloodbank import paths
 from bloodbank.config import load_params
-from bloodbank.errors import run_main
 from bloodbank.extract import extract_dump
-from bloodbank.languages import check_code, get
+from bloodbank.languages import get
+from bloodbank.stagekit import parse_language, run_main
 from bloodbank.tracking import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
-    args = parser.parse_args(argv)
+    lang = parse_language(argv, __doc__)
     params = load_params()
-    dump = paths.dump(get(args.lang).wiki, params.dump.date)
-    out = paths.text(args.lang)
+    dump = paths.dump(get(lang).wiki, params.dump.date)
+    out = paths.text(lang)
     with stage_run("extract", params.tracking, params.seed, params.extract.model_dump(),
-                   {"language": args.lang}) as run:
+                   {"language": lang}) as run:
         docs = extract_dump(dump, out, params.extract.processes, params.extract.expand_templates,
-                            desc=f"extract {args.lang}")
+                            desc=f"extract {lang}")
         run.log_metrics({"documents": docs, "bytes": out.stat().st_size})
     print(f"{out}: {docs} documents")
 

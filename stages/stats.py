@@ -6,38 +6,33 @@ Distances between sample and corpus length distributions (a DVC metric).
 
 from __future__ import annotations
 
-import argparse
-
 from bloodbank import paths
 from bloodbank.config import load_params
-from bloodbank.errors import run_main
 from bloodbank.io import read_json, write_json
-from bloodbank.languages import check_code
 from bloodbank.sampling import language_sentences
+from bloodbank.stagekit import parse_language, run_main
 from bloodbank.stats import language_report
 from bloodbank.tokenizer import load_tokenizer
 from bloodbank.tracking import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
-    args = parser.parse_args(argv)
+    lang = parse_language(argv, __doc__)
     params = load_params()
-    meta = read_json(paths.sample_meta(args.lang))
+    meta = read_json(paths.sample_meta(lang))
     with stage_run("stats", params.tracking, params.seed, params.stats.model_dump(),
-                   {"language": args.lang}) as run:
+                   {"language": lang}) as run:
         report = language_report(
             load_tokenizer(paths.TOKENIZER),
-            language_sentences(paths.text(args.lang), params.sample.min_sentence_chars),
-            paths.sample(args.lang, "train"), meta["corpus"]["sentences"],
+            language_sentences(paths.text(lang), params.sample.min_sentence_chars),
+            paths.sample(lang, "train"), meta["corpus"]["sentences"],
             params.stats.reference_sentences)
         report["corpus_characters"] = meta["corpus"]["chars"]
         report["test_characters"] = meta["test_chars"]
-        write_json(paths.stats(args.lang), report)
+        write_json(paths.stats(lang), report)
         run.log_metrics(report)
     emd = report["emd"]
-    print(f"{args.lang}: information ratio {report['information_ratio']:.2f}; EMD words/sentence "
+    print(f"{lang}: information ratio {report['information_ratio']:.2f}; EMD words/sentence "
           f"{emd['sentence_words']:.3f}, tokens/sentence {emd['sentence_tokens']:.3f}, "
           f"chars/word {emd['word_chars']:.3f}")
 

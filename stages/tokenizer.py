@@ -10,8 +10,8 @@ import argparse
 
 from bloodbank import paths
 from bloodbank.config import load_params
-from bloodbank.errors import run_main
 from bloodbank.io import write_json
+from bloodbank.stagekit import run_main
 from bloodbank.tokenizer import read_lines, save_tokenizer, tokenizer_report, train_tokenizer
 from bloodbank.tracking import stage_run
 

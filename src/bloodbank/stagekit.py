@@ -1,14 +1,18 @@
-"""Expected failures end a stage with one line naming the file and the cause."""
+"""What every stage script shares: its language argument and its error handling.
+
+Expected failures end a stage with one line naming the file and the cause.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
 from bloodbank.config import ConfigError
 from bloodbank.dumps import DumpError
 from bloodbank.extract import ExtractError
-from bloodbank.languages import UnknownLanguageError
+from bloodbank.languages import UnknownLanguageError, check_code
 from bloodbank.sampling import ShortLanguageError
 
 EXPECTED = (ConfigError, DumpError, ExtractError, ShortLanguageError, UnknownLanguageError,
@@ -25,3 +29,10 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def parse_language(argv: list[str] | None, description: str | None) -> str:
+    """The one positional argument of a per-language stage, checked against the registry."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
+    return parser.parse_args(argv).lang
