@@ -78,6 +78,57 @@ class TokenizerConfig(Section):
     max_input_chars_per_word: int = Field(100, gt=0)
 
 
+class ModelConfig(Section):
+    """The BERT recipe of the study (section 4.1): 4 layers, 4 heads, hidden 512."""
+
+    hidden_size: int = Field(512, gt=0)
+    num_layers: int = Field(4, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(2048, gt=0)
+    max_position_embeddings: int = Field(512, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> ModelConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"model.hidden_size ({self.hidden_size}) must be divisible by "
+                             f"model.num_heads ({self.num_heads})")
+        return self
+
+
+class TrainConfig(Section):
+    """Masked-LM training; optimiser defaults are transformers.Trainer's (AdamW, linear decay)."""
+
+    max_length: int = Field(128, gt=2, description="sentences are truncated to this many tokens")
+    batch_size: int = Field(8, gt=0)
+    epochs: float = Field(4, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="debug cap on optimiser steps")
+    lr: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    adam_epsilon: float = Field(1e-8, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    mask_token_fraction: float = Field(0.8, ge=0, le=1, description="of masked: [MASK]")
+    random_token_fraction: float = Field(0.1, ge=0, le=1, description="of masked: random")
+    threads: int = Field(2, ge=1, description="CPU threads; results depend on it, so pinned")
+    checkpoint_every: int = Field(200, gt=0, description="steps between resumable checkpoints")
+    log_every: int = Field(20, gt=0, description="steps between logged loss points")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @model_validator(mode="after")
+    def _fractions(self) -> TrainConfig:
+        if self.mask_token_fraction + self.random_token_fraction > 1:
+            raise ValueError("train.mask_token_fraction + train.random_token_fraction must "
+                             "not exceed 1")
+        return self
+
+
+class EvalConfig(Section):
+    batch_size: int = Field(64, gt=0)
+    bootstrap: int = Field(1000, ge=0, description="resamples for the MRR confidence interval")
+
+
 class TrackingConfig(Section):
     experiment: str = "bloodbank"
     enabled: bool = True
@@ -94,6 +145,9 @@ class Params(Section):
     sample: SampleConfig = SampleConfig()
     stats: StatsConfig = StatsConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

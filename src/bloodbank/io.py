@@ -20,10 +20,12 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
     prefix = f".{path.name}."
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would leak into the finished output
     else:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+        tmp.chmod(0o644)
     try:
         yield tmp
         if is_dir and path.exists():

@@ -33,3 +33,30 @@ TOKENIZER_METRICS = METRICS / "tokenizer.json"
 
 def stats(code: str) -> Path:
     return METRICS / "samples" / f"{code}.json"
+
+
+def tokens(code: str) -> Path:
+    return DATA / "tokens" / code
+
+
+def mono_model(code: str) -> Path:
+    return MODELS / "mono" / code
+
+
+def pair_model(src: str, tgt: str) -> Path:
+    return MODELS / "pairs" / f"{src}-{tgt}"
+
+
+def mono_metrics(code: str) -> Path:
+    return METRICS / "mono" / f"{code}.json"
+
+
+def pair_metrics(src: str, tgt: str) -> Path:
+    return METRICS / "pairs" / f"{src}-{tgt}.json"
+
+
+RESUME = MODELS / ".resume"  # resumable checkpoints, outside every stage's outputs
+SCORES = METRICS / "finetune_scores.csv"
+SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
+MRR_MATRIX = METRICS / "mrr.csv"
+SCORES_SUMMARY = METRICS / "scores.json"

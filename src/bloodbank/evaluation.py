@@ -1,0 +1,96 @@
+"""Exact, fair masked-LM evaluation: MRR, accuracy@1, cross-entropy, bootstrap CI.
+
+Fairness: the masked positions and their replacements are a function of the
+test set and the seed only, so every model scored on a language sees exactly
+the same inputs; each held-out sentence is evaluated once, masked once.
+Exactness: a token's rank is computed against the whole vocabulary, with ties
+counted as half (the mid-rank), so equal logits never favour either side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bloodbank.batching import SpecialIds, collate, eval_batches
+from bloodbank.masking import generator, mask_tokens
+from bloodbank.mlm import masked_logits
+from bloodbank.tokens import TokenizedSplit
+
+
+def ranks(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mid-rank (1 = best) of each target among its row of logits: ``(M,)`` float64."""
+    true = logits.gather(1, targets[:, None])  # (M, 1)
+    greater = (logits > true).sum(1)
+    ties = (logits == true).sum(1) - 1
+    return 1.0 + greater.double() + ties.double() / 2.0
+
+
+@dataclass
+class EvalResult:
+    mrr: float
+    accuracy_at_1: float
+    cross_entropy: float
+    mrr_ci: tuple[float, float]
+    masked_tokens: int
+    sentences: int
+
+    def as_dict(self) -> dict:
+        return {"mrr": self.mrr, "accuracy_at_1": self.accuracy_at_1,
+                "cross_entropy": self.cross_entropy, "mrr_ci95": list(self.mrr_ci),
+                "masked_tokens": self.masked_tokens, "sentences": self.sentences}
+
+
+def fixed_masks(split: TokenizedSplit, max_length: int, ids: SpecialIds, vocab_size: int,
+                batch_size: int, seed: int, language: str, probability: float = 0.15,
+                mask_fraction: float = 0.8, random_fraction: float = 0.1):
+    """Yield ``(sentence_indices, inputs, attention, labels)``: the test set masked once."""
+    for b, idx in enumerate(eval_batches(split.lengths(), batch_size)):
+        input_ids, attention, maskable = collate(split, idx, max_length, ids)
+        gen = generator("eval", language, seed, b)
+        inputs, labels = mask_tokens(input_ids, maskable, gen, ids.mask, ids.n_special,
+                                     vocab_size, probability, mask_fraction, random_fraction)
+        yield idx, inputs, attention, labels
+
+
+def bootstrap_ci(rr_sum: np.ndarray, counts: np.ndarray, n: int, seed: int,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of MRR when sentences are resampled with replacement."""
+    if n == 0 or counts.sum() == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng([seed, 104729])
+    idx = rng.integers(0, len(counts), size=(n, len(counts)))
+    stats = rr_sum[idx].sum(1) / np.maximum(counts[idx].sum(1), 1)
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return (float(lo), float(hi))
+
+
+@torch.no_grad()
+def evaluate(model, batches, n_sentences: int, device: torch.device, bootstrap: int,
+             seed: int) -> EvalResult:
+    """Score ``model`` on pre-masked batches (from ``fixed_masks``)."""
+    model.eval()
+    rr_sum = np.zeros(n_sentences)
+    counts = np.zeros(n_sentences, dtype=np.int64)
+    top1 = 0
+    nll = 0.0
+    for idx, inputs, attention, labels in batches:
+        logits, targets = masked_logits(model, inputs.to(device), attention.to(device),
+                                        labels.to(device))
+        logits = logits.float()
+        r = ranks(logits, targets).cpu().numpy()
+        top1 += int((r == 1.0).sum())
+        nll += float(F.cross_entropy(logits, targets, reduction="sum"))
+        rows = np.repeat(idx, (labels != -100).sum(1).numpy())  # sentence of each target
+        np.add.at(rr_sum, rows, 1.0 / r)
+        np.add.at(counts, rows, 1)
+    total = int(counts.sum())
+    return EvalResult(
+        mrr=float(rr_sum.sum() / total) if total else float("nan"),
+        accuracy_at_1=top1 / total if total else float("nan"),
+        cross_entropy=nll / total if total else float("nan"),
+        mrr_ci=bootstrap_ci(rr_sum, counts, bootstrap, seed),
+        masked_tokens=total, sentences=n_sentences)

@@ -1,0 +1,163 @@
+"""The masked-LM training loop: fast, resumable, and a pure function of its seed.
+
+Every source of randomness at step ``k`` (batch order, masks, dropout) is
+derived from ``(seed, run key, k)``, so a run resumed from a checkpoint takes
+exactly the steps an uninterrupted run takes and ends with the same weights.
+Resumable checkpoints are written every ``checkpoint_every`` steps to a folder
+outside the stage's outputs and removed when the run completes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from bloodbank.batching import SpecialIds, collate, epoch_batches
+from bloodbank.config import TrainConfig
+from bloodbank.io import atomic_path
+from bloodbank.masking import generator, mask_tokens, seed_of
+from bloodbank.mlm import masked_lm_loss
+from bloodbank.tokens import TokenizedSplit
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens: int
+    seconds: float
+    tokens_per_second: float
+    final_loss: float
+    resumed_from_step: int
+    threads: int
+    device: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """transformers.Trainer's AdamW: no weight decay on biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_epsilon)
+
+
+def total_steps(n_sentences: int, cfg: TrainConfig) -> int:
+    per_epoch = math.ceil(n_sentences / cfg.batch_size)
+    steps = math.ceil(per_epoch * cfg.epochs)
+    return min(steps, cfg.max_steps) if cfg.max_steps else steps
+
+
+def _fingerprint(cfg: TrainConfig, seed: int, key: str, n_sentences: int) -> str:
+    fields = cfg.model_dump(exclude={"checkpoint_every", "log_every", "device"})
+    return json.dumps({"train": fields, "seed": seed, "key": key, "n": n_sentences},
+                      sort_keys=True)
+
+
+def _load_checkpoint(resume_dir: Path, fingerprint: str, model, opt, sched) -> tuple[int, dict]:
+    path = resume_dir / CHECKPOINT
+    if not path.exists():
+        return 0, {}
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        print(f"{path}: made with other settings; starting afresh")
+        return 0, {}
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    return state["step"], state["totals"]
+
+
+def _save_checkpoint(resume_dir: Path, fingerprint: str, step: int, totals: dict, model, opt,
+                     sched) -> None:
+    with atomic_path(resume_dir / CHECKPOINT) as tmp:
+        torch.save({"fingerprint": fingerprint, "step": step, "totals": totals,
+                    "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict()}, tmp)
+
+
+def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, vocab_size: int,
+              seed: int, key: str, resume_dir: Path,
+              log: Callable[[dict, int], None] = lambda metrics, step: None,
+              desc: str = "train") -> TrainResult:
+    """Train ``model`` in place on ``split`` with the recipe in ``cfg``."""
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = pick_device(cfg.device)
+    model.to(device).train()
+    opt = _optimizer(model, cfg)
+    steps = total_steps(len(split), cfg)
+    sched = get_linear_schedule_with_warmup(opt, cfg.warmup_steps, steps)
+    fingerprint = _fingerprint(cfg, seed, key, len(split))
+    start, totals = _load_checkpoint(resume_dir, fingerprint, model, opt, sched)
+    totals = totals or {"tokens": 0, "seconds": 0.0, "loss": float("nan")}
+    lengths = split.lengths()
+    per_epoch = math.ceil(len(split) / cfg.batch_size)
+    order_epoch, order = -1, []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
+    run_start = time.perf_counter()
+    bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=None)
+    for step in range(start, steps):
+        epoch, b = divmod(step, per_epoch)
+        if epoch != order_epoch:
+            order_epoch, order = epoch, epoch_batches(lengths, cfg.batch_size, seed, epoch)
+        input_ids, attention, maskable = collate(split, order[b], cfg.max_length, ids)
+        inputs, labels = mask_tokens(input_ids, maskable, generator("train", key, seed, step),
+                                     ids.mask, ids.n_special, vocab_size, cfg.mlm_probability,
+                                     cfg.mask_token_fraction, cfg.random_token_fraction)
+        torch.manual_seed(seed_of("dropout", key, seed, step))  # dropout: a function of the step
+        with autocast:
+            loss = masked_lm_loss(model, inputs.to(device), attention.to(device),
+                                  labels.to(device))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        n_tokens = int(attention.sum())
+        totals["tokens"] += n_tokens
+        window_loss += float(loss)
+        window_steps += 1
+        window_tokens += n_tokens
+        bar.update()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == steps:
+            elapsed = time.perf_counter() - t0
+            totals["loss"] = window_loss / window_steps
+            log({"loss": totals["loss"], "learning_rate": sched.get_last_lr()[0],
+                 "tokens_per_second": window_tokens / elapsed if elapsed else 0.0}, done)
+            bar.set_postfix(loss=f"{totals['loss']:.3f}")
+            window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
+        if done % cfg.checkpoint_every == 0 and done < steps:
+            totals["seconds"] += time.perf_counter() - run_start
+            run_start = time.perf_counter()
+            _save_checkpoint(resume_dir, fingerprint, done, totals, model, opt, sched)
+    bar.close()
+    totals["seconds"] += time.perf_counter() - run_start
+    (resume_dir / CHECKPOINT).unlink(missing_ok=True)
+    if resume_dir.exists() and not any(resume_dir.iterdir()):
+        resume_dir.rmdir()
+    model.eval()
+    return TrainResult(steps, totals["tokens"], totals["seconds"],
+                       totals["tokens"] / totals["seconds"] if totals["seconds"] else 0.0,
+                       totals["loss"], start, cfg.threads, str(device))

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+from transformers import BertForMaskedLM
+
+from bloodbank.batching import SpecialIds, collate, epoch_batches, eval_batches
+from bloodbank.config import ModelConfig
+from bloodbank.evaluation import bootstrap_ci, ranks
+from bloodbank.masking import IGNORE, generator, mask_tokens
+from bloodbank.mlm import build_model, masked_lm_loss
+from bloodbank.tokens import TokenizedSplit
+
+IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
+VOCAB = 300
+
+
+def toy_split(n: int = 40, seed: int = 0) -> TokenizedSplit:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 30, n)
+    ids = rng.integers(5, VOCAB, lengths.sum()).astype(np.uint32)
+    return TokenizedSplit(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def test_masking_rates_and_specials():
+    ids = torch.randint(5, VOCAB, (400, 100))
+    maskable = torch.ones_like(ids, dtype=torch.bool)
+    maskable[:, 0] = maskable[:, -1] = False
+    inputs, labels = mask_tokens(ids, maskable, generator(1), IDS.mask, 5, VOCAB)
+    chosen = labels != IGNORE
+    assert not chosen[:, 0].any() and not chosen[:, -1].any()
+    assert abs(chosen[:, 1:-1].float().mean().item() - 0.15) < 0.01
+    assert torch.equal(labels[chosen], ids[chosen])
+    as_mask = (inputs == IDS.mask) & chosen
+    kept = (inputs == ids) & chosen
+    randomised = chosen & ~as_mask & ~kept
+    n = chosen.sum().item()
+    assert abs(as_mask.sum().item() / n - 0.8) < 0.02
+    assert abs(kept.sum().item() / n - 0.1) < 0.02  # includes random draws equal to the input
+    assert abs(randomised.sum().item() / n - 0.1) < 0.02
+    assert (inputs[randomised] >= 5).all()  # random replacements are never special tokens
+    assert torch.equal(inputs[~chosen], ids[~chosen])
+
+
+def test_masks_are_a_function_of_the_seed():
+    ids = torch.randint(5, VOCAB, (8, 20))
+    maskable = torch.ones_like(ids, dtype=torch.bool)
+    a = mask_tokens(ids, maskable, generator("eval", "qaa", 0, 3), 4, 5, VOCAB)
+    b = mask_tokens(ids, maskable, generator("eval", "qaa", 0, 3), 4, 5, VOCAB)
+    c = mask_tokens(ids, maskable, generator("eval", "qaa", 1, 3), 4, 5, VOCAB)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
+
+
+def test_ranks_match_brute_force_argsort():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(50, 1000, generator=gen)
+    targets = torch.randint(0, 1000, (50,), generator=gen)
+    brute = [1 + int(np.where(np.argsort(-row.numpy(), kind="stable") == t)[0][0])
+             for row, t in zip(logits, targets.tolist(), strict=True)]
+    assert ranks(logits, targets).tolist() == brute
+
+
+def test_ties_count_half():
+    logits = torch.tensor([[1.0, 3.0, 3.0, 3.0, 0.0], [5.0, 5.0, 1.0, 1.0, 1.0]])
+    # row 0: target 1 ties with two others, nothing above: ranks 1..3 -> mid-rank 2
+    # row 1: target 0 ties with one other: mid-rank 1.5
+    assert ranks(logits, torch.tensor([1, 0])).tolist() == [2.0, 1.5]
+
+
+def test_bootstrap_interval_contains_the_mrr():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(1, 6, 300)
+    rr = counts * rng.uniform(0.1, 0.9, 300)
+    lo, hi = bootstrap_ci(rr, counts, 500, seed=0)
+    assert lo < rr.sum() / counts.sum() < hi and hi - lo < 0.1
+    assert bootstrap_ci(rr, counts, 500, seed=0) == (lo, hi)
+
+
+def test_masked_only_loss_equals_the_standard_head():
+    cfg = ModelConfig(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128)
+    model = build_model(cfg, VOCAB, 0, seed=0).eval()
+    split = toy_split()
+    input_ids, attention, maskable = collate(split, np.arange(8), 128, IDS)
+    inputs, labels = mask_tokens(input_ids, maskable, generator(5), IDS.mask, 5, VOCAB)
+    ours = masked_lm_loss(model, inputs, attention, labels)
+    standard = BertForMaskedLM.forward(model, input_ids=inputs, attention_mask=attention,
+                                       labels=labels).loss
+    assert abs(ours.item() - standard.item()) < 1e-5
+    # and the gradients agree too
+    ours.backward()
+    g1 = model.bert.embeddings.word_embeddings.weight.grad.clone()
+    model.zero_grad()
+    model(input_ids=inputs, attention_mask=attention, labels=labels).loss.backward()
+    g2 = model.bert.embeddings.word_embeddings.weight.grad
+    assert torch.allclose(g1, g2, atol=1e-6)
+
+
+def test_collate_pads_only_to_the_batch_and_truncates():
+    split = toy_split()
+    idx = np.array([0, 1, 2])
+    input_ids, attention, maskable = collate(split, idx, 10, IDS)
+    longest = min(max(len(split.sentence(i)) for i in idx), 8)
+    assert input_ids.shape == (3, longest + 2)
+    for row, i in enumerate(idx):
+        n = min(len(split.sentence(i)), 8)
+        assert input_ids[row, 0] == IDS.cls and input_ids[row, n + 1] == IDS.sep
+        assert input_ids[row, 1:n + 1].tolist() == split.sentence(i)[:n].tolist()
+        assert attention[row].sum() == n + 2 and maskable[row].sum() == n
+
+
+def test_batches_cover_every_sentence_once():
+    lengths = toy_split(1000).lengths()
+    for batches in (epoch_batches(lengths, 8, 0, 0), eval_batches(lengths, 64)):
+        flat = np.concatenate(batches)
+        assert sorted(flat.tolist()) == list(range(1000))
+    a, b = epoch_batches(lengths, 8, 0, 0), epoch_batches(lengths, 8, 0, 1)
+    assert not all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # grouping by length keeps padding low
+    pad = sum((lengths[x].max() - lengths[x]).sum() for x in a) / lengths.sum()
+    assert pad < 0.05
+
+
+@pytest.mark.parametrize("heads", [3])
+def test_model_config_rejects_bad_heads(heads):
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(hidden_size=64, num_heads=heads)
