@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,11 @@ TINY_PARAMS = {
     "sample": {"seed": 0, "chars_per_language": 12000, "test_chars": 3000},
     "stats": {"reference_sentences": 1000},
     "tokenizer": {"vocab_size": 1500, "min_frequency": 2},
+    "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
+              "max_position_embeddings": 64},
+    "train": {"batch_size": 16, "epochs": 1, "lr": 0.002, "max_length": 64, "threads": 2,
+              "log_every": 5},
+    "eval": {"bootstrap": 100},
     "tracking": {"experiment": "test", "enabled": True},
 }
 
@@ -74,3 +80,17 @@ def repo_factory(tmp_path):
         return make_repo(tmp_path / name, tiny_params(**overrides))
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Two fresh clones: one runs the whole pipeline, the other its data half."""
+    base = tmp_path_factory.mktemp("pipeline")
+    env_backup = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
+    try:
+        repos = [make_repo(base / name, tiny_params()) for name in ("one", "two")]
+        logs = [run(["dvc", "repro"], repos[0]).stdout,
+                run(["dvc", "repro", "--glob", "stats@*"], repos[1]).stdout]
+    finally:
+        os.environ.update(env_backup)
+    return repos, logs

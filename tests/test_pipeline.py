@@ -11,13 +11,14 @@ from conftest import run
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ("data/dumps", "data/text", "data/samples", "models/tokenizer", "metrics")
+DATA_ARTIFACTS = ("data/dumps", "data/text", "data/samples", "models/tokenizer",
+                  "metrics/samples", "metrics/tokenizer.json")
 
 
 def digests(repo: Path) -> dict[str, str]:
     out = {}
-    for top in ARTIFACTS:
-        for path in sorted((repo / top).rglob("*")):
+    for top in DATA_ARTIFACTS:
+        for path in sorted([repo / top, *(repo / top).rglob("*")]):
             if path.is_file() and path.name != ".gitignore":
                 out[str(path.relative_to(repo))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
@@ -27,17 +28,6 @@ def digests(repo: Path) -> dict[str, str]:
 def clean_env(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Two fresh clones of the pipeline, each run once with `dvc repro`."""
-    from conftest import make_repo, tiny_params
-
-    base = tmp_path_factory.mktemp("pipeline")
-    repos = [make_repo(base / name, tiny_params()) for name in ("one", "two")]
-    logs = [run(["dvc", "repro"], r).stdout for r in repos]
-    return repos, logs
 
 
 def test_repro_produces_every_artifact(built):
@@ -75,7 +65,11 @@ def test_each_setting_reruns_only_what_it_affects(built):
         params = yaml.safe_load(original)
         params["seed"] = 2  # a new modelling seed reuses samples and tokenizer
         params_path.write_text(yaml.safe_dump(params))
-        assert "up to date" in run(["dvc", "status"], repo).stdout
+        status = run(["dvc", "status"], repo).stdout
+        assert "mono@qaa:" in status and "pair@qab-qaa:" in status
+        assert not any(s in status for s in ("dump@", "extract@", "sample@", "tokenizer:",
+                                             "stats@", "tokenize@"))
+        params["seed"] = 0
         params["tokenizer"]["vocab_size"] = 1400
         params_path.write_text(yaml.safe_dump(params))
         status = run(["dvc", "status"], repo).stdout
@@ -94,14 +88,20 @@ def test_every_stage_run_is_in_mlflow_with_tags(built):
     for run_name, key, value in rows:
         tags.setdefault(run_name, {})[key] = value
     expected = {f"{s}@{c}" for s in ("dump", "extract", "sample", "stats")
-                for c in ("qaa", "qab", "qae")} | {"tokenizer"}
+                for c in ("qaa", "qab", "qae")} | {"tokenizer", "scores", "mono@qaa",
+                                                   "pair@qab-qaa"}
     assert expected <= set(tags)
     for name in expected:
         assert {"stage", "seed", "git_revision"} <= set(tags[name]), name
         assert len(tags[name]["git_revision"]) == 40
     assert tags["sample@qab"]["language"] == "qab"
     metrics = {k for (k,) in db.execute("select distinct key from metrics")}
-    assert {"information_ratio", "emd.sentence_words", "pages"} <= metrics
+    assert {"information_ratio", "emd.sentence_words", "pages", "mrr", "loss",
+            "learning_rate", "tokens_per_second"} <= metrics
+    assert tags["pair@qab-qaa"]["source"] == "qab" and tags["pair@qab-qaa"]["target"] == "qaa"
+    steps = db.execute("select count(distinct m.step) from metrics m join runs r on "
+                       "m.run_uuid = r.run_uuid where r.name = 'mono@qaa' and m.key = 'loss'")
+    assert steps.fetchone()[0] >= 2  # a loss curve, not a single point
 
 
 def test_short_language_fails_cleanly(tmp_path):

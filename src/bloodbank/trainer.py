@@ -136,7 +136,7 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
         opt.zero_grad(set_to_none=True)
         n_tokens = int(attention.sum())
         totals["tokens"] += n_tokens
-        window_loss += float(loss)
+        window_loss += float(loss.detach())
         window_steps += 1
         window_tokens += n_tokens
         bar.update()

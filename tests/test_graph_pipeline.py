@@ -1,0 +1,145 @@
+"""End to end, the bilingual pretraining graph: mono and pair stages, scores, seeds, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import run
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+pytestmark = pytest.mark.e2e
+
+LANGS = ["qaa", "qab"]
+TIMING = {"seconds", "tokens_per_second"}
+
+
+def scientific(metrics: dict) -> dict:
+    """Metrics without wall-clock fields, which differ between identical runs."""
+    out = dict(metrics)
+    out["train"] = {k: v for k, v in metrics["train"].items() if k not in TIMING}
+    return out
+
+
+def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")[1:]
+    rows = [line.split(",") for line in lines[1:]]
+    assert [r[0] for r in rows] == header
+    return header, np.array([[float(v) for v in r[1:]] for r in rows])
+
+
+def test_score_matrix_follows_equation_4(built):
+    (repo, _), _ = built
+    mono = {t: json.loads((repo / f"metrics/mono/{t}.json").read_text())["mrr"] for t in LANGS}
+    pair = {(s, t): json.loads((repo / f"metrics/pairs/{s}-{t}.json").read_text())["mrr"]
+            for s in LANGS for t in LANGS}
+    langs, f = read_matrix(repo / "metrics/finetune_scores.csv")
+    _, matched = read_matrix(repo / "metrics/finetune_scores_matched.csv")
+    assert langs == LANGS
+    for i, s in enumerate(LANGS):
+        for j, t in enumerate(LANGS):
+            assert f[i, j] == pytest.approx(100 * (pair[s, t] - mono[t]) / mono[t], abs=0.006)
+            assert matched[i, j] == pytest.approx(
+                100 * (pair[s, t] - pair[t, t]) / pair[t, t], abs=0.006)
+    summary = json.loads((repo / "metrics/scores.json").read_text())
+    assert summary["mono_mrr"] == mono
+    shown = run(["dvc", "metrics", "show"], repo).stdout
+    assert "metrics/scores.json" in shown and "metrics/mono/qaa.json" in shown
+
+
+def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
+    (repo, _), _ = built
+    from bloodbank.config import load_params
+    from bloodbank.pretrain import score
+    from bloodbank.tokenizer import load_tokenizer
+
+    for sub in ("mono/qaa", "pairs/qab-qaa"):
+        path = repo / "models" / sub
+        assert (path / "model.safetensors").is_file()
+        model = AutoModelForMaskedLM.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)
+        assert tok.mask_token_id == 4 and model.config.vocab_size == len(tok)
+        cwd = os.getcwd()
+        os.chdir(repo)
+        try:
+            result = score(model, "qaa", load_params(), load_tokenizer(Path("models/tokenizer")))
+        finally:
+            os.chdir(cwd)
+        metrics = json.loads((repo / "metrics" / f"{sub}.json").read_text())
+        assert result.mrr == metrics["mrr"] and result.masked_tokens == metrics["masked_tokens"]
+
+
+def test_every_sentence_of_the_test_split_is_scored_once(built):
+    (repo, _), _ = built
+    metrics = json.loads((repo / "metrics/mono/qab.json").read_text())
+    n_test = len((repo / "data/samples/test/qab.txt").read_text().splitlines())
+    assert metrics["sentences"] == n_test
+    assert metrics["train"]["threads"] == 2
+
+
+def test_rerun_with_the_same_seed_gives_identical_weights_and_metrics(built):
+    (repo, _), _ = built
+    weights = (repo / "models/mono/qab/model.safetensors").read_bytes()
+    before = scientific(json.loads((repo / "metrics/mono/qab.json").read_text()))
+    run(["dvc", "repro", "-f", "-s", "mono@qab"], repo)
+    assert (repo / "models/mono/qab/model.safetensors").read_bytes() == weights
+    assert scientific(json.loads((repo / "metrics/mono/qab.json").read_text())) == before
+
+
+def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built):
+    (repo, _), _ = built
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    before = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
+    log = run(["dvc", "exp", "run", "-S", "seed=2"], repo).stdout
+    assert "Running stage 'mono@qaa'" in log and "Running stage 'scores'" in log
+    assert not any(f"Running stage '{s}" in log for s in ("dump@", "sample@", "tokenizer'"))
+    after = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
+    assert after != before
+    diff = run(["dvc", "metrics", "diff"], repo).stdout
+    assert "metrics/mono/qaa.json" in diff and "mrr" in diff
+    restore(repo)
+
+
+def test_a_killed_training_resumes_to_the_same_weights(tmp_path, built):
+    (repo, _), _ = built
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "before the resume test", "--allow-empty"], repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(checkpoint_every=10, epochs=8)  # about 150 steps
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["dvc", "repro", "-s", "mono@qab"], repo)
+    reference = (repo / "models/mono/qab/model.safetensors").read_bytes()
+    ckpt = repo / "models/.resume/mono-qab/checkpoint.pt"
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", "mono@qab"], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert ckpt.exists(), "no resumable checkpoint appeared"
+    stage = subprocess.run(["pgrep", "-f", "stages/mono.py qab"], capture_output=True,
+                           text=True).stdout.split()
+    for pid in stage:
+        os.kill(int(pid), signal.SIGKILL)  # the stage dies midway, as on an OOM kill
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not (repo / "models/mono/qab").exists() or not (
+        repo / "models/mono/qab/model.safetensors").exists()
+    run(["dvc", "repro", "-s", "mono@qab"], repo)
+    metrics = json.loads((repo / "metrics/mono/qab.json").read_text())
+    assert metrics["train"]["resumed_from_step"] >= 10
+    assert (repo / "models/mono/qab/model.safetensors").read_bytes() == reference
+    assert not ckpt.exists()
+    restore(repo)
+
+
+def restore(repo: Path) -> None:
+    """Put the shared repository back to its committed state for the tests after this."""
+    run(["git", "checkout", "--", "."], repo)
+    run(["dvc", "checkout", "-q"], repo, check=False)

@@ -1,0 +1,108 @@
+"""The training loop on a toy corpus: resumption, determinism, checkpoints."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM
+
+from bloodbank.batching import SpecialIds
+from bloodbank.config import ModelConfig, TrainConfig
+from bloodbank.evaluation import evaluate, fixed_masks
+from bloodbank.mlm import build_model
+from bloodbank.tokens import TokenizedSplit
+from bloodbank.trainer import CHECKPOINT, total_steps, train_mlm
+
+IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
+VOCAB = 200
+MODEL = ModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                    max_position_embeddings=64)
+TRAIN = TrainConfig(batch_size=4, epochs=2, lr=1e-3, threads=1, checkpoint_every=10,
+                    log_every=5, max_length=32)
+
+
+def toy_split(n: int = 60) -> TokenizedSplit:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 20, n)
+    # a learnable language: each token predicts the next one
+    starts = rng.integers(5, VOCAB, n)
+    ids = np.concatenate([(s + np.arange(k)) % (VOCAB - 5) + 5 for s, k in
+                          zip(starts, lengths, strict=True)]).astype(np.uint32)
+    return TokenizedSplit(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def train(tmp: Path, seed: int = 0, log=lambda m, s: None, cfg: TrainConfig = TRAIN):
+    model = build_model(MODEL, VOCAB, 0, seed)
+    result = train_mlm(model, toy_split(), cfg, IDS, VOCAB, seed, "toy", tmp / "resume", log)
+    return model, result
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
+    a, ra = train(tmp_path / "a")
+    b, rb = train(tmp_path / "b")
+    c, _ = train(tmp_path / "c", seed=1)
+    assert same(weights(a), weights(b)) and not same(weights(a), weights(c))
+    assert ra.steps == total_steps(60, TRAIN) == 30 and ra.final_loss == rb.final_loss
+
+
+def test_interrupted_run_resumes_to_identical_weights(tmp_path):
+    reference, _ = train(tmp_path / "ref")
+
+    def crash(metrics, step):
+        if step == 25:
+            raise KeyboardInterrupt  # killed after the step-20 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "run", log=crash)
+    assert (tmp_path / "run" / "resume" / CHECKPOINT).exists()
+    resumed, result = train(tmp_path / "run")
+    assert result.resumed_from_step == 20
+    assert same(weights(resumed), weights(reference))
+    assert not (tmp_path / "run" / "resume").exists()  # cleaned up when complete
+
+
+def test_checkpoint_from_other_settings_is_ignored(tmp_path):
+    def crash(metrics, step):
+        if step == 15:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path, log=crash)
+    _, result = train(tmp_path, cfg=TRAIN.model_copy(update={"lr": 5e-4}))
+    assert result.resumed_from_step == 0
+
+
+def test_training_learns_and_logs(tmp_path):
+    logged = []
+    cfg = TRAIN.model_copy(update={"epochs": 10, "lr": 3e-3, "log_every": 25})
+    _, result = train(tmp_path, log=lambda m, s: logged.append((s, m)), cfg=cfg)
+    assert [s for s, _ in logged] == [25, 50, 75, 100, 125, 150]
+    assert {"loss", "learning_rate", "tokens_per_second"} <= set(logged[0][1])
+    assert logged[-1][1]["learning_rate"] == 0.0  # linear decay to zero, no warm-up
+    assert logged[-1][1]["loss"] < logged[0][1]["loss"]
+    assert result.threads == 1 and result.device == "cpu"
+
+
+def test_saved_checkpoint_reloads_identically_and_scores_the_same(tmp_path):
+    model, _ = train(tmp_path)
+    model.save_pretrained(tmp_path / "ckpt", safe_serialization=True)
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path / "ckpt")
+    assert same(weights(model), weights(loaded))
+    split = toy_split(30)
+
+    def score(m):
+        batches = fixed_masks(split, 32, IDS, VOCAB, 8, seed=0, language="toy")
+        return evaluate(m, batches, len(split), torch.device("cpu"), 100, seed=0)
+
+    a, b = score(model), score(loaded)
+    assert a == b and a.masked_tokens > 0 and 0 < a.mrr <= 1
+    assert a.mrr_ci[0] <= a.mrr <= a.mrr_ci[1]
