@@ -231,7 +231,7 @@ def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
                              src / "{wiki}wiki-{date}-pages-articles.xml.bz2")},
                          tracking={"enabled": False})
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = subprocess.run([sys.executable, "stages/dump.py", "fi"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-P", "stages/dump.py", "fi"], cwd=repo,
                           capture_output=True, text=True)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()

@@ -32,3 +32,5 @@ def test_summary_averages_off_diagonal():
     assert s["mean_f"] == pytest.approx(12.5) and s["mean_f_matched"] == pytest.approx(-10.0)
     assert s["diagonal_f"] == {"aa": pytest.approx(25.0), "bb": pytest.approx(25.0)}
     assert not np.isnan(s["mean_f"])
+    assert s["f"] == {"aa": {"aa": 25.0, "bb": -25.0}, "bb": {"aa": 50.0, "bb": 25.0}}
+    assert s["f_matched"]["bb"]["aa"] == 20.0

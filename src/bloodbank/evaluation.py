@@ -24,8 +24,9 @@ from bloodbank.tokens import TokenizedSplit
 def ranks(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mid-rank (1 = best) of each target among its row of logits: ``(M,)`` float64."""
     true = logits.gather(1, targets[:, None])  # (M, 1)
-    greater = (logits > true).sum(1)
-    ties = (logits == true).sum(1) - 1
+    # int32 sums: summing a bool tensor into the default int64 copies it first (5x slower)
+    greater = (logits > true).sum(1, dtype=torch.int32)
+    ties = (logits == true).sum(1, dtype=torch.int32) - 1
     return 1.0 + greater.double() + ties.double() / 2.0
 
 

@@ -49,10 +49,17 @@ def write_matrix(path: Path, matrix: np.ndarray, langs: list[str], digits: int =
 def summary(langs: list[str], mono: dict[str, float], pair_mrr: dict[tuple[str, str], float],
             scores: np.ndarray, matched: np.ndarray) -> dict:
     off = ~np.eye(len(langs), dtype=bool)
+
+    def nested(m: np.ndarray) -> dict[str, dict[str, float]]:
+        return {s: {t: round(float(m[i, j]), 4) for j, t in enumerate(langs)}
+                for i, s in enumerate(langs)}
+
     return {
         "languages": langs,
+        "f": nested(scores),
+        "f_matched": nested(matched),
         "mono_mrr": mono,
-        "diagonal_mrr": {t: pair_mrr[t, t] for t in langs},
+        "pair_mrr": {s: {t: pair_mrr[s, t] for t in langs} for s in langs},
         "mean_f": float(scores[off].mean()) if off.any() else float("nan"),
         "mean_f_matched": float(matched[off].mean()) if off.any() else float("nan"),
         "diagonal_f": {t: float(scores[i, i]) for i, t in enumerate(langs)},

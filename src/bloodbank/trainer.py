@@ -58,7 +58,20 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_epsilon)
+    return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_epsilon, fused=True)
+
+
+def _sparse_input_embedding(model: torch.nn.Module) -> None:
+    """Let the input embedding send a sparse gradient into the tied output matrix.
+
+    The output layer's gradient is dense anyway; the lookup's sparse rows are then
+    added in place instead of through a zero-filled vocabulary-sized buffer. Only
+    done when the two are tied, so the optimizer always sees a dense gradient.
+    """
+    emb = model.get_input_embeddings()
+    out = model.get_output_embeddings()
+    if out is not None and out.weight is emb.weight:
+        emb.sparse = True
 
 
 def total_steps(n_sentences: int, cfg: TrainConfig) -> int:
@@ -104,6 +117,7 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device(cfg.device)
     model.to(device).train()
+    _sparse_input_embedding(model)
     opt = _optimizer(model, cfg)
     steps = total_steps(len(split), cfg)
     sched = get_linear_schedule_with_warmup(opt, cfg.warmup_steps, steps)
@@ -153,6 +167,7 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
             run_start = time.perf_counter()
             _save_checkpoint(resume_dir, fingerprint, done, totals, model, opt, sched)
     bar.close()
+    model.get_input_embeddings().sparse = False
     totals["seconds"] += time.perf_counter() - run_start
     (resume_dir / CHECKPOINT).unlink(missing_ok=True)
     if resume_dir.exists() and not any(resume_dir.iterdir()):

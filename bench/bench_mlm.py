@@ -1,0 +1,169 @@
+"""Speed of this project's MLM training and MRR evaluation against the original approach.
+
+Both sides run in this one process, on the same machine, with the study's recipe:
+BERT 4 layers / 4 heads / hidden 512, vocabulary 100,000, batch 8, sentences of
+at most 128 tokens, 15% masking. Sentence lengths follow a Wikipedia-like
+log-normal distribution (median about 27 tokens).
+
+Baseline (training): ``transformers.Trainer`` over a line-by-line dataset with
+``DataCollatorForLanguageModeling`` and ``BertForMaskedLM``'s full-vocabulary head.
+Baseline (evaluation): the full head at every position and, per masked token, an
+argsort over the vocabulary to find the rank.
+
+Prints tokens per second for each, the ratios, and the fraction of this machine's
+measured float32 matmul throughput that our trainer reaches.
+
+    python bench/bench_mlm.py              # about 5 minutes on 2 CPU cores
+    python bench/bench_mlm.py --steps 10   # quicker, noisier
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bloodbank.batching import SpecialIds
+from bloodbank.config import ModelConfig, TrainConfig
+from bloodbank.evaluation import evaluate, fixed_masks
+from bloodbank.mlm import build_model
+from bloodbank.tokens import TokenizedSplit
+from bloodbank.trainer import train_mlm
+
+VOCAB = 100_000
+IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+PAPER = ModelConfig()  # 4 layers, 4 heads, hidden 512, intermediate 2048
+
+
+def corpus(n: int, seed: int = 0) -> TokenizedSplit:
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(rng.lognormal(3.3, 0.55, n).astype(int), 3, 200)
+    ids = rng.integers(IDS.n_special, VOCAB, lengths.sum()).astype(np.uint32)
+    return TokenizedSplit(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+
+def matmul_gflops(size: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(reps))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def hf_tokenizer():
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(SPECIALS)}
+    vocab.update({f"w{i}": i for i in range(len(SPECIALS), VOCAB)})
+    tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def baseline_train(split: TokenizedSplit, steps: int, threads: int) -> float:
+    """Tokens/s of transformers.Trainer with a line-by-line dataset and the full head."""
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    torch.set_num_threads(threads)
+    rows = [{"input_ids": [IDS.cls, *split.sentence(i)[:126].tolist(), IDS.sep]}
+            for i in range(len(split))]
+    model = build_model(PAPER, VOCAB, IDS.pad, seed=0)
+    collator = DataCollatorForLanguageModeling(hf_tokenizer(), mlm_probability=0.15)
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(out, per_device_train_batch_size=8, max_steps=steps,
+                                 learning_rate=5e-5, report_to=[], save_strategy="no",
+                                 logging_strategy="no", disable_tqdm=True, seed=0,
+                                 dataloader_num_workers=0, use_cpu=True)
+        trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator)
+        # count the real (non-padding) tokens in the batches the Trainer will draw
+        tokens = 0
+        for i, batch in enumerate(trainer.get_train_dataloader()):
+            if i == steps:
+                break
+            tokens += int(batch["attention_mask"].sum())
+        seconds = _timed(trainer.train)
+    return tokens / seconds
+
+
+def ours_train(split: TokenizedSplit, steps: int, threads: int) -> float:
+    cfg = TrainConfig(max_steps=steps, threads=threads, checkpoint_every=10**9,
+                      log_every=10**9)
+    model = build_model(PAPER, VOCAB, IDS.pad, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_mlm(model, split, cfg, IDS, VOCAB, 0, "bench", Path(tmp), desc="ours")
+    return result.tokens / result.seconds
+
+
+@torch.no_grad()
+def baseline_eval(model, batches) -> float:
+    """Masked tokens/s with the full head and a per-token argsort over the vocabulary."""
+    masked = 0
+    start = time.perf_counter()
+    rr = 0.0
+    for _, inputs, attention, labels in batches:
+        logits = model(input_ids=inputs, attention_mask=attention).logits  # (B, T, V)
+        for b, t in (labels != -100).nonzero().tolist():
+            order = torch.argsort(logits[b, t], descending=True)
+            rank = int((order == labels[b, t]).nonzero()[0, 0]) + 1
+            rr += 1.0 / rank
+            masked += 1
+    return masked / (time.perf_counter() - start)
+
+
+def ours_eval(model, batches, n: int) -> float:
+    start = time.perf_counter()
+    result = evaluate(model, batches, n, torch.device("cpu"), bootstrap=0, seed=0)
+    return result.masked_tokens / (time.perf_counter() - start)
+
+
+def flops_per_token(cfg: ModelConfig, masked_fraction: float = 0.15) -> float:
+    """Training FLOPs per real token: 6 x encoder params, plus the head at masked tokens."""
+    h, i = cfg.hidden_size, cfg.intermediate_size
+    encoder = cfg.num_layers * (4 * h * h + 2 * h * i)
+    head = h * h + h * VOCAB
+    return 6 * encoder + 6 * head * masked_fraction
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30, help="training steps per side")
+    parser.add_argument("--eval-sentences", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    split = corpus(args.steps * 8 + 64)
+
+    peak = matmul_gflops()
+    print(f"matmul throughput: {peak:.1f} GFLOP/s (float32, {args.threads} threads)")
+    base = baseline_train(split, args.steps, args.threads)
+    ours = ours_train(split, args.steps, args.threads)
+    reached = ours * flops_per_token(PAPER) / 1e9
+    print(f"training   baseline {base:8.0f} tokens/s   ours {ours:8.0f} tokens/s   "
+          f"ratio {ours / base:5.1f}x   ours at {reached:.1f} GFLOP/s = {reached / peak:.0%} "
+          "of matmul peak")
+
+    test = corpus(args.eval_sentences, seed=1)
+    model = build_model(PAPER, VOCAB, IDS.pad, seed=0).eval()
+    batches = list(fixed_masks(test, 128, IDS, VOCAB, 64, seed=0, language="bench"))
+    base_e = baseline_eval(model, batches)
+    ours_e = ours_eval(model, batches, len(test))
+    print(f"evaluation baseline {base_e:8.0f} masked tokens/s   ours {ours_e:8.0f} masked "
+          f"tokens/s   ratio {ours_e / base_e:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
