@@ -123,3 +123,30 @@ def test_batches_cover_every_sentence_once():
 def test_model_config_rejects_bad_heads(heads):
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(hidden_size=64, num_heads=heads)
+
+
+def test_evaluation_masks_do_not_depend_on_batching():
+    from bloodbank.evaluation import fixed_masks
+
+    split = toy_split(50)
+
+    def by_sentence(batch_size, max_tokens):
+        out = {}
+        for idx, inputs, attention, labels in fixed_masks(split, 64, IDS, VOCAB, batch_size,
+                                                          0, "qaa", max_tokens=max_tokens):
+            for row, i in enumerate(idx):
+                n = int(attention[row].sum())
+                out[int(i)] = (inputs[row, :n].tolist(), labels[row, :n].tolist())
+        return out
+
+    a, b = by_sentence(64, None), by_sentence(4, 64)
+    assert a == b and len(a) == 50
+    masked = sum(sum(t != IGNORE for t in labels) for _, labels in a.values())
+    assert masked > 0
+
+
+def test_eval_batches_respect_the_token_budget():
+    lengths = toy_split(200).lengths()
+    batches = eval_batches(lengths, 64, max_tokens=256)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(200))
+    assert all(len(b) * (lengths[b].max() + 2) <= 256 for b in batches if len(b) > 1)

@@ -39,9 +39,22 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def eval_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+def eval_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None
+                 ) -> list[np.ndarray]:
+    """Sentences sorted by length, cut into batches of at most ``batch_size`` sentences and
+    ``max_tokens`` padded positions (so that long and short sentences are not mixed)."""
     order = np.argsort(lengths, kind="stable")
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, current = [], []
+    for i in order:
+        width = int(lengths[i]) + 2  # sorted ascending: the newest is the longest
+        if current and (len(current) == batch_size or
+                        (max_tokens and (len(current) + 1) * width > max_tokens)):
+            batches.append(np.array(current))
+            current = []
+        current.append(i)
+    if current:
+        batches.append(np.array(current))
+    return batches
 
 
 def collate(split: TokenizedSplit, indices: np.ndarray, max_length: int, ids: SpecialIds

@@ -115,6 +115,8 @@ class TrainConfig(Section):
     checkpoint_every: int = Field(200, gt=0, description="steps between resumable checkpoints")
     log_every: int = Field(20, gt=0, description="steps between logged loss points")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast for training; auto = bf16 on a GPU, fp32 on a CPU")
 
     @model_validator(mode="after")
     def _fractions(self) -> TrainConfig:
@@ -125,8 +127,24 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
-    batch_size: int = Field(64, gt=0)
+    batch_size: int = Field(64, gt=0, description="sentences per evaluation batch, at most")
+    max_tokens: int = Field(4096, gt=0, description="padded positions per batch, at most")
     bootstrap: int = Field(1000, ge=0, description="resamples for the MRR confidence interval")
+
+
+class GraphConfig(Section):
+    baseline: Literal["mono", "matched"] = Field(
+        "mono", description="F against M_t (the study's equation 4) or against the "
+        "compute-matched M_tt")
+    bins: list[float] = Field([-10.0, 10.0, 55.0], description="borders of the negative, "
+                              "neutral, positive and very positive transfer bins (F in %)")
+    resamples: int = Field(9999, gt=0, description="Monte Carlo tables for Fisher's test")
+
+    @model_validator(mode="after")
+    def _three_increasing(self) -> GraphConfig:
+        if len(self.bins) != 3 or sorted(set(self.bins)) != self.bins:
+            raise ValueError(f"bins must be 3 increasing borders, got {self.bins}")
+        return self
 
 
 class TrackingConfig(Section):
@@ -148,6 +166,7 @@ class Params(Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    graph: GraphConfig = GraphConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

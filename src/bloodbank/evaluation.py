@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from bloodbank.batching import SpecialIds, collate, eval_batches
-from bloodbank.masking import generator, mask_tokens
+from bloodbank.masking import IGNORE, generator, mask_tokens
 from bloodbank.mlm import masked_logits
 from bloodbank.tokens import TokenizedSplit
 
@@ -47,13 +47,25 @@ class EvalResult:
 
 def fixed_masks(split: TokenizedSplit, max_length: int, ids: SpecialIds, vocab_size: int,
                 batch_size: int, seed: int, language: str, probability: float = 0.15,
-                mask_fraction: float = 0.8, random_fraction: float = 0.1):
-    """Yield ``(sentence_indices, inputs, attention, labels)``: the test set masked once."""
-    for b, idx in enumerate(eval_batches(split.lengths(), batch_size)):
-        input_ids, attention, maskable = collate(split, idx, max_length, ids)
-        gen = generator("eval", language, seed, b)
-        inputs, labels = mask_tokens(input_ids, maskable, gen, ids.mask, ids.n_special,
-                                     vocab_size, probability, mask_fraction, random_fraction)
+                mask_fraction: float = 0.8, random_fraction: float = 0.1,
+                max_tokens: int | None = None):
+    """Yield ``(sentence_indices, inputs, attention, labels)``: the test set masked once.
+
+    A sentence's mask depends on (language, seed, sentence index) only, never on the
+    batching, so every model scored on a language sees the very same inputs.
+    """
+    lengths = np.minimum(split.lengths(), max_length - 2)
+    for idx in eval_batches(lengths, batch_size, max_tokens):
+        _, attention, _ = collate(split, idx, max_length, ids)
+        inputs = torch.full(attention.shape, ids.pad, dtype=torch.int64)
+        labels = torch.full(attention.shape, IGNORE, dtype=torch.int64)
+        for row, i in enumerate(idx):
+            one, _, maskable = collate(split, np.array([i]), max_length, ids)  # unpadded
+            x, y = mask_tokens(one, maskable, generator("eval", language, seed, int(i)),
+                               ids.mask, ids.n_special, vocab_size, probability, mask_fraction,
+                               random_fraction)
+            inputs[row, :x.shape[1]] = x[0]
+            labels[row, :y.shape[1]] = y[0]
         yield idx, inputs, attention, labels
 
 
@@ -85,7 +97,7 @@ def evaluate(model, batches, n_sentences: int, device: torch.device, bootstrap: 
         r = ranks(logits, targets).cpu().numpy()
         top1 += int((r == 1.0).sum())
         nll += float(F.cross_entropy(logits, targets, reduction="sum"))
-        rows = np.repeat(idx, (labels != -100).sum(1).numpy())  # sentence of each target
+        rows = np.repeat(idx, (labels != IGNORE).sum(1).numpy())  # sentence of each target
         np.add.at(rr_sum, rows, 1.0 / r)
         np.add.at(counts, rows, 1)
     total = int(counts.sum())

@@ -40,7 +40,8 @@ def score(model, lang: str, params: Params, tok: Tokenizer) -> EvalResult:
     tr = params.train
     batches = fixed_masks(test, tr.max_length, special_ids(tok), tok.get_vocab_size(),
                           params.eval.batch_size, params.seed, lang, tr.mlm_probability,
-                          tr.mask_token_fraction, tr.random_token_fraction)
+                          tr.mask_token_fraction, tr.random_token_fraction,
+                          params.eval.max_tokens)
     return evaluate(model, batches, len(test), pick_device(tr.device), params.eval.bootstrap,
                     seed_of("bootstrap", lang, params.seed))
 

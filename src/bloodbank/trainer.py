@@ -46,6 +46,7 @@ class TrainResult:
     resumed_from_step: int
     threads: int
     device: str
+    precision: str
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -127,7 +128,8 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
     lengths = split.lengths()
     per_epoch = math.ceil(len(split) / cfg.batch_size)
     order_epoch, order = -1, []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
     run_start = time.perf_counter()
     bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=None)
@@ -175,4 +177,5 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
     model.eval()
     return TrainResult(steps, totals["tokens"], totals["seconds"],
                        totals["tokens"] / totals["seconds"] if totals["seconds"] else 0.0,
-                       totals["loss"], start, cfg.threads, str(device))
+                       totals["loss"], start, cfg.threads, str(device),
+                       "bf16" if bf16 else "fp32")
