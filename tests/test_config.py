@@ -33,6 +33,8 @@ def test_params_yaml_is_the_default_configuration():
     [
         ({"sample": {"chars_per_languge": 5}}, r"sample\.chars_per_languge: unknown key"),
         ({"bogus": 1}, r"bogus: unknown key"),
+        ({"graph": {"bins": [10, -10, 55]}}, r"graph: bins must be 3 increasing borders"),
+        ({"graph": {"baseline": "other"}}, r"graph\.baseline: Input should be 'mono' or"),
         ({"sample": {"chars_per_language": "many"}}, r"sample\.chars_per_language: .*integer"),
         ({"languages": ["qaa", "xx"]}, r"languages\.1: unknown language code 'xx'"),
         ({"languages": ["qaa", "../x"]}, r"languages\.1: language code '\.\./x' is not"),

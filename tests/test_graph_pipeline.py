@@ -53,6 +53,20 @@ def test_score_matrix_follows_equation_4(built):
     assert "metrics/scores.json" in shown and "metrics/mono/qaa.json" in shown
 
 
+def test_graph_stage_writes_metrics_report_figures_and_plots(built):
+    (repo, _), _ = built
+    analysis = json.loads((repo / "metrics/graph.json").read_text())
+    assert set(analysis["languages"]) == set(LANGS)
+    assert analysis["input"]["n_pairs"] == 2 and analysis["donor_ranking"].count(">") == 1
+    report = (repo / "reports/graph.md").read_text()
+    for fig in ("fig1_graph", "fig2_heatmap", "fig3_donor_recipient", "fig5_bins"):
+        assert f"](graph/{fig}.png)" in report and (repo / f"reports/graph/{fig}.svg").is_file()
+    assert "metrics/graph.json" in run(["dvc", "metrics", "show"], repo).stdout
+    run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    html = (repo / "plots_html/index.html").read_text()
+    assert "fig2_heatmap.png" in html and "Donation against recipience" in html
+
+
 def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
     (repo, _), _ = built
     from bloodbank.config import load_params
@@ -100,6 +114,7 @@ def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built):
     before = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
     log = run(["dvc", "exp", "run", "-S", "seed=2"], repo).stdout
     assert "Running stage 'mono@qaa'" in log and "Running stage 'scores'" in log
+    assert "Running stage 'graph'" in log
     assert not any(f"Running stage '{s}" in log for s in ("dump@", "sample@", "tokenizer'"))
     after = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
     assert after != before

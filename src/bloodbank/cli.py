@@ -4,6 +4,7 @@ Subcommands:
   languages   list the language registry (real and synthetic)
   config      check params.yaml, or switch it to a shipped configuration
   dump        validate a Wikipedia dump file and say what it holds
+  graph       analyse any transfer matrix: blood types, bins, tests, figures, report
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from bloodbank.config import ConfigError, load_params
 from bloodbank.dumps import DumpError, inspect_dump
 from bloodbank.languages import REGISTRY
+from bloodbank.transfer_matrix import KINDS, MatrixError
 
 CONFIGS = Path("configs")
 
@@ -58,6 +60,35 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from bloodbank.graph_report import publish  # matplotlib: only when asked for
+    from bloodbank.transfer_matrix import read_matrix, read_mono_mrr
+
+    matrix = read_matrix(args.matrix, args.kind, args.transpose)
+    print(f"{args.matrix}: {len(matrix.langs)} languages; read as {matrix.kind} "
+          f"({matrix.kind_reason})")
+    mono = read_mono_mrr(args.mono) if args.mono else None
+    report = args.out / "report.md"
+    analysis = publish(matrix, mono, args.out, report, args.out / "analysis.json", args.seed,
+                       tuple(args.bins), args.resamples)
+    print(f"donors:     {analysis['donor_ranking']}\nrecipients: "
+          f"{analysis['recipient_ranking']}")
+    for kind in ("O", "AB+"):
+        print(f"type {kind + ':':4} {analysis['types'][kind].replace(',', ', ') or 'none'}")
+    print(f"report: {report}")
+    return 0
+
+
+def _bins(text: str) -> list[float]:
+    try:
+        borders = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if len(borders) != 3 or sorted(set(borders)) != borders:
+        raise argparse.ArgumentTypeError(f"need 3 increasing borders, got {text!r}")
+    return borders
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lbb", description="Mapping the Linguistic Blood Bank: tools beside `dvc repro`.",
@@ -84,6 +115,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="a <wiki>wiki-<date>-pages-articles.xml.bz2 file")
     p.add_argument("--dbname", help="expected wiki, e.g. fiwiki")
     p.set_defaults(func=cmd_dump)
+
+    p = sub.add_parser(
+        "graph", help="analyse a transfer matrix (ours, the study's, anybody's)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Donation and recipience, blood types, transfer bins, asymmetry, script "
+        "and family tests, figures 1-5 and 7, GraphML / JSON exports and a Markdown report.",
+        epilog="The CSV's first row holds target codes, its first column source codes.\n"
+        "Cells: F in percent, F as a fraction, or the ratio MRR_st / MRR_t (detected unless\n"
+        "--kind says). Only the diagonal may be empty.\n\n"
+        "example: lbb graph --matrix metrics/finetune_scores.csv --mono metrics/scores.json "
+        "--out /tmp/bank")
+    p.add_argument("--matrix", type=Path, required=True, metavar="CSV",
+                   help="square matrix, rows sources and columns targets")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="where report.md, analysis.json, figures and exports go")
+    p.add_argument("--kind", choices=KINDS, default="auto",
+                   help="what the cells hold (default: %(default)s = detect ratio vs percent)")
+    p.add_argument("--transpose", action="store_true",
+                   help="the CSV's rows are targets and its columns sources")
+    p.add_argument("--mono", type=Path, metavar="FILE",
+                   help="monolingual MRRs: CSV (language,mrr) or JSON (our scores.json, or "
+                   "code -> MRR); enables Figure 4 and the MRR correlations")
+    p.add_argument("--bins", type=_bins, default=[-10.0, 10.0, 55.0], metavar="A,B,C",
+                   help="transfer bin borders in percent (default: -10,10,55)")
+    p.add_argument("--resamples", type=int, default=9999,
+                   help="Monte Carlo tables for Fisher's test (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo test")
+    p.set_defaults(func=cmd_graph)
     return parser
 
 
@@ -91,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DumpError) as e:
+    except (ConfigError, DumpError, MatrixError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

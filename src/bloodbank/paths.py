@@ -60,3 +60,7 @@ SCORES = METRICS / "finetune_scores.csv"
 SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
 MRR_MATRIX = METRICS / "mrr.csv"
 SCORES_SUMMARY = METRICS / "scores.json"
+GRAPH_METRICS = METRICS / "graph.json"
+REPORTS = Path("reports")
+GRAPH_REPORT = REPORTS / "graph.md"
+GRAPH_DIR = REPORTS / "graph"  # figures, GraphML, node-link JSON, tidy CSVs

@@ -14,9 +14,10 @@ from bloodbank.dumps import DumpError
 from bloodbank.extract import ExtractError
 from bloodbank.languages import UnknownLanguageError, check_code
 from bloodbank.sampling import ShortLanguageError
+from bloodbank.transfer_matrix import MatrixError
 
-EXPECTED = (ConfigError, DumpError, ExtractError, ShortLanguageError, UnknownLanguageError,
-            FileNotFoundError)
+EXPECTED = (ConfigError, DumpError, ExtractError, MatrixError, ShortLanguageError,
+            UnknownLanguageError, FileNotFoundError)
 
 
 def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:

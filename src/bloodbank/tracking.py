@@ -67,6 +67,9 @@ class _NullRun:
     def log_dict(self, data: Any, name: str) -> None:
         pass
 
+    def log_artifacts(self, path: Path) -> None:
+        pass
+
 
 class _Run(_NullRun):
     def __init__(self, mlflow: Any) -> None:
@@ -77,6 +80,9 @@ class _Run(_NullRun):
 
     def log_dict(self, data: Any, name: str) -> None:
         self._mlflow.log_dict(json.loads(json.dumps(data, default=str)), name)
+
+    def log_artifacts(self, path: Path) -> None:
+        self._mlflow.log_artifacts(str(path), artifact_path=Path(path).name)
 
 
 def _ensure_experiment(mlflow: Any, name: str) -> str:
