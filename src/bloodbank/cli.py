@@ -5,6 +5,7 @@ Subcommands:
   config      check params.yaml, or switch it to a shipped configuration
   dump        validate a Wikipedia dump file and say what it holds
   graph       analyse any transfer matrix: blood types, bins, tests, figures, report
+  explore     the interactive explorer of the transfer graph (Streamlit, on 127.0.0.1)
 """
 
 from __future__ import annotations
@@ -79,6 +80,32 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def explorer_command(args: argparse.Namespace) -> list[str]:
+    """The ``streamlit run`` command line for the explorer app."""
+    app = Path(__file__).with_name("explorer_app.py")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+           "--server.port", str(args.port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--", "--baseline", args.baseline,
+           "--kind", args.kind]
+    if args.matrix:
+        cmd += ["--matrix", str(args.matrix.resolve())]
+        if args.mono:
+            cmd += ["--mono", str(args.mono.resolve())]
+    else:
+        cmd += ["--outputs", str(args.outputs.resolve())]
+    return cmd
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    import subprocess
+
+    print(f"explorer on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(explorer_command(args))
+    except KeyboardInterrupt:
+        return 0
+
+
 def _bins(text: str) -> list[float]:
     try:
         borders = [float(x) for x in text.split(",")]
@@ -143,6 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Monte Carlo tables for Fisher's test (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo test")
     p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser(
+        "explore", help="interactive explorer of the transfer graph",
+        description="Serve the explorer (Streamlit) on 127.0.0.1. It opens the pipeline's "
+        "outputs (after `dvc repro`) or any matrix that `lbb graph --matrix` accepts.")
+    p.add_argument("--outputs", type=Path, default=Path("."), metavar="DIR",
+                   help="repository root holding metrics/ (default: the current folder)")
+    p.add_argument("--matrix", type=Path, metavar="CSV", help="open this matrix instead")
+    p.add_argument("--mono", type=Path, metavar="FILE", help="monolingual MRRs for --matrix")
+    p.add_argument("--kind", choices=KINDS, default="auto", help="cells of --matrix")
+    p.add_argument("--baseline", choices=["mono", "matched"], default="mono",
+                   help="which of the pipeline's matrices (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8501, help="default: %(default)s")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: %(default)s, this machine only; "
+                   "0.0.0.0 exposes it to the network)")
+    p.set_defaults(func=cmd_explore)
     return parser
 
 

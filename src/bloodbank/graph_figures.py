@@ -186,11 +186,11 @@ def bins_figure(m: TransferMatrix, analysis: dict) -> Figure:
             bars = ax.bar(x + shift, share, width=0.4, color=colour, label=f"{label} (n={total})")
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         test = analysis["tests"][f"{attr}_effect"]
-        p = "undefined" if test["p"] is None else \
+        p = test["note"] if test["p"] is None else \
             f"χ² p = {test['p']:.2g}, Fisher p = {test['fisher_p']:.2g}"
         ax.set_title(f"({'ab'[attr == 'family']}) {attr}: {p}")
         ax.set_xticks(x, [_bin_label(i, borders) for i in range(len(BIN_NAMES))], fontsize=8)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel("pairs in the group, %")
     return fig
 
@@ -215,20 +215,22 @@ def histogram(m: TransferMatrix, analysis: dict) -> Figure:
     return fig
 
 
-def graph_drawing(m: TransferMatrix, analysis: dict) -> Figure:
-    """Figure 1: the directed transfer graph, nodes by blood type, edges by F."""
+def graph_drawing(m: TransferMatrix, analysis: dict, threshold: float = 0.0) -> Figure:
+    """Figure 1: the directed transfer graph, nodes by blood type, edges by F (those with
+    |F| ≥ ``threshold``)."""
     info = analysis["languages"]
     graph = nx.DiGraph()
     order = analysis["donor_ranking"].split(" > ")
     graph.add_nodes_from(order)
-    for p in pairs_of(m):
-        graph.add_edge(p.source, p.target, f=p.f)
+    for (i, j), v in np.ndenumerate(m.f):
+        if i != j and np.isfinite(v) and abs(v) >= threshold:
+            graph.add_edge(m.langs[i], m.langs[j], f=float(v))
     pos = nx.circular_layout(order)
     n = len(order)
     fig, ax = plt.subplots(figsize=(7 + 0.15 * n, 7 + 0.15 * n))
     norm = f_norm(m.f)
     edges = sorted(graph.edges(data="f"), key=lambda e: abs(e[2]))  # strong edges on top
-    top = max(1e-9, max(abs(e[2]) for e in edges))
+    top = max([1e-9, *(abs(e[2]) for e in edges)])
     nx.draw_networkx_edges(graph, pos, ax=ax, edgelist=[e[:2] for e in edges],
                            width=[0.3 + 3.0 * abs(e[2]) / top for e in edges],
                            edge_color=[e[2] for e in edges], edge_cmap=plt.get_cmap(F_CMAP),

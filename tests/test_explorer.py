@@ -1,0 +1,243 @@
+"""The explorer: its data layer on hand-made matrices, then the real app in headless Chromium."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bloodbank import explorer_data as xd
+from bloodbank import typology
+from bloodbank.transfer_matrix import TransferMatrix
+
+LANGS = ["en", "de", "fr", "hi", "fi", "ja"]  # Indo-European: en de fr hi; fi Uralic; ja
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", "")) if os.environ.get(
+    "EXPLORER_SCREENSHOTS") else None
+
+
+def write_outputs(root: Path, seed: int = 3) -> Path:
+    """A repository's outputs as the pipeline leaves them: the F matrix and scores.json."""
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    f = np.random.default_rng(seed).normal(0, 20, (len(LANGS), len(LANGS)))
+    rows = ["source," + ",".join(LANGS)]
+    rows += [s + "," + ",".join(f"{v:.2f}" for v in f[i]) for i, s in enumerate(LANGS)]
+    (root / "metrics/finetune_scores.csv").write_text("\n".join(rows) + "\n")
+    mono = {c: round(0.2 + 0.03 * i, 3) for i, c in enumerate(LANGS)}
+    (root / "metrics/scores.json").write_text(json.dumps({"mono_mrr": mono}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    return xd.load_outputs(write_outputs(tmp_path_factory.mktemp("outputs")))
+
+
+def test_uriel_features_come_from_lang2vec_and_synthetic_ones_from_the_registry():
+    assert typology.uriel_code("fi") == "fin"
+    assert typology.categorical("ja") == {"word_order": "SOV", "adjective_order": "AdjN",
+                                          "adposition": "postpositions",
+                                          "inflection": "suffixing"}
+    assert typology.categorical("fr")["adjective_order"] == "NAdj"
+    assert typology.categorical("pms")["word_order"] == typology.UNKNOWN  # not in URIEL
+    assert typology.categorical("qaa") == {"word_order": "SVO", "adjective_order": "AdjN",
+                                           "adposition": "prepositions",
+                                           "inflection": "suffixing"}
+    assert typology.syntax_flags("en")["S_SVO"] == "yes"
+
+
+def test_filters_keep_and_hide_by_family_script_and_feature(bank):
+    assert xd.select(bank) == LANGS
+    assert xd.select(bank, keep={"family": ["Indo-European"]}) == ["en", "de", "fr", "hi"]
+    assert xd.select(bank, keep={"script": ["Deva", "Jpan"]}) == ["hi", "ja"]
+    assert xd.select(bank, hide={"word_order": ["SOV"]}) == ["en", "de", "fr", "fi"]
+    assert xd.select(bank, keep={"word_order": ["SOV"]}) == ["hi", "ja"]
+    assert xd.select(bank, langs=["ja", "en"]) == ["en", "ja"]
+    facets = xd.facets(bank)
+    assert facets["family"] == ["Indo-European", "Japonic", "Uralic"]
+    assert "SVO/SOV" in facets["word_order"]  # German
+
+
+def test_collapse_averages_f_between_groups_without_self_pairs():
+    f = np.array([[0.0, 10, 20, 30], [40, 0.0, 50, 60], [70, 80, 0.0, 90],
+                  [100, 110, 120, 0.0]])
+    langs = ["en", "de", "hi", "ja"]  # families: IE, IE, IE, Japonic
+    bank = xd.Bank(TransferMatrix(langs, f, "percent", ""), {}, {}, typology.features(langs),
+                   "test")
+    groups, values = xd.collapse(bank, langs, "family")
+    assert groups == ["Indo-European", "Japonic"]
+    assert values[0, 0] == pytest.approx(np.mean([10, 20, 40, 50, 70, 80]))
+    assert values[0, 1] == pytest.approx(np.mean([30, 60, 90]))
+    assert values[1, 0] == pytest.approx(np.mean([100, 110, 120]))
+    assert np.isnan(values[1, 1])  # one language: no pair within the group
+
+
+def test_edges_threshold_card_order_and_csv(bank):
+    m = xd.submatrix(bank, LANGS)
+    assert len(xd.edges(m, 0)) == 30
+    strong = xd.edges(m, 20)
+    assert strong and all(abs(v) >= 20 for _, _, v in strong)
+    assert [abs(v) for *_, v in strong] == sorted((abs(v) for *_, v in strong), reverse=True)
+    card = xd.card(bank, "fi", k=2)
+    col = bank.matrix.f[:, LANGS.index("fi")]
+    best = max((v, s) for s, v in zip(LANGS, col, strict=True) if s != "fi")
+    assert card["best_donors"][0] == (best[1], pytest.approx(best[0]))
+    assert card["family"] == "Uralic" and card["mono_mrr"] == bank.mono["fi"]
+    by_d = xd.order(m, "donation")
+    d, _ = xd.margins(m)
+    assert [d[LANGS.index(c)] for c in by_d] == sorted(d, reverse=True)
+    assert xd.matrix_csv(["en", "de"], np.array([[np.nan, 1.5], [2, np.nan]])) == \
+        "source,en,de\nen,,1.5000\nde,2.0000,\n"
+
+
+def test_missing_outputs_and_bad_matrices_raise_explorer_errors(tmp_path):
+    with pytest.raises(xd.ExplorerError, match="no such folder"):
+        xd.load_outputs(tmp_path / "nowhere")
+    with pytest.raises(xd.ExplorerError, match="run `dvc repro`"):
+        xd.load_outputs(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source,en,de\nen,,x\nde,1,\n")
+    with pytest.raises(xd.ExplorerError, match="en→de"):
+        xd.load_csv(bad)
+
+
+# --- the real app, in headless Chromium --------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class App:
+    """``lbb explore`` in a subprocess, on a free local port."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bloodbank.cli", "explore", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.close()
+        raise AssertionError(f"the explorer did not start:\n{self.proc.stdout.read()}")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page
+
+
+def shoot(page, tmp_path: Path, name: str) -> None:
+    for folder in filter(None, (tmp_path, SHOTS)):
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def arrows(page) -> int:
+    """Edges drawn in the graph: each is a line with a point at either end (an arrow
+    marker at the target); the node trace adds one point per language."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    points = chart.locator("g.trace.scatter path.point").count()
+    nodes = chart.locator("g.textpoint").count()
+    return (points - nodes) // 2
+
+
+def table_rows(page) -> int:
+    return page.locator('[data-testid="stTable"]').first.locator("tbody tr").count()
+
+
+def settle(page, text: str) -> None:
+    """Wait for Streamlit's rerun to show ``text`` and finish drawing."""
+    page.get_by_text(text).first.wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    page.wait_for_timeout(800)
+
+
+@pytest.mark.e2e
+def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser):
+    app = App("--outputs", str(write_outputs(tmp_path / "repo")))
+    try:
+        page = open_page(browser, app.url)
+        settle(page, "Showing 6 of 6 languages")
+        assert arrows(page) == 30 and table_rows(page) == 30
+        shoot(page, tmp_path, "1-opened")
+
+        page.get_by_role("combobox", name="Family").click()
+        page.keyboard.type("Indo-European")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        settle(page, "Showing 4 of 6 languages")
+        assert arrows(page) == 12 and table_rows(page) == 12  # 4 · 3 ordered pairs
+        shoot(page, tmp_path, "2-family-filter")
+
+        slider = page.locator('input[type="range"]').first
+        slider.focus()
+        for _ in range(30):
+            page.keyboard.press("ArrowRight")  # 30 steps of 0.5: |F| ≥ 15
+        settle(page, "|F| ≥ 15%")
+        kept = arrows(page)
+        assert 0 < kept < 12 and table_rows(page) == kept
+        shoot(page, tmp_path, "3-threshold")
+        assert "Traceback" not in page.inner_text("body")
+    finally:
+        app.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case", ["missing-outputs", "malformed-matrix"])
+def test_bad_input_shows_an_error_in_the_app_not_a_traceback(tmp_path, browser, case):
+    if case == "missing-outputs":
+        args, expected = ("--outputs", str(tmp_path / "nowhere")), "no such folder"
+    else:
+        bad = tmp_path / "bad.csv"
+        bad.write_text("source,en,de\nen,,oops\nde,1,\n")
+        args, expected = ("--matrix", str(bad)), "en→de"
+    app = App(*args)
+    try:
+        page = open_page(browser, app.url)
+        page.get_by_text("Cannot open the transfer matrix").wait_for()
+        body = page.inner_text("body")
+        assert expected in body and "Traceback" not in body
+        shoot(page, tmp_path, f"error-{case}")
+    finally:
+        app.close()
