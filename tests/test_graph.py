@@ -211,3 +211,17 @@ def test_cli_analyses_a_matrix_and_names_a_bad_cell(tmp_path, capsys):
                                            ["de", "1", ""]])
     assert cli(["graph", "--matrix", str(bad), "--out", str(tmp_path / "o2")]) == 1
     assert "en→de" in capsys.readouterr().err
+
+
+def test_raw_mrrs_with_the_baseline_on_the_diagonal(tmp_path):
+    # the study's Table 5 layout: sources are columns, the diagonal holds MRR(M_t, t)
+    path = write_csv(tmp_path / "mrr.csv", [["src/trgt", "de", "ja"], ["de", "0.28", "0.35"],
+                                            ["ja", "0.37", "0.40"]])
+    m = read_matrix(path, "mrr", transpose=True)
+    assert m.f[1, 0] == pytest.approx(100 * (0.35 - 0.28) / 0.28)  # F(ja→de)
+    assert m.f[0, 1] == pytest.approx(100 * (0.37 - 0.40) / 0.40)  # F(de→ja)
+    assert m.diagonal_mrr == {"de": 0.28, "ja": 0.40}
+    blank = write_csv(tmp_path / "blank.csv", [["s", "de", "ja"], ["de", "", "0.3"],
+                                               ["ja", "0.3", "0.4"]])
+    with pytest.raises(MatrixError, match="diagonal is empty for de"):
+        read_matrix(blank, "mrr")

@@ -68,7 +68,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     matrix = read_matrix(args.matrix, args.kind, args.transpose)
     print(f"{args.matrix}: {len(matrix.langs)} languages; read as {matrix.kind} "
           f"({matrix.kind_reason})")
-    mono = read_mono_mrr(args.mono) if args.mono else None
+    mono = read_mono_mrr(args.mono) if args.mono else matrix.diagonal_mrr
     report = args.out / "report.md"
     analysis = publish(matrix, mono, args.out, report, args.out / "analysis.json", args.seed,
                        tuple(args.bins), args.resamples)
@@ -149,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Donation and recipience, blood types, transfer bins, asymmetry, script "
         "and family tests, figures 1-5 and 7, GraphML / JSON exports and a Markdown report.",
         epilog="The CSV's first row holds target codes, its first column source codes.\n"
-        "Cells: F in percent, F as a fraction, or the ratio MRR_st / MRR_t (detected unless\n"
-        "--kind says). Only the diagonal may be empty.\n\n"
+        "Cells: F in percent, F as a fraction, the ratio MRR_st / MRR_t (percent and ratio\n"
+        "are detected unless --kind says), or raw MRRs with each target's monolingual MRR\n"
+        "on the diagonal (--kind mrr, as the study's Table 5). Only the diagonal may be\n"
+        "empty, and not for ratios or MRRs.\n\n"
         "example: lbb graph --matrix metrics/finetune_scores.csv --mono metrics/scores.json "
         "--out /tmp/bank")
     p.add_argument("--matrix", type=Path, required=True, metavar="CSV",

@@ -2,7 +2,8 @@
 
 Rows are sources and columns targets, keyed by language codes in the first row and
 the first column. Cells hold F in percent (equation 4), F as a fraction, or the ratio
-MRR(M_st, t) / MRR(M_t, t). Whatever the input, the matrix is returned as F in
+MRR(M_st, t) / MRR(M_t, t), or raw MRRs with each target's monolingual MRR on the
+diagonal (as in the study's Table 5). Whatever the input, the matrix is returned as F in
 percent. The diagonal may be empty: F(t→t) is not part of any score of the study.
 """
 
@@ -19,8 +20,8 @@ import numpy as np
 
 from bloodbank.languages import UnknownLanguageError, check_code
 
-Kind = Literal["auto", "percent", "fraction", "ratio"]
-KINDS: tuple[str, ...] = ("auto", "percent", "fraction", "ratio")
+Kind = Literal["auto", "percent", "fraction", "ratio", "mrr"]
+KINDS: tuple[str, ...] = ("auto", "percent", "fraction", "ratio", "mrr")
 EMPTY = {"", "-", "na", "nan", "n/a"}
 
 
@@ -32,8 +33,9 @@ class MatrixError(ValueError):
 class TransferMatrix:
     langs: list[str]
     f: np.ndarray  # F(s→t) in percent, rows sources, columns targets; NaN on a blank diagonal
-    kind: str  # what the cells held: percent, fraction or ratio
+    kind: str  # what the cells held: percent, fraction, ratio or mrr
     kind_reason: str  # how that was decided, for the report
+    diagonal_mrr: dict[str, float] | None = None  # monolingual MRRs, when the input held MRRs
 
     def off_diagonal(self) -> np.ndarray:
         return ~np.eye(len(self.langs), dtype=bool)
@@ -57,9 +59,12 @@ def read_matrix(path: str | Path, kind: Kind = "auto", transpose: bool = False
         values = values.T
     detected, reason = (detect_kind(values) if kind == "auto"
                         else (kind, "as stated by the caller, not detected"))
-    if detected == "ratio":
+    if detected in ("ratio", "mrr"):
         _positive(path, langs, values)
-    return TransferMatrix(langs, to_percent(values, detected), detected, reason)
+    mono = None
+    if detected == "mrr":
+        mono = {c: float(values[i, i]) for i, c in enumerate(langs)}
+    return TransferMatrix(langs, to_percent(values, detected), detected, reason, mono)
 
 
 def _code(path: Path, where: str, raw: str) -> str:
@@ -92,8 +97,12 @@ def _parse(path: Path, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
 def _positive(path: Path, langs: list[str], values: np.ndarray) -> None:
     for (i, j), v in np.ndenumerate(values):
         if v <= 0:
-            raise MatrixError(f"{path}: cell {langs[i]}→{langs[j]} is {v:g}, but an MRR ratio "
-                              "is positive; is this F (pass --kind percent)?")
+            raise MatrixError(f"{path}: cell {langs[i]}→{langs[j]} is {v:g}, but an MRR or "
+                              "an MRR ratio is positive; is this F (pass --kind percent)?")
+    if np.isnan(np.diag(values)).any():
+        missing = [langs[i] for i in np.flatnonzero(np.isnan(np.diag(values)))]
+        raise MatrixError(f"{path}: the diagonal is empty for {', '.join(missing)}; MRRs and "
+                          "ratios need it (the monolingual baseline, or 1)")
 
 
 def _no_duplicates(path: Path, what: str, codes: list[str]) -> None:
@@ -132,7 +141,8 @@ def detect_kind(values: np.ndarray) -> tuple[str, str]:
     reason = (f"off-diagonal cells span {low:.3g} to {high:.3g} with median {median:.3g}; "
               "read as F in percent")
     if max(abs(low), abs(high)) <= 1.5:
-        reason += " (every |value| ≤ 1.5: if these are fractions, pass --kind fraction)"
+        reason += (" (every |value| ≤ 1.5: if these are fractions of F, pass --kind "
+                   "fraction; if raw MRRs with the monolingual MRR on the diagonal, --kind mrr)")
     return "percent", reason
 
 
@@ -143,6 +153,9 @@ def to_percent(values: np.ndarray, kind: str) -> np.ndarray:
         return values * 100.0
     if kind == "ratio":
         return (values - 1.0) * 100.0
+    if kind == "mrr":  # F(s→t) = (MRR_st − MRR_tt) / MRR_tt, the diagonal being M_t
+        diagonal = np.diag(values)[None, :]
+        return 100.0 * (values - diagonal) / diagonal
     raise MatrixError(f"unknown matrix kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
