@@ -88,7 +88,8 @@ def explorer_command(args: argparse.Namespace) -> list[str]:
            "--browser.gatherUsageStats", "false", "--", "--baseline", args.baseline,
            "--kind", args.kind]
     if args.matrix:
-        cmd += ["--matrix", str(args.matrix.resolve())]
+        cmd += ["--matrix", str(args.matrix.resolve())] + (["--transpose"] if args.transpose
+                                                            else [])
         if args.mono:
             cmd += ["--mono", str(args.mono.resolve())]
     else:
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", type=Path, metavar="CSV", help="open this matrix instead")
     p.add_argument("--mono", type=Path, metavar="FILE", help="monolingual MRRs for --matrix")
     p.add_argument("--kind", choices=KINDS, default="auto", help="cells of --matrix")
+    p.add_argument("--transpose", action="store_true", help="--matrix has targets as rows")
     p.add_argument("--baseline", choices=["mono", "matched"], default="mono",
                    help="which of the pipeline's matrices (default: %(default)s)")
     p.add_argument("--port", type=int, default=8501, help="default: %(default)s")

@@ -1,7 +1,7 @@
 """The Linguistic Blood Bank explorer (Streamlit). Start it with ``lbb explore``.
 
 Arguments after ``--``: ``--outputs DIR`` (a repository after ``dvc repro``) or
-``--matrix CSV [--mono FILE] [--kind K]``; ``--baseline mono|matched``.
+``--matrix CSV [--mono FILE] [--kind K] [--transpose]``; ``--baseline mono|matched``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--matrix")
     parser.add_argument("--mono")
     parser.add_argument("--kind", choices=KINDS, default="auto")
+    parser.add_argument("--transpose", action="store_true")
     parser.add_argument("--baseline", choices=sorted(xd.MATRICES), default="mono")
     return parser.parse_known_args(argv)[0]
 
 
 @st.cache_data(show_spinner="Reading the transfer matrix…")
 def load(outputs: str, matrix: str | None, mono: str | None, kind: str, baseline: str,
-         upload: bytes | None = None) -> xd.Bank:
+         transpose: bool = False, upload: bytes | None = None) -> xd.Bank:
     if upload is not None:
         import tempfile
         from pathlib import Path
@@ -41,9 +42,9 @@ def load(outputs: str, matrix: str | None, mono: str | None, kind: str, baseline
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "uploaded.csv"
             path.write_bytes(upload)
-            return xd.load_csv(path, None, kind)
+            return xd.load_csv(path, None, kind, transpose)
     if matrix:
-        return xd.load_csv(matrix, mono, kind)
+        return xd.load_csv(matrix, mono, kind, transpose)
     return xd.load_outputs(outputs, baseline)
 
 
@@ -102,7 +103,7 @@ def graph_tab(m: TransferMatrix, colours: list[str], hovers: list[str], threshol
     focus = st.selectbox("Highlight the in- and out-edges of", ["(none)", *m.langs])
     focus = None if focus == "(none)" else focus
     st.plotly_chart(xf.graph_view(m.langs, m.f, threshold, colours, hovers, focus),
-                    use_container_width=True, key="graph")
+                    width="stretch", key="graph")
     if not types:
         st.caption("Collapsed: nodes are feature groups, edges the mean F between them.")
     else:
@@ -121,7 +122,7 @@ def heatmap_tab(m: TransferMatrix, types: dict[str, str], grouped: bool) -> None
     by = st.radio("Sort by", ["matrix", "donation", "recipience"], horizontal=True)
     m = xd.reorder(m, xd.order(m, by))
     st.plotly_chart(xf.heatmap_view(m.langs, m.f, diagonal=grouped),
-                    use_container_width=True, key="heatmap")
+                    width="stretch", key="heatmap")
     st.download_button("Download the shown matrix (CSV)", xd.matrix_csv(m.langs, m.f),
                        file_name="transfer_matrix.csv", mime="text/csv")
     download_png("heatmap", m, types)
@@ -130,7 +131,7 @@ def heatmap_tab(m: TransferMatrix, types: dict[str, str], grouped: bool) -> None
 def plane_tab(m: TransferMatrix, types: dict[str, str]) -> None:
     d, r = xd.margins(m)
     st.plotly_chart(xf.plane_view(m.langs, d, r, [types.get(c, "") for c in m.langs]),
-                    use_container_width=True, key="plane")
+                    width="stretch", key="plane")
     st.caption("D and R summed over the shown languages; colours are the types in the full "
                "graph.")
     download_png("plane", m, types)
@@ -170,7 +171,7 @@ def main() -> None:
     upload = st.sidebar.file_uploader("Open another matrix (CSV)", type="csv")
     try:
         bank = load(args.outputs, args.matrix, args.mono, args.kind, args.baseline,
-                    upload.getvalue() if upload else None)
+                    args.transpose, upload.getvalue() if upload else None)
     except (xd.ExplorerError, typology.TypologyUnavailable) as e:
         st.error(f"Cannot open the transfer matrix: {e}")
         st.stop()

@@ -61,12 +61,12 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
     return _bank(matrix, mono, f"pipeline outputs in {root} ({baseline} baseline)")
 
 
-def load_csv(path: str | Path, mono_path: str | Path | None = None, kind: str = "auto"
-             ) -> Bank:
+def load_csv(path: str | Path, mono_path: str | Path | None = None, kind: str = "auto",
+             transpose: bool = False) -> Bank:
     """Any matrix that ``lbb graph --matrix`` accepts, with optional monolingual MRRs."""
     try:
-        matrix = read_matrix(path, kind)  # type: ignore[arg-type]
-        mono = read_mono_mrr(mono_path) if mono_path else {}
+        matrix = read_matrix(path, kind, transpose)  # type: ignore[arg-type]
+        mono = read_mono_mrr(mono_path) if mono_path else (matrix.diagonal_mrr or {})
     except (MatrixError, ValueError) as e:
         raise ExplorerError(str(e)) from None
     return _bank(matrix, mono, f"{path} (read as {matrix.kind})")
