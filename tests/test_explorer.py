@@ -186,6 +186,15 @@ def table_rows(page) -> int:
     return page.locator('[data-testid="stTable"]').first.locator("tbody tr").count()
 
 
+def wait_until(check, timeout: float = 60.0) -> None:
+    """Poll ``check`` until it holds: Plotly draws after Streamlit's text appears."""
+    deadline = time.time() + timeout
+    while not check():
+        if time.time() > deadline:
+            raise AssertionError("the page did not reach the expected state")
+        time.sleep(0.25)
+
+
 def settle(page, text: str) -> None:
     """Wait for Streamlit's rerun to show ``text`` and finish drawing."""
     page.get_by_text(text).first.wait_for()
@@ -199,7 +208,7 @@ def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser
     try:
         page = open_page(browser, app.url)
         settle(page, "Showing 6 of 6 languages")
-        assert arrows(page) == 30 and table_rows(page) == 30
+        wait_until(lambda: arrows(page) == 30 and table_rows(page) == 30)
         shoot(page, tmp_path, "1-opened")
 
         page.get_by_role("combobox", name="Family").click()
@@ -207,7 +216,7 @@ def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser
         page.keyboard.press("Enter")
         page.keyboard.press("Escape")
         settle(page, "Showing 4 of 6 languages")
-        assert arrows(page) == 12 and table_rows(page) == 12  # 4 · 3 ordered pairs
+        wait_until(lambda: arrows(page) == 12 and table_rows(page) == 12)  # 4 · 3 pairs
         shoot(page, tmp_path, "2-family-filter")
 
         slider = page.locator('input[type="range"]').first
@@ -215,8 +224,7 @@ def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser
         for _ in range(30):
             page.keyboard.press("ArrowRight")  # 30 steps of 0.5: |F| ≥ 15
         settle(page, "|F| ≥ 15%")
-        kept = arrows(page)
-        assert 0 < kept < 12 and table_rows(page) == kept
+        wait_until(lambda: 0 < arrows(page) < 12 and table_rows(page) == arrows(page))
         shoot(page, tmp_path, "3-threshold")
         assert "Traceback" not in page.inner_text("body")
     finally:
