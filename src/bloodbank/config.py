@@ -147,6 +147,57 @@ class GraphConfig(Section):
         return self
 
 
+class SetSizes(Section):
+    donors: int = Field(1, ge=1, description="languages in each donor set (paper: 4)")
+    most_recipient: int = Field(1, ge=1, description="size of Rh (paper: 3)")
+    least_recipient: int = Field(1, ge=1, description="size of Rl (paper: 3)")
+
+
+class ExplicitSets(Section):
+    """Sets given by hand; each one given replaces the computed one."""
+
+    most: list[LangCode] | None = None
+    least: list[LangCode] | None = None
+    random: list[LangCode] | None = None
+    most_recipient: list[LangCode] | None = None
+    least_recipient: list[LangCode] | None = None
+
+
+class FinetuneConfig(Section):
+    """Token classification, XTREME's recipe by default in configs/paper.yaml."""
+
+    epochs: int = Field(6, gt=0)
+    batch_size: int = Field(8, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(128, ge=8, description="word pieces per sentence, with specials")
+    seeds: int = Field(2, ge=1, description="finetuning seeds per model (paper: 5); they "
+                       "derive from the top-level seed")
+
+
+class DownstreamConfig(Section):
+    sizes: SetSizes = SetSizes()
+    diversity: Literal["none", "family", "script", "family_and_script"] = Field(
+        "family_and_script", description="no two donors of a set may share this")
+    select_seed: int = Field(0, description="seed of the Random donor set")
+    preset: Literal["none", "paper"] = Field("none", description="paper = Table 2's sets")
+    explicit: ExplicitSets = ExplicitSets()
+    total_chars: int = Field(240_000, gt=0, description="pretraining characters per "
+                             "configuration, spread evenly over its languages (paper: 1e8)")
+    tasks: list[Literal["pos", "ner"]] = ["pos", "ner"]
+    source: Literal["synthetic", "local", "ud"] = Field(
+        "synthetic", description="downstream data: generated, files in XTREME's layout, or "
+        "a UD release download (POS) with local WikiANN files (NER)")
+    local_dir: str = Field("downloads", description="XTREME-layout folder for source local/ud")
+    ud_url: str = Field("", description="URL of a UD release .tgz, for source ud")
+    ud_sha256: str = Field("", description="its SHA-256; empty skips the check")
+    max_sentences: dict[Literal["pos", "ner"], int] = Field(
+        {"pos": 300, "ner": 300}, description="train sentences kept per language (paper: "
+        "pos 1000, ner 5000)")
+    eval_sentences: int = Field(150, gt=0, description="dev and test sentences per language")
+    finetune: FinetuneConfig = FinetuneConfig()
+
+
 class TrackingConfig(Section):
     experiment: str = "bloodbank"
     enabled: bool = True
@@ -167,6 +218,7 @@ class Params(Section):
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     graph: GraphConfig = GraphConfig()
+    downstream: DownstreamConfig = DownstreamConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

@@ -64,3 +64,29 @@ GRAPH_METRICS = METRICS / "graph.json"
 REPORTS = Path("reports")
 GRAPH_REPORT = REPORTS / "graph.md"
 GRAPH_DIR = REPORTS / "graph"  # figures, GraphML, node-link JSON, tidy CSVs
+
+# downstream
+SETS = METRICS / "sets.json"
+DOWNSTREAM_DATA = DATA / "downstream"  # <task>/<lang>/{train,dev,test}.tsv
+DOWNSTREAM_METRICS = METRICS / "downstream.json"
+TABLES_REPORT = REPORTS / "tables.md"
+
+
+def pretrain_sample(code: str) -> Path:
+    return DATA / "samples" / "pretrain" / f"{code}.txt"
+
+
+def pretrain_model(config: str) -> Path:
+    return MODELS / "pretrain" / config
+
+
+def pretrain_metrics(config: str) -> Path:
+    return METRICS / "pretrain" / f"{config}.json"
+
+
+def task_split(task: str, code: str, split: str) -> Path:
+    return DOWNSTREAM_DATA / task / code / f"{split}.tsv"
+
+
+def finetune_metrics(config: str, task: str) -> Path:
+    return METRICS / "finetune" / f"{config}-{task}.json"

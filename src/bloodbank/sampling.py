@@ -136,3 +136,19 @@ def sample_language(code: str, text_path: Path, train_out: Path, test_out: Path,
     return write_sample(language_sentences(text_path, cfg.min_sentence_chars), train_out,
                         test_out, cfg.chars_per_language, cfg.test_chars, rng, cfg.allow_short,
                         name=f"{text_path} ({code})")
+
+
+def sample_for_pretraining(code: str, text_path: Path, sample: SampleConfig, chars: int,
+                           out: Path) -> int:
+    """Consecutive sentences from a seeded start, ``chars`` characters at least; a
+    configuration uses a prefix of it, so every configuration reads the same text."""
+    sentences = language_sentences(text_path, sample.min_sentence_chars)
+    rng = random.Random(f"pretrain-sample:{code}:{sample.seed}")
+    plan = plan_sample(count_corpus(sentences()), chars, 0, rng, sample.allow_short,
+                       f"{text_path} ({code})")
+    written = 0
+    with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        for _, s in take_sample(sentences(), plan):
+            fh.write(s + "\n")
+            written += len(s)
+    return written

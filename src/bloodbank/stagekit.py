@@ -10,14 +10,16 @@ import sys
 from collections.abc import Callable
 
 from bloodbank.config import ConfigError
+from bloodbank.downstream_sets import SelectionError
 from bloodbank.dumps import DumpError
 from bloodbank.extract import ExtractError
 from bloodbank.languages import UnknownLanguageError, check_code
 from bloodbank.sampling import ShortLanguageError
+from bloodbank.taskdata import TaskDataError
 from bloodbank.transfer_matrix import MatrixError
 
-EXPECTED = (ConfigError, DumpError, ExtractError, MatrixError, ShortLanguageError,
-            UnknownLanguageError, FileNotFoundError)
+EXPECTED = (ConfigError, DumpError, ExtractError, MatrixError, SelectionError,
+            ShortLanguageError, TaskDataError, UnknownLanguageError, FileNotFoundError)
 
 
 def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:

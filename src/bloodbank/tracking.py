@@ -122,3 +122,17 @@ def stage_run(stage: str, tracking: TrackingConfig, seed: int, params: Mapping[s
         for chunk in range(0, len(flat), 100):
             mlflow.log_params(dict(list(flat.items())[chunk:chunk + 100]))
         yield _Run(mlflow)
+
+
+@contextmanager
+def child_run(parent: _NullRun, name: str, params: Mapping[str, Any],
+              tags: Mapping[str, Any]) -> Iterator[_NullRun]:
+    """A nested MLflow run inside a stage's run (one per finetune, say)."""
+    if not isinstance(parent, _Run):
+        yield _NullRun()
+        return
+    mlflow = parent._mlflow
+    with mlflow.start_run(run_name=name, nested=True,
+                          tags={k: str(v) for k, v in tags.items()}):
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        yield _Run(mlflow)

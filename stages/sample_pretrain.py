@@ -1,0 +1,26 @@
+"""sample_pretrain@<lang>: the text a studied language contributes to multilingual pretraining.
+
+As many characters as the largest share any configuration needs (the control spreads
+downstream.total_chars over C alone); each configuration reads a prefix of it.
+"""
+
+from __future__ import annotations
+
+from bloodbank import paths
+from bloodbank.config import load_params
+from bloodbank.downstream_sets import pretrain_chars_per_language
+from bloodbank.sampling import sample_for_pretraining
+from bloodbank.stagekit import parse_language, run_main
+
+
+def main(argv: list[str] | None = None) -> None:
+    lang = parse_language(argv, __doc__)
+    params = load_params()
+    chars = pretrain_chars_per_language(params.downstream)
+    written = sample_for_pretraining(lang, paths.text(lang), params.sample, chars,
+                                     paths.pretrain_sample(lang))
+    print(f"{paths.pretrain_sample(lang)}: {written:,} characters (needed {chars:,})")
+
+
+if __name__ == "__main__":
+    run_main(main)
