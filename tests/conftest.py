@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = {
     "seed": 0,
     "languages": ["qaa", "qab", "qae"],
-    "studied": ["qaa", "qab"],
+    "studied": ["qaa", "qab", "qae"],
     "dump": {"source": "synthetic", "date": "20211101"},
     "synthetic": {"world_seed": 0, "articles": 60},
     "sample": {"seed": 0, "chars_per_language": 12000, "test_chars": 3000},
@@ -29,6 +29,8 @@ TINY_PARAMS = {
     "train": {"batch_size": 16, "epochs": 1, "lr": 0.002, "max_length": 64, "threads": 2,
               "log_every": 5},
     "eval": {"bootstrap": 100},
+    "downstream": {"total_chars": 12000, "tasks": ["pos"], "max_sentences": {"pos": 40, "ner": 40},
+                   "eval_sentences": 20, "finetune": {"epochs": 1, "seeds": 2}},
     "tracking": {"experiment": "test", "enabled": True},
 }
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 pytestmark = pytest.mark.e2e
 
-LANGS = ["qaa", "qab"]
+LANGS = ["qaa", "qab", "qae"]
 TIMING = {"seconds", "tokens_per_second"}
 
 
@@ -57,7 +57,7 @@ def test_graph_stage_writes_metrics_report_figures_and_plots(built):
     (repo, _), _ = built
     analysis = json.loads((repo / "metrics/graph.json").read_text())
     assert set(analysis["languages"]) == set(LANGS)
-    assert analysis["input"]["n_pairs"] == 2 and analysis["donor_ranking"].count(">") == 1
+    assert analysis["input"]["n_pairs"] == 6 and analysis["donor_ranking"].count(">") == 2
     report = (repo / "reports/graph.md").read_text()
     for fig in ("fig1_graph", "fig2_heatmap", "fig3_donor_recipient", "fig5_bins"):
         assert f"](graph/{fig}.png)" in report and (repo / f"reports/graph/{fig}.svg").is_file()
@@ -65,6 +65,33 @@ def test_graph_stage_writes_metrics_report_figures_and_plots(built):
     run(["dvc", "plots", "show", "-o", "plots_html"], repo)
     html = (repo / "plots_html/index.html").read_text()
     assert "fig2_heatmap.png" in html and "Donation against recipience" in html
+
+
+def test_downstream_sets_pretraining_and_tables(built):
+    (repo, _), _ = built
+    from bloodbank.downstream import results_from_mlflow
+    from bloodbank.zeroshot import tables
+
+    sets = json.loads((repo / "metrics/sets.json").read_text())
+    c = sets["downstream_languages"]
+    assert len(c) == 2 and len(set(sets["configurations"]["most"])) == 3
+    assert sets["configurations"]["control"] == c
+    for config in ("most", "least", "random", "control"):
+        metrics = json.loads((repo / f"metrics/pretrain/{config}.json").read_text())
+        shares = metrics["characters"]
+        assert set(shares) == set(sets["configurations"][config])
+        assert all(12000 // len(shares) <= n < 12000 // len(shares) + 400
+                   for n in shares.values())  # equal shares, whole sentences
+        AutoModelForMaskedLM.from_pretrained(repo / "models/pretrain" / config)
+    downstream = json.loads((repo / "metrics/downstream.json").read_text())
+    assert set(downstream["table3"]) == {"most", "least", "random", "control"}
+    assert downstream["table3"]["most"]["pos"]["zero_shot"]["n"] == 2  # two seeds
+    assert "Table 3" in (repo / "reports/tables.md").read_text()
+    assert "metrics/downstream.json" in run(["dvc", "metrics", "show"], repo).stdout
+    # the same tables, recomputed from the finetune runs in MLflow
+    results = results_from_mlflow(f"sqlite:///{repo}/mlflow.db", "test", 0)
+    again = tables(results, sets["sets"]["most_recipient"], sets["sets"]["least_recipient"])
+    assert json.loads(json.dumps(again)) == downstream
 
 
 def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
@@ -114,12 +141,13 @@ def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built):
     before = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
     log = run(["dvc", "exp", "run", "-S", "seed=2"], repo).stdout
     assert "Running stage 'mono@qaa'" in log and "Running stage 'scores'" in log
-    assert "Running stage 'graph'" in log
+    assert "Running stage 'graph'" in log and "Running stage 'tables'" in log
     assert not any(f"Running stage '{s}" in log for s in ("dump@", "sample@", "tokenizer'"))
     after = json.loads((repo / "metrics/mono/qaa.json").read_text())["mrr"]
     assert after != before
     diff = run(["dvc", "metrics", "diff"], repo).stdout
     assert "metrics/mono/qaa.json" in diff and "mrr" in diff
+    assert "metrics/downstream.json" in diff and "table3" in diff
     restore(repo)
 
 

@@ -6,6 +6,7 @@ Subcommands:
   dump        validate a Wikipedia dump file and say what it holds
   graph       analyse any transfer matrix: blood types, bins, tests, figures, report
   explore     the interactive explorer of the transfer graph (Streamlit, on 127.0.0.1)
+  tables      Tables 3 and 4 recomputed from the finetune runs in MLflow
 """
 
 from __future__ import annotations
@@ -77,6 +78,28 @@ def cmd_graph(args: argparse.Namespace) -> int:
     for kind in ("O", "AB+"):
         print(f"type {kind + ':':4} {analysis['types'][kind].replace(',', ', ') or 'none'}")
     print(f"report: {report}")
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from bloodbank import paths
+    from bloodbank.downstream import load_selection, results_from_mlflow
+    from bloodbank.tracking import tracking_uri
+    from bloodbank.zeroshot import report, tables
+
+    params = load_params(args.params)
+    sets = load_selection(paths.SETS).sets
+    results = results_from_mlflow(tracking_uri(), params.tracking.experiment, params.seed)
+    if not results:
+        print(f"error: no finetune runs for seed {params.seed} in {tracking_uri()}",
+              file=sys.stderr)
+        return 1
+    text = report(tables(results, sets["most_recipient"], sets["least_recipient"]), sets)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
     return 0
 
 
@@ -191,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to bind (default: %(default)s, this machine only; "
                    "0.0.0.0 exposes it to the network)")
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("tables", help="Tables 3 and 4 from the finetune runs in MLflow",
+                       description="Rebuild the downstream tables from MLflow (the newest "
+                       "finetune run of each configuration, task, seed and source for the "
+                       "params' seed), as a check on metrics/downstream.json.")
+    p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="write the Markdown here instead of printing it")
+    p.set_defaults(func=cmd_tables)
     return parser
 
 

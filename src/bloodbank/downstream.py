@@ -12,7 +12,6 @@ from bloodbank import paths
 from bloodbank.config import DownstreamConfig, Params
 from bloodbank.downstream_sets import Selection
 from bloodbank.io import read_json
-from bloodbank.masking import seed_of
 from bloodbank.tokens import TokenizedSplit
 
 
@@ -53,6 +52,8 @@ def configuration_corpus(selection: Selection, config: str, cfg: DownstreamConfi
 
 def finetune_seeds(params: Params) -> list[int]:
     """Finetuning seeds derive from the top-level seed, so ``-S seed=2`` moves them."""
+    from bloodbank.masking import seed_of
+
     return [seed_of("finetune", params.seed, k) % 2**31 for k in
             range(params.downstream.finetune.seeds)]
 
@@ -99,6 +100,7 @@ def results_from_mlflow(tracking_uri: str, experiment: str, seed: int) -> dict:
 def pretrain_configuration(config: str, params: Params, log) -> dict:
     """A multilingual masked LM on the configuration's languages, equal characters each,
     with the same recipe as the mono models; scored by MRR on each language's test split."""
+    from bloodbank.masking import seed_of
     from bloodbank.mlm import build_model
     from bloodbank.pretrain import save_checkpoint, score, special_ids
     from bloodbank.tokenizer import load_tokenizer

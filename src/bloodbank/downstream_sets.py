@@ -62,7 +62,7 @@ def pick(candidates: list[str], k: int, rule: str, label: str, sel: Selection) -
             break
         twin = next((c for c in chosen if clashes(code, c, rule)), None)
         if twin:
-            sel.note(code, f"skipped for {label}: shares {rule.replace('_', ' and ')} with "
+            sel.note(code, f"skipped for {label}: shares {rule.replace('_', ' ')} with "
                      f"{twin}")
             continue
         chosen.append(code)
@@ -113,6 +113,10 @@ def _donors(pool: list[str], explicit: dict, cfg: DownstreamConfig, sel: Selecti
     k, rule = cfg.sizes.donors, cfg.diversity
     most = explicit.get("most") or pick(pool, k, rule, "Most Donating", sel)
     least_pool = [c for c in reversed(pool) if c not in most]
+    if len(least_pool) < k and "least" not in explicit:
+        sel.note("(least set)", f"only {len(least_pool)} languages are not Most Donating; "
+                 "drawn from all donor candidates instead")
+        least_pool = list(reversed(pool))
     least = explicit.get("least") or pick(least_pool, k, rule, "Least Donating", sel)
     for name, members in (("most", most), ("least", least)):
         for code in members:

@@ -129,7 +129,7 @@ def finetune(pretrained: str, task: str, train: Encoded, dev: Encoded, cfg: Fine
         dev_f1 = score(task, predict(model, dev, pad, device))
         curve.append(dev_f1)
         if log:
-            log({"dev_f1": dev_f1, "train_loss": float(loss)}, epoch)
+            log({"dev_f1": dev_f1, "train_loss": float(loss.detach())}, epoch)
         if dev_f1 > best:
             best, best_state = dev_f1, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)

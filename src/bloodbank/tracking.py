@@ -132,7 +132,8 @@ def child_run(parent: _NullRun, name: str, params: Mapping[str, Any],
         yield _NullRun()
         return
     mlflow = parent._mlflow
-    with mlflow.start_run(run_name=name, nested=True,
+    experiment = mlflow.active_run().info.experiment_id  # else the default experiment
+    with mlflow.start_run(experiment_id=experiment, run_name=name, nested=True,
                           tags={k: str(v) for k, v in tags.items()}):
         mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
         yield _Run(mlflow)
