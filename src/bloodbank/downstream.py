@@ -79,9 +79,13 @@ def results_from_mlflow(tracking_uri: str, experiment: str, seed: int) -> dict:
 
     client = mlflow.MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return {}
     runs = client.search_runs([exp.experiment_id],
                               f"tags.stage = 'finetune' AND tags.seed = '{seed}' "
-                              "AND tags.source != ''", order_by=["attributes.start_time DESC"])
+                              "AND tags.source != '' AND attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"],
+                              max_results=50_000)
     results: dict = {}
     seen = set()
     for run in runs:
