@@ -11,8 +11,9 @@ from conftest import run
 
 pytestmark = pytest.mark.e2e
 
-DATA_ARTIFACTS = ("data/dumps", "data/text", "data/samples", "models/tokenizer",
-                  "metrics/samples", "metrics/tokenizer.json")
+DATA_ARTIFACTS = ("data/dumps", "data/text", "data/samples/train", "data/samples/test",
+                  "data/samples/meta", "models/tokenizer", "metrics/samples",
+                  "metrics/tokenizer.json")  # the data half both clones build
 
 
 def digests(repo: Path) -> dict[str, str]:

@@ -9,9 +9,9 @@ categorical features, so real and synthetic languages filter alike.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +37,16 @@ class TypologyUnavailable(RuntimeError):
 
 
 def _data_dir() -> Path:
-    spec = importlib.util.find_spec("lang2vec")
-    if spec is None or not spec.submodule_search_locations:
-        raise TypologyUnavailable("the lang2vec package (URIEL data) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    """The installed distribution's data folder. Not ``find_spec``: the wheel also installs
+    a ``bin/lang2vec.py`` script, which shadows the package when ``bin/`` is on sys.path
+    (as under the ``pytest`` console script)."""
+    try:
+        data = Path(str(metadata.distribution("lang2vec").locate_file("lang2vec/data")))
+    except metadata.PackageNotFoundError:
+        raise TypologyUnavailable("the lang2vec package (URIEL data) is not installed") from None
+    if not (data / "features.npz").is_file():
+        raise TypologyUnavailable(f"{data}: lang2vec is installed without its URIEL data")
+    return data
 
 
 @cache
