@@ -48,9 +48,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise TaskDataError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
 
 
-def read_conllu(path: Path) -> list[Sentence]:
-    """Words and UPOS tags; multiword-token ranges (``3-4``) and empty nodes (``5.1``) are
-    skipped as UD prescribes for word-level tagging."""
+def _sentences(path: Path, parse) -> list[Sentence]:
+    """Blank-line separated sentences; ``parse(n, line, tags)`` gives ``(word, tag)`` for a
+    line, or None to skip it, and raises TaskDataError naming ``path:n``."""
     out, words, tags = [], [], []
     for n, line in _lines(path):
         if not line.strip():
@@ -58,36 +58,41 @@ def read_conllu(path: Path) -> list[Sentence]:
                 out.append(Sentence(tuple(words), tuple(tags)))
             words, tags = [], []
             continue
-        if line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 10:
-            raise TaskDataError(f"{path}:{n}: expected 10 tab-separated columns, found "
-                                f"{len(cols)}")
-        if "-" in cols[0] or "." in cols[0]:
-            continue
-        if not _ID.match(cols[0]) or int(cols[0]) != len(words) + 1:
-            raise TaskDataError(f"{path}:{n}: word id {cols[0]!r} does not follow "
-                                f"{len(words)}")
-        if cols[3] not in UPOS:
-            raise TaskDataError(f"{path}:{n}: {cols[3]!r} is not a UPOS tag")
-        words.append(cols[1])
-        tags.append(cols[3])
+        item = parse(n, line, tags)
+        if item is not None:
+            words.append(item[0])
+            tags.append(item[1])
     if words:
         out.append(Sentence(tuple(words), tuple(tags)))
     return out
 
 
+def read_conllu(path: Path) -> list[Sentence]:
+    """Words and UPOS tags; multiword-token ranges (``3-4``) and empty nodes (``5.1``) are
+    skipped as UD prescribes for word-level tagging."""
+    def parse(n: int, line: str, tags: list[str]) -> tuple[str, str] | None:
+        if line.startswith("#"):
+            return None
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise TaskDataError(f"{path}:{n}: expected 10 tab-separated columns, found "
+                                f"{len(cols)}")
+        if "-" in cols[0] or "." in cols[0]:
+            return None
+        if not _ID.match(cols[0]) or int(cols[0]) != len(tags) + 1:
+            raise TaskDataError(f"{path}:{n}: word id {cols[0]!r} does not follow "
+                                f"{len(tags)}")
+        if cols[3] not in UPOS:
+            raise TaskDataError(f"{path}:{n}: {cols[3]!r} is not a UPOS tag")
+        return cols[1], cols[3]
+
+    return _sentences(path, parse)
+
+
 def read_iob2(path: Path, lang_prefix: str | None = None) -> list[Sentence]:
     """``token<TAB>tag`` lines, sentences separated by blank lines; PAN-X's ``lang:``
     prefix on tokens is removed. Tags must be IOB2: ``I-X`` only after ``B-X`` or ``I-X``."""
-    out, words, tags = [], [], []
-    for n, line in _lines(path):
-        if not line.strip():
-            if words:
-                out.append(Sentence(tuple(words), tuple(tags)))
-            words, tags = [], []
-            continue
+    def parse(n: int, line: str, tags: list[str]) -> tuple[str, str]:
         cols = line.split("\t")
         if len(cols) != 2:
             raise TaskDataError(f"{path}:{n}: expected token<TAB>tag, found {len(cols)} "
@@ -100,11 +105,9 @@ def read_iob2(path: Path, lang_prefix: str | None = None) -> list[Sentence]:
         if tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
             raise TaskDataError(f"{path}:{n}: {tag} does not continue an entity of its type "
                                 "(IOB2)")
-        words.append(token)
-        tags.append(tag)
-    if words:
-        out.append(Sentence(tuple(words), tuple(tags)))
-    return out
+        return token, tag
+
+    return _sentences(path, parse)
 
 
 def write_tsv(path: Path, sentences: Iterable[Sentence]) -> int:
@@ -125,21 +128,13 @@ def read_tsv(path: Path, task: str) -> list[Sentence]:
 
 
 def _read_pos_tsv(path: Path) -> list[Sentence]:
-    out, words, tags = [], [], []
-    for n, line in _lines(path):
-        if not line.strip():
-            if words:
-                out.append(Sentence(tuple(words), tuple(tags)))
-            words, tags = [], []
-            continue
+    def parse(n: int, line: str, tags: list[str]) -> tuple[str, str]:
         cols = line.split("\t")
         if len(cols) != 2 or cols[1] not in UPOS:
             raise TaskDataError(f"{path}:{n}: expected word<TAB>UPOS, got {line!r}")
-        words.append(cols[0])
-        tags.append(cols[1])
-    if words:
-        out.append(Sentence(tuple(words), tuple(tags)))
-    return out
+        return cols[0], cols[1]
+
+    return _sentences(path, parse)
 
 
 # --- where a language's files are -------------------------------------------------------
