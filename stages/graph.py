@@ -10,7 +10,6 @@ import argparse
 
 from bloodbank import paths
 from bloodbank.config import load_params
-from bloodbank.graph_report import publish
 from bloodbank.io import read_json
 from bloodbank.stagekit import run_main
 from bloodbank.tracking import stage_run
@@ -26,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
     with stage_run("graph", params.tracking, params.seed, cfg.model_dump(),
                    {"languages": ",".join(matrix.langs)}) as run:
+        # imported here, not above: MLflow's worker starts up while matplotlib loads
+        from bloodbank.graph_report import publish
+
         analysis = publish(matrix, mono, paths.GRAPH_DIR, paths.GRAPH_REPORT,
                            paths.GRAPH_METRICS, params.seed, tuple(cfg.bins), cfg.resamples)
         run.log_metrics(analysis)

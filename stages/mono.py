@@ -9,7 +9,6 @@ from __future__ import annotations
 from bloodbank import paths
 from bloodbank.config import load_params
 from bloodbank.io import write_json
-from bloodbank.pretrain import run_mono
 from bloodbank.stagekit import parse_language, run_main
 from bloodbank.tracking import stage_run
 
@@ -19,6 +18,9 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     with stage_run("mono", params.tracking, params.seed, logged, {"language": lang}) as run:
+        # imported here, not above: MLflow's worker starts up while torch loads
+        from bloodbank.pretrain import run_mono
+
         metrics = run_mono(lang, params, run.log_metrics)
         write_json(paths.mono_metrics(lang), metrics)
         run.log_metrics(metrics)

@@ -13,7 +13,6 @@ from bloodbank import paths
 from bloodbank.config import load_params
 from bloodbank.io import write_json
 from bloodbank.languages import check_code
-from bloodbank.pretrain import run_pair
 from bloodbank.stagekit import run_main
 from bloodbank.tracking import stage_run
 
@@ -27,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     tags = {"pair": f"{args.src}-{args.tgt}", "source": args.src, "target": args.tgt}
     with stage_run("pair", params.tracking, params.seed, logged, tags) as run:
+        # imported here, not above: MLflow's worker starts up while torch loads
+        from bloodbank.pretrain import run_pair
+
         metrics = run_pair(args.src, args.tgt, params, run.log_metrics)
         write_json(paths.pair_metrics(args.src, args.tgt), metrics)
         run.log_metrics(metrics)

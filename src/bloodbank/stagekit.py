@@ -16,10 +16,12 @@ from bloodbank.extract import ExtractError
 from bloodbank.languages import UnknownLanguageError, check_code
 from bloodbank.sampling import ShortLanguageError
 from bloodbank.taskdata import TaskDataError
+from bloodbank.tracking import TrackingError
 from bloodbank.transfer_matrix import MatrixError
 
 EXPECTED = (ConfigError, DumpError, ExtractError, MatrixError, SelectionError,
-            ShortLanguageError, TaskDataError, UnknownLanguageError, FileNotFoundError)
+            ShortLanguageError, TaskDataError, TrackingError, UnknownLanguageError,
+            FileNotFoundError)
 
 
 def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:

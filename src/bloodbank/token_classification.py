@@ -111,7 +111,8 @@ def finetune(pretrained: str, task: str, train: Encoded, dev: Encoded, cfg: Fine
         transformers_logging.set_verbosity(verbosity)
         transformers_logging.enable_progress_bar()
     steps_per_epoch = math.ceil(len(train.ids) / cfg.batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            fused=device.type in ("cpu", "cuda"))  # one kernel, not a loop
     sched = get_linear_schedule_with_warmup(opt, 0, steps_per_epoch * cfg.epochs)
     rng = np.random.default_rng(seed_of("finetune-order", task, seed))
     best, best_state, curve = -1.0, None, []

@@ -5,18 +5,21 @@ store ``mlflow ui`` opens when started there. ``MLFLOW_TRACKING_URI`` overrides
 it. Under ``dvc exp run --queue`` stages run in a copy below ``.dvc/tmp/exps``,
 so the store is anchored at ``DVC_ROOT`` when DVC sets it. A file lock makes
 the first creation of store and experiment safe when stages run in parallel.
+A worker process writes the run while the stage works (see ``tracking_worker``);
+the stage waits for it at the end, so a finished stage's run is complete.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bloodbank.config import TrackingConfig
 
@@ -60,6 +63,10 @@ def numeric(data: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+class TrackingError(RuntimeError):
+    """The MLflow worker failed; the stage fails with its message."""
+
+
 class _NullRun:
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         pass
@@ -72,56 +79,78 @@ class _NullRun:
 
 
 class _Run(_NullRun):
-    def __init__(self, mlflow: Any) -> None:
-        self._mlflow = mlflow
+    """Sends a run's records to the worker process, which writes them in order."""
+
+    def __init__(self, worker: subprocess.Popen, errors: IO[str]) -> None:
+        self._worker = worker
+        self._errors = errors
+
+    def send(self, op: dict) -> None:
+        with suppress(BrokenPipeError):  # the worker died; close() reports why
+            self._worker.stdin.write(json.dumps(op, default=str) + "\n")
+            self._worker.stdin.flush()
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self._mlflow.log_metrics(numeric(metrics), step=step)
+        self.send({"op": "metrics", "metrics": numeric(metrics), "step": step})
 
     def log_dict(self, data: Any, name: str) -> None:
-        self._mlflow.log_dict(json.loads(json.dumps(data, default=str)), name)
+        self.send({"op": "dict", "data": json.loads(json.dumps(data, default=str)),
+                   "name": name})
 
     def log_artifacts(self, path: Path) -> None:
-        self._mlflow.log_artifacts(str(path), artifact_path=Path(path).name)
+        self.send({"op": "artifacts", "path": str(Path(path).resolve())})
+
+    def close(self) -> None:
+        """Wait until everything sent is written; raise if the worker failed."""
+        with suppress(BrokenPipeError):
+            self._worker.stdin.close()
+        if self._worker.wait() != 0:
+            self._errors.seek(0)
+            err = self._errors.read().strip()
+            raise TrackingError(err.splitlines()[-1] if err
+                                else f"MLflow worker exited with {self._worker.returncode}")
 
 
-def _ensure_experiment(mlflow: Any, name: str) -> str:
-    lock = repo_root() / ".mlflow.lock"
-    with lock.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            exp = mlflow.get_experiment_by_name(name)
-            if exp is None:
-                return mlflow.create_experiment(
-                    name, artifact_location=(repo_root() / "mlartifacts" / name).as_uri())
-            return exp.experiment_id
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _params(params: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v)[:500] for k, v in flatten(params).items()}
 
 
 @contextmanager
 def stage_run(stage: str, tracking: TrackingConfig, seed: int, params: Mapping[str, Any],
               tags: Mapping[str, Any]) -> Iterator[_NullRun]:
-    """One MLflow run for one stage execution, tagged with stage, languages, seed, git rev."""
+    """One MLflow run for one stage execution, tagged with stage, languages, seed, git rev.
+
+    The run is written by a worker process (``bloodbank.tracking_worker``), started
+    here: enter this before importing torch, and MLflow's start-up overlaps it.
+    """
     if not tracking.enabled:
         yield _NullRun()
         return
-    import logging
+    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: it never blocks
+        worker = subprocess.Popen([sys.executable, "-P", "-m", "bloodbank.tracking_worker"],
+                                  stdin=subprocess.PIPE, stderr=errors, text=True)
+        with _tracked(_Run(worker, errors), stage, tracking, seed, params, tags) as run:
+            yield run
 
-    import mlflow
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri())
-    exp_id = _ensure_experiment(mlflow, tracking.experiment)
+@contextmanager
+def _tracked(run: _Run, stage: str, tracking: TrackingConfig, seed: int,
+             params: Mapping[str, Any], tags: Mapping[str, Any]) -> Iterator[_Run]:
     name = "@".join([stage, *[str(v) for k, v in tags.items() if k in ("language", "pair")]])
     all_tags = {"stage": stage, "seed": seed, "git_revision": git_revision(), **tags}
-    with mlflow.start_run(experiment_id=exp_id, run_name=name,
-                          tags={k: str(v) for k, v in all_tags.items()}):
-        flat = {k: str(v)[:500] for k, v in flatten(params).items()}
-        for chunk in range(0, len(flat), 100):
-            mlflow.log_params(dict(list(flat.items())[chunk:chunk + 100]))
-        yield _Run(mlflow)
+    run.send({"op": "start", "uri": tracking_uri(), "experiment": tracking.experiment,
+              "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
+              "lock": str(repo_root() / ".mlflow.lock"), "run_name": name,
+              "tags": {k: str(v) for k, v in all_tags.items()}, "params": _params(params)})
+    try:
+        yield run
+    except BaseException:
+        run.send({"op": "end", "status": "FAILED"})
+        with suppress(TrackingError):  # the stage's own error is the one to report
+            run.close()
+        raise
+    run.send({"op": "end", "status": "FINISHED"})
+    run.close()
 
 
 @contextmanager
@@ -131,9 +160,11 @@ def child_run(parent: _NullRun, name: str, params: Mapping[str, Any],
     if not isinstance(parent, _Run):
         yield _NullRun()
         return
-    mlflow = parent._mlflow
-    experiment = mlflow.active_run().info.experiment_id  # else the default experiment
-    with mlflow.start_run(experiment_id=experiment, run_name=name, nested=True,
-                          tags={k: str(v) for k, v in tags.items()}):
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
-        yield _Run(mlflow)
+    parent.send({"op": "start", "nested": True, "run_name": name,
+                 "tags": {k: str(v) for k, v in tags.items()}, "params": _params(params)})
+    status = "FAILED"
+    try:
+        yield parent
+        status = "FINISHED"
+    finally:
+        parent.send({"op": "end", "status": status})

@@ -24,6 +24,7 @@ from bloodbank.batching import SpecialIds, collate, epoch_batches
 from bloodbank.config import TrainConfig
 from bloodbank.io import atomic_path
 from bloodbank.masking import generator, mask_tokens, seed_of
+from bloodbank.memory import large_buffers
 from bloodbank.mlm import masked_lm_loss
 from bloodbank.tokens import TokenizedSplit
 
@@ -114,6 +115,13 @@ def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, v
               log: Callable[[dict, int], None] = lambda metrics, step: None,
               desc: str = "train") -> TrainResult:
     """Train ``model`` in place on ``split`` with the recipe in ``cfg``."""
+    with large_buffers(pick_device(cfg.device).type == "cpu"):
+        return _train(model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc)
+
+
+def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, vocab_size: int,
+           seed: int, key: str, resume_dir: Path, log: Callable[[dict, int], None],
+           desc: str) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device(cfg.device)
