@@ -90,7 +90,9 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipeline")
     env_backup = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
     try:
-        repos = [make_repo(base / name, tiny_params()) for name in ("one", "two")]
+        # the second clone only rebuilds the data half to compare bytes: no MLflow needed
+        repos = [make_repo(base / "one", tiny_params()),
+                 make_repo(base / "two", tiny_params(tracking={"enabled": False}))]
         logs = [run(["dvc", "repro"], repos[0]).stdout,
                 run(["dvc", "repro", "--glob", "stats@*"], repos[1]).stdout]
     finally:

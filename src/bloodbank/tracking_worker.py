@@ -6,8 +6,9 @@ imports torch and trains. Operations are applied in the order sent; the worker
 ends when its input ends. Input that ends without a final ``end`` means the stage
 died: the open runs are closed as KILLED.
 
-    {"op": "start", "uri": ..., "experiment": ..., "artifacts": ..., "run_name": ...,
-     "tags": {...}, "params": {...}, "nested": false}
+    {"op": "start", "uri": ..., "experiment": ..., "artifacts": ..., "lock": ...,
+     "run_name": ..., "tags": {...}, "params": {...}}
+    {"op": "start", "nested": true, "run_name": ..., "tags": {...}, "params": {...}}
     {"op": "metrics", "metrics": {...}, "step": 3}
     {"op": "dict", "data": ..., "name": "sets.json"}
     {"op": "artifacts", "path": "reports/graph"}
