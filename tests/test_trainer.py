@@ -106,3 +106,13 @@ def test_saved_checkpoint_reloads_identically_and_scores_the_same(tmp_path):
     a, b = score(model), score(loaded)
     assert a == b and a.masked_tokens > 0 and 0 < a.mrr <= 1
     assert a.mrr_ci[0] <= a.mrr <= a.mrr_ci[1]
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    import bloodbank.trainer as trainer
+
+    cpu = torch.device("cpu")
+    assert not trainer.use_bf16("fp32", cpu) and trainer.use_bf16("bf16", cpu)
+    for native in (True, False):
+        monkeypatch.setattr(trainer, "native_bf16", lambda device, n=native: n)
+        assert trainer.use_bf16("auto", cpu) is native

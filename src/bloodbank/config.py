@@ -116,7 +116,9 @@ class TrainConfig(Section):
     log_every: int = Field(20, gt=0, description="steps between logged loss points")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="bf16 autocast for training; auto = bf16 on a GPU, fp32 on a CPU")
+        "auto", description="bf16 autocast for training (evaluation stays fp32); auto = bf16 "
+        "where the hardware computes it natively (a bf16 GPU, a CPU with AVX512-BF16 or AMX), "
+        "else fp32")
 
     @model_validator(mode="after")
     def _fractions(self) -> TrainConfig:

@@ -37,6 +37,22 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls run in hardware here (else autocast would only emulate them)."""
+    if device.type == "cuda":
+        try:
+            return torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # torch < 2.4 has no emulation flag
+            return torch.cuda.is_bf16_supported()
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private: may vanish
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+
+
 @dataclass
 class TrainResult:
     steps: int
@@ -136,7 +152,7 @@ def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, voca
     lengths = split.lengths()
     per_epoch = math.ceil(len(split) / cfg.batch_size)
     order_epoch, order = -1, []
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    bf16 = use_bf16(cfg.precision, device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
     run_start = time.perf_counter()
