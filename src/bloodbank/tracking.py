@@ -138,19 +138,30 @@ def _tracked(run: _Run, stage: str, tracking: TrackingConfig, seed: int,
              params: Mapping[str, Any], tags: Mapping[str, Any]) -> Iterator[_Run]:
     name = "@".join([stage, *[str(v) for k, v in tags.items() if k in ("language", "pair")]])
     all_tags = {"stage": stage, "seed": seed, "git_revision": git_revision(), **tags}
-    run.send({"op": "start", "uri": tracking_uri(), "experiment": tracking.experiment,
-              "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
-              "lock": str(repo_root() / ".mlflow.lock"), "run_name": name,
-              "tags": {k: str(v) for k, v in all_tags.items()}, "params": _params(params)})
+    start = {"op": "start", "uri": tracking_uri(), "experiment": tracking.experiment,
+             "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
+             "lock": str(repo_root() / ".mlflow.lock"), "run_name": name,
+             "tags": {k: str(v) for k, v in all_tags.items()}, "params": _params(params)}
     try:
-        yield run
+        with _span(run, start):
+            yield run
     except BaseException:
-        run.send({"op": "end", "status": "FAILED"})
         with suppress(TrackingError):  # the stage's own error is the one to report
             run.close()
         raise
-    run.send({"op": "end", "status": "FINISHED"})
     run.close()
+
+
+@contextmanager
+def _span(run: _Run, start: dict) -> Iterator[_Run]:
+    """A run from ``start`` to an ``end`` that says whether the block finished."""
+    run.send(start)
+    status = "FAILED"
+    try:
+        yield run
+        status = "FINISHED"
+    finally:
+        run.send({"op": "end", "status": status})
 
 
 @contextmanager
@@ -160,11 +171,7 @@ def child_run(parent: _NullRun, name: str, params: Mapping[str, Any],
     if not isinstance(parent, _Run):
         yield _NullRun()
         return
-    parent.send({"op": "start", "nested": True, "run_name": name,
-                 "tags": {k: str(v) for k, v in tags.items()}, "params": _params(params)})
-    status = "FAILED"
-    try:
+    start = {"op": "start", "nested": True, "run_name": name,
+             "tags": {k: str(v) for k, v in tags.items()}, "params": _params(params)}
+    with _span(parent, start):
         yield parent
-        status = "FINISHED"
-    finally:
-        parent.send({"op": "end", "status": status})
