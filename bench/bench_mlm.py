@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bloodbank.batching import SpecialIds
-from bloodbank.config import EvalConfig, ModelConfig, TrainConfig
-from bloodbank.evaluation import evaluate, fixed_masks
-from bloodbank.mlm import build_model
-from bloodbank.tokens import TokenizedSplit
-from bloodbank.trainer import native_bf16, train_mlm
+from bloodbank.core.config import EvalConfig, ModelConfig, TrainConfig
+from bloodbank.data.token_ids import TokenizedSplit
+from bloodbank.mlm.batching import SpecialIds
+from bloodbank.mlm.evaluation import evaluate, fixed_masks
+from bloodbank.mlm.model import build_model
+from bloodbank.mlm.trainer import native_bf16, train_mlm
 
 VOCAB = 100_000
 IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
@@ -192,11 +192,12 @@ def main() -> None:
 
 def bench_training(split: TokenizedSplit, steps: int, threads: int, peak: float) -> None:
     base = baseline_train(split, steps, threads)
-    default = "bf16" if native_bf16(torch.device("cpu")) else "fp32"
+    native = native_bf16(torch.device("cpu"))
     for precision in ("fp32", "bf16"):
         ours = ours_train(split, steps, threads, precision)
         reached = ours * flops_per_token(PAPER) / 1e9
-        note = " (train.precision auto here)" if precision == default else ""
+        note = {"fp32": " (the default)", "bf16": " (native here)" if native
+                else " (emulated here: no AVX512-BF16/AMX)"}[precision]
         print(f"training   {precision}{note}: baseline {base:6.0f} tokens/s   ours {ours:6.0f} "
               f"tokens/s   ratio {ours / base:4.1f}x   ours at {reached:.1f} GFLOP/s = "
               f"{reached / peak:.0%} of the fp32 matmul peak")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.extract import extract_dump
-from bloodbank.languages import get
-from bloodbank.stagekit import parse_language, run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.languages import get
+from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.extraction import extract_dump
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,14 +8,14 @@ Writes metrics/finetune/<config>-<task>.json with ε(M_{P,s}, t) per seed.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream import finetune_configuration
-from bloodbank.downstream_sets import CONFIGURATIONS
-from bloodbank.io import write_json
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.downstream.sets import CONFIGURATIONS, load_selection
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,10 +24,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("task", choices=["pos", "ner"])
     args = parser.parse_args(argv)
     params = load_params()
-    with stage_run("finetune", params.tracking, params.seed,
-                   params.downstream.finetune.model_dump(),
+    cfg = params.downstream.finetune
+    langs = load_selection(paths.SETS).downstream_languages()
+    with stage_run("finetune", params.tracking, params.seed, cfg.model_dump(),
                    {"config": args.config, "task": args.task}) as run:
-        metrics = finetune_configuration(args.config, args.task, params, run)
+        from bloodbank.downstream.finetuning import finetune_configuration
+
+        metrics = finetune_configuration(
+            args.config, args.task, langs, paths.pretrain_model(args.config), paths.TOKENIZER,
+            partial(paths.task_split, args.task), cfg, params.seed, params.train.threads,
+            params.train.device, run)
         write_json(paths.finetune_metrics(args.config, args.task), metrics)
     for k, per_source in metrics["scores"].items():
         print(f"{args.config} {args.task} seed {k}: " + "; ".join(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import read_json
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
-from bloodbank.transfer_matrix import read_matrix
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import read_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.graph.matrix_io import read_matrix
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     with stage_run("graph", params.tracking, params.seed, cfg.model_dump(),
                    {"languages": ",".join(matrix.langs)}) as run:
         # imported here, not above: MLflow's worker starts up while matplotlib loads
-        from bloodbank.graph_report import publish
+        from bloodbank.graph.report import publish
 
         analysis = publish(matrix, mono, paths.GRAPH_DIR, paths.GRAPH_REPORT,
                            paths.GRAPH_METRICS, params.seed, tuple(cfg.bins), cfg.resamples)

@@ -1,20 +1,20 @@
 """pair@<src>-<tgt>: the mono model of src, trained on tgt with the same recipe, scored on tgt.
 
 The diagonal (t→t) is kept on purpose: mono t trained as many more steps on t,
-the compute-matched baseline. Writes models/pairs/<src>-<tgt>/ and
-metrics/pairs/<src>-<tgt>.json.
+the compute-matched baseline. Writes models/pairs/<src>-<tgt>/,
+metrics/pairs/<src>-<tgt>.json and metrics/timings/pair/<src>-<tgt>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import write_json
-from bloodbank.languages import check_code
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import write_json
+from bloodbank.core.languages import check_code
+from bloodbank.core.stagekit import run_main
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,17 +22,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("src", type=check_code, help="source language (its mono model)")
     parser.add_argument("tgt", type=check_code, help="target language (trained and scored)")
     args = parser.parse_args(argv)
+    src, tgt = args.src, args.tgt
     params = load_params()
-    logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
-    tags = {"pair": f"{args.src}-{args.tgt}", "source": args.src, "target": args.tgt}
+    logged = {k: getattr(params, k).model_dump() for k in ("train", "eval")}
+    tags = {"pair": f"{src}-{tgt}", "source": src, "target": tgt}
     with stage_run("pair", params.tracking, params.seed, logged, tags) as run:
         # imported here, not above: MLflow's worker starts up while torch loads
-        from bloodbank.pretrain import run_pair
+        from bloodbank.mlm.runs import Recipe, train_pair
 
-        metrics = run_pair(args.src, args.tgt, params, run.log_metrics)
-        write_json(paths.pair_metrics(args.src, args.tgt), metrics)
-        run.log_metrics(metrics)
-    print(f"pair {args.src}->{args.tgt}: MRR {metrics['mrr']:.4f}")
+        recipe = Recipe(params.train, params.eval, params.seed)
+        out = train_pair(src, tgt, recipe, paths.mono_model(src), paths.TOKENIZER,
+                         paths.tokens(tgt), paths.pair_model(src, tgt),
+                         paths.resume("pair", f"{src}-{tgt}"), run.log_metrics)
+        write_json(paths.pair_metrics(src, tgt), out.results)
+        write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
+        run.log_metrics({**out.results, "timing": out.timing})
+    print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
 
 
 if __name__ == "__main__":

@@ -2,20 +2,20 @@
 
 most / least / random: donors ∪ Rh ∪ Rl; control: Rh ∪ Rl only. Every configuration sees
 downstream.total_chars characters, split evenly over its languages. Writes
-models/pretrain/<config>/ and metrics/pretrain/<config>.json.
+models/pretrain/<config>/, metrics/pretrain/<config>.json and
+metrics/timings/pretrain/<config>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream import pretrain_configuration
-from bloodbank.downstream_sets import CONFIGURATIONS
-from bloodbank.io import write_json
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.downstream.sets import CONFIGURATIONS, load_selection
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,12 +23,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config", choices=CONFIGURATIONS)
     config = parser.parse_args(argv).config
     params = load_params()
-    logged = {k: getattr(params, k).model_dump() for k in ("model", "train")}
+    langs = load_selection(paths.SETS).configuration(config)
+    logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     logged["total_chars"] = params.downstream.total_chars
     with stage_run("pretrain", params.tracking, params.seed, logged, {"config": config}) as run:
-        metrics = pretrain_configuration(config, params, run.log_metrics)
-        write_json(paths.pretrain_metrics(config), metrics)
-        run.log_metrics(metrics)
+        # imported here, not above: MLflow's worker starts up while torch loads
+        from bloodbank.downstream.pretraining import pretrain_configuration
+        from bloodbank.mlm.runs import Recipe
+
+        out = pretrain_configuration(
+            config, {c: paths.pretrain_sample(c) for c in langs},
+            {c: paths.tokens(c) for c in langs}, params.downstream.total_chars, params.model,
+            Recipe(params.train, params.eval, params.seed), paths.TOKENIZER,
+            paths.pretrain_model(config), paths.resume("pretrain", config), run.log_metrics)
+        write_json(paths.pretrain_metrics(config), out.results)
+        write_json(paths.timings("pretrain", config), out.timing)
+        run.log_metrics({**out.results, "timing": out.timing})
+    metrics = out.results
     print(f"pretrain {config}: {', '.join(metrics['languages'])}; "
           f"{sum(metrics['characters'].values()):,} characters, MRR "
           + ", ".join(f"{c} {v:.3f}" for c, v in metrics["mrr"].items()))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import write_json
-from bloodbank.sampling import sample_language
-from bloodbank.stagekit import parse_language, run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import write_json
+from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.sampling import sample_language
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:

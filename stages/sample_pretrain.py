@@ -6,11 +6,11 @@ downstream.total_chars over C alone); each configuration reads a prefix of it.
 
 from __future__ import annotations
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream_sets import pretrain_chars_per_language
-from bloodbank.sampling import sample_for_pretraining
-from bloodbank.stagekit import parse_language, run_main
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.sampling import sample_for_pretraining
+from bloodbank.downstream.sets import pretrain_chars_per_language
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
+import pandas as pd
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import read_json, write_json
-from bloodbank.scores import finetune_scores, matched_baseline, summary, write_matrix
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import read_json, write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.graph.finetune_scores import (
+    finetune_scores,
+    matched_baseline,
+    pair_frame,
+    summary,
+    write_matrix,
+)
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,20 +30,21 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     langs = list(params.studied)
     mono = {t: read_json(paths.mono_metrics(t))["mrr"] for t in langs}
-    pairs = {(s, t): read_json(paths.pair_metrics(s, t))["mrr"] for s in langs for t in langs}
-    scores = finetune_scores(pairs, mono, langs)
-    matched = finetune_scores(pairs, matched_baseline(pairs, langs), langs)
-    mrr = [[pairs[s, t] for t in langs] for s in langs]
+    pairs = pair_frame({(s, t): read_json(paths.pair_metrics(s, t))["mrr"]
+                        for s in langs for t in langs}, langs)
+    scores = finetune_scores(pairs, pd.Series(mono))
+    matched = finetune_scores(pairs, matched_baseline(pairs))
     with stage_run("scores", params.tracking, params.seed, {}, {"languages": ",".join(langs)}) \
             as run:
-        write_matrix(paths.SCORES, scores, langs, digits=2)
-        write_matrix(paths.SCORES_MATCHED, matched, langs, digits=2)
-        write_matrix(paths.MRR_MATRIX, np.array(mrr), langs, digits=5)
-        report = summary(langs, mono, pairs, scores, matched)
+        write_matrix(paths.SCORES, scores, digits=2)
+        write_matrix(paths.SCORES_MATCHED, matched, digits=2)
+        write_matrix(paths.MRR_MATRIX, pairs, digits=5)
+        report = summary(mono, pairs, scores, matched)
         write_json(paths.SCORES_SUMMARY, report)
         run.log_metrics(report)
-    print(f"{paths.SCORES}: {len(langs)}x{len(langs)}, mean off-diagonal F "
-          f"{report['mean_f']:.2f}% (compute-matched {report['mean_f_matched']:.2f}%)")
+    if report["mean_f"] is not None:
+        print(f"{paths.SCORES}: {len(langs)}x{len(langs)}, mean off-diagonal F "
+              f"{report['mean_f']:.2f}% (compute-matched {report['mean_f_matched']:.2f}%)")
 
 
 if __name__ == "__main__":

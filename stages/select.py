@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream_sets import select
-from bloodbank.io import read_json, write_json
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import read_json, write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.downstream.sets import select
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:

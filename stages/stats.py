@@ -6,14 +6,14 @@ Distances between sample and corpus length distributions (a DVC metric).
 
 from __future__ import annotations
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import read_json, write_json
-from bloodbank.sampling import language_sentences
-from bloodbank.stagekit import parse_language, run_main
-from bloodbank.stats import language_report
-from bloodbank.tokenizer import load_tokenizer
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import read_json, write_json
+from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.sample_stats import language_report
+from bloodbank.data.sampling import language_sentences
+from bloodbank.data.tokenizer import load_tokenizer
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:

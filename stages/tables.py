@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream import collect, load_selection
-from bloodbank.io import atomic_path, write_json
-from bloodbank.stagekit import run_main
-from bloodbank.tracking import stage_run
-from bloodbank.zeroshot import report, tables
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import atomic_path, write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.downstream.results import collect
+from bloodbank.downstream.sets import load_selection
+from bloodbank.downstream.zero_shot import report, tables
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
-    sets = load_selection().sets
+    sets = load_selection(paths.SETS).sets
     results = collect(list((paths.METRICS / "finetune").glob("*.json")))
     with stage_run("tables", params.tracking, params.seed, {}, {}) as run:
         out = tables(results, sets["most_recipient"], sets["least_recipient"])

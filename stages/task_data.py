@@ -12,19 +12,19 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.downstream import load_selection
-from bloodbank.io import atomic_path, write_json
-from bloodbank.stagekit import run_main
-from bloodbank.taskdata import fetch_ud_release, prepare, write_synthetic
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import atomic_path, write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.downstream.sets import load_selection
+from bloodbank.downstream.task_data import fetch_ud_release, prepare, write_synthetic
 
 
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     cfg = params.downstream
-    langs = load_selection().as_dict()["downstream_languages"]
+    langs = load_selection(paths.SETS).downstream_languages()
     with tempfile.TemporaryDirectory() as raw, \
             atomic_path(paths.DOWNSTREAM_DATA, is_dir=True) as out:
         root = Path(cfg.local_dir)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bloodbank import paths
-from bloodbank.stagekit import parse_language, run_main
-from bloodbank.tokenizer import load_tokenizer
-from bloodbank.tokens import encode_file, save_splits
+from bloodbank.core import paths
+from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.token_ids import encode_file, save_splits
+from bloodbank.data.tokenizer import load_tokenizer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from bloodbank import paths
-from bloodbank.config import load_params
-from bloodbank.io import write_json
-from bloodbank.stagekit import run_main
-from bloodbank.tokenizer import read_lines, save_tokenizer, tokenizer_report, train_tokenizer
-from bloodbank.tracking import stage_run
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.io import write_json
+from bloodbank.core.stagekit import run_main
+from bloodbank.data.sample_stats import tokenizer_report
+from bloodbank.data.tokenizer import read_lines, save_tokenizer, train_tokenizer
+from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bloodbank.config import Params
+from bloodbank.core.config import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +98,16 @@ def built(tmp_path_factory):
     finally:
         os.environ.update(env_backup)
     return repos, logs
+
+
+@pytest.fixture
+def built_copy(built, tmp_path) -> Path:
+    """A private copy of the built pipeline repository, for a test that changes it.
+
+    The session's ``built`` repository is never modified, so no test depends on which
+    tests ran before it. The copy keeps git history and DVC cache (all paths relative).
+    """
+    (repo, _), _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    return copy

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import ROOT, tiny_params
 
-from bloodbank.config import ConfigError, load_params
+from bloodbank.core.config import ConfigError, load_params
 
 
 def write(tmp_path: Path, params: dict) -> Path:
@@ -22,6 +22,19 @@ def test_shipped_configurations_are_valid():
     assert paper.dump.date == "20211101"
     assert (paper.tokenizer.vocab_size, paper.tokenizer.min_frequency,
             paper.tokenizer.limit_alphabet) == (100_000, 3, 5_000)
+
+
+@pytest.mark.parametrize("name", ["params.yaml", "configs/default.yaml", "configs/paper.yaml"])
+def test_the_precision_never_depends_on_the_cpu(name, monkeypatch):
+    """fp32 by default and in every shipped configuration: one commit, one computation,
+    whether or not the CPU has AVX512-BF16 (bf16 stays an explicit choice)."""
+    import bloodbank.mlm.trainer as trainer
+
+    precision = load_params(ROOT / name).train.precision
+    assert precision == "fp32"
+    for native in (True, False):
+        monkeypatch.setattr(trainer, "native_bf16", lambda device, n=native: n)
+        assert not trainer.use_bf16(precision, trainer.pick_device("cpu"))
 
 
 def test_params_yaml_is_the_default_configuration():

@@ -6,24 +6,18 @@ import tarfile
 import pytest
 from httpfixture import Mirror
 
-from bloodbank.config import DownstreamConfig
-from bloodbank.downstream_sets import (
+from bloodbank.core.config import DownstreamConfig
+from bloodbank.core.languages import PAPER_STUDIED
+from bloodbank.downstream.sets import (
     PAPER_SETS,
     SelectionError,
     clashes,
     pretrain_chars_per_language,
     select,
 )
-from bloodbank.languages import PAPER_STUDIED
-from bloodbank.taskdata import (
-    TaskDataError,
-    fetch_ud_release,
-    load_language,
-    read_conllu,
-    read_iob2,
-    write_synthetic,
-)
-from bloodbank.zeroshot import hypotheses, monolingual, tables, z_into, z_set
+from bloodbank.downstream.task_data import fetch_ud_release, load_language, write_synthetic
+from bloodbank.downstream.task_files import TaskDataError, read_conllu, read_iob2
+from bloodbank.downstream.zero_shot import hypotheses, monolingual, tables, z_into, z_set
 
 # --- selection ---------------------------------------------------------------------------
 
@@ -203,11 +197,11 @@ def test_a_ud_release_downloads_from_a_mirror_and_unpacks(tmp_path):
 
 
 def test_ner_is_scored_by_seqeval_entity_f1_and_pos_by_token_f1():
-    from bloodbank.token_classification import score
+    from bloodbank.downstream.token_classification import task_f1
 
     o, bper, iper, bloc = 0, 1, 2, 5  # indices into NER_TAGS
     gold = [[bper, iper, o, bloc]]
-    assert score("ner", [(gold[0], gold[0])]) == 100.0
+    assert task_f1("ner", [(gold[0], gold[0])]) == 100.0
     # the person is cut short (a wrong entity) and the location is found: P = R = 1/2
-    assert score("ner", [(gold[0], [bper, o, o, bloc])]) == pytest.approx(50.0)
-    assert score("pos", [([1, 2, 3, 4], [1, 2, 0, 4])]) == pytest.approx(75.0)
+    assert task_f1("ner", [(gold[0], [bper, o, o, bloc])]) == pytest.approx(50.0)
+    assert task_f1("pos", [([1, 2, 3, 4], [1, 2, 0, 4])]) == pytest.approx(75.0)

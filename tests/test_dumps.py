@@ -11,8 +11,8 @@ import yaml
 from conftest import ROOT, tiny_params
 from httpfixture import Mirror
 
-from bloodbank.config import DumpConfig, SyntheticConfig
-from bloodbank.dumps import (
+from bloodbank.core.config import DumpConfig, SyntheticConfig
+from bloodbank.data.dumps import (
     DumpError,
     download,
     dump_filename,
@@ -20,7 +20,7 @@ from bloodbank.dumps import (
     inspect_dump,
     published_checksum,
 )
-from bloodbank.synthetic.wikidump import iter_dump_xml, write_dump
+from bloodbank.data.synthetic.wikidump import iter_dump_xml, write_dump
 
 GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bloodbank import explorer_data as xd
 from bloodbank import typology
-from bloodbank.transfer_matrix import TransferMatrix
+from bloodbank.explorer import data as xd
+from bloodbank.graph.matrix_io import TransferMatrix
 
 LANGS = ["en", "de", "fr", "hi", "fi", "ja"]  # Indo-European: en de fr hi; fi Uralic; ja
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

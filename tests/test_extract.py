@@ -2,10 +2,10 @@ import json
 import random
 from pathlib import Path
 
-from bloodbank.config import SampleConfig
-from bloodbank.extract import extract_dump, iter_documents
-from bloodbank.sampling import language_sentences, sample_language
-from bloodbank.synthetic.wikidump import write_dump
+from bloodbank.core.config import SampleConfig
+from bloodbank.data.extraction import extract_dump, iter_documents
+from bloodbank.data.sampling import language_sentences, sample_language
+from bloodbank.data.synthetic.wikidump import write_dump
 
 GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
 ENWIKI = GENSIM_DATA / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

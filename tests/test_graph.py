@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bloodbank import graph
 from bloodbank.cli import main as cli
-from bloodbank.graph_report import publish
-from bloodbank.transfer_matrix import (
+from bloodbank.graph import analysis as graph
+from bloodbank.graph.matrix_io import (
     MatrixError,
     TransferMatrix,
     detect_kind,
     read_matrix,
     read_mono_mrr,
 )
+from bloodbank.graph.report import publish
 
 # en and de share script (Latn) and family (Indo-European); ja shares neither.
 LANGS = ["en", "de", "ja"]
@@ -150,6 +150,7 @@ def test_rows_may_come_in_any_order_and_transpose_swaps_roles(tmp_path):
     ([["s", "en", "de"], ["en", "", "abc"], ["de", "2", ""]], "en→de .* not a number: 'abc'"),
     ([["s", "en", "de"], ["en", "", ""], ["de", "2", ""]], "en→de .* is empty"),
     ([["s", "en", "de"], ["en", "", "1"], ["de", "2"]], r"row 3 \(de\) has 1 values"),
+    ([["s", "en", "de"], ["en", "", "1", "7"], ["de", "2", ""]], "row 'en' has 3 values for 2"),
     ([["s", "en", "en"], ["en", "", "1"], ["en", "2", ""]], "columns list en more than once"),
     ([["s", "en", "de"], ["en", "", "inf"], ["de", "2", ""]], "not finite"),
 ])

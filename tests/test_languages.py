@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from bloodbank import languages as L
-from bloodbank.synthetic.spec import PHONEMES, SCRIPTS, SYNTHETIC_LANGUAGES
+from bloodbank.core import languages as L
+from bloodbank.core.synthetic_spec import PHONEMES, SCRIPTS, SYNTHETIC_LANGUAGES
 
 
 def test_registry_holds_the_study_languages():

@@ -5,8 +5,8 @@ import sys
 import pytest
 import torch
 
-from bloodbank import memory
-from bloodbank.memory import large_buffers
+from bloodbank.mlm import memory
+from bloodbank.mlm.memory import large_buffers
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")

@@ -3,12 +3,12 @@ import pytest
 import torch
 from transformers import BertForMaskedLM
 
-from bloodbank.batching import SpecialIds, collate, epoch_batches, eval_batches
-from bloodbank.config import ModelConfig
-from bloodbank.evaluation import bootstrap_ci, ranks
-from bloodbank.masking import IGNORE, generator, mask_tokens
-from bloodbank.mlm import build_model, masked_lm_loss
-from bloodbank.tokens import TokenizedSplit
+from bloodbank.core.config import ModelConfig
+from bloodbank.data.token_ids import TokenizedSplit
+from bloodbank.mlm.batching import SpecialIds, collate, epoch_batches, eval_batches
+from bloodbank.mlm.evaluation import bootstrap_ci, ranks
+from bloodbank.mlm.masking import IGNORE, generator, mask_tokens
+from bloodbank.mlm.model import build_model, masked_lm_loss
 
 IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
 VOCAB = 300
@@ -126,7 +126,7 @@ def test_model_config_rejects_bad_heads(heads):
 
 
 def test_evaluation_masks_do_not_depend_on_batching():
-    from bloodbank.evaluation import fixed_masks
+    from bloodbank.mlm.evaluation import fixed_masks
 
     split = toy_split(50)
 

@@ -49,8 +49,8 @@ def test_two_fresh_clones_are_byte_identical(built):
     assert len(a) >= 20 and a == b
 
 
-def test_second_repro_is_up_to_date_and_metrics_show(built):
-    (repo, _), _ = built
+def test_second_repro_is_up_to_date_and_metrics_show(built_copy):
+    repo = built_copy
     again = run(["dvc", "repro"], repo).stdout
     assert "Running stage" not in again and "up to date" in again
     shown = run(["dvc", "metrics", "show"], repo).stdout
@@ -58,26 +58,42 @@ def test_second_repro_is_up_to_date_and_metrics_show(built):
     assert "information_ratio" in shown and "emd.sentence_tokens" in shown
 
 
-def test_each_setting_reruns_only_what_it_affects(built):
-    (repo, _), _ = built
-    params_path = repo / "params.yaml"
-    original = params_path.read_text()
-    try:
-        params = yaml.safe_load(original)
-        params["seed"] = 2  # a new modelling seed reuses samples and tokenizer
-        params_path.write_text(yaml.safe_dump(params))
-        status = run(["dvc", "status"], repo).stdout
-        assert "mono@qaa:" in status and "pair@qab-qaa:" in status
-        assert not any(s in status for s in ("dump@", "extract@", "sample@", "tokenizer:",
-                                             "stats@", "tokenize@"))
-        params["seed"] = 0
-        params["tokenizer"]["vocab_size"] = 1400
-        params_path.write_text(yaml.safe_dump(params))
-        status = run(["dvc", "status"], repo).stdout
-        assert "tokenizer:" in status
-        assert not any(s in status for s in ("dump@", "extract@", "sample@"))
-    finally:
-        params_path.write_text(original)
+DATA = ("dump@", "extract@", "sample@", "tokenizer:", "stats@", "tokenize@")
+TRAINING = ("mono@qaa:", "pair@qab-qaa:", "pretrain@most:")
+
+
+def stale_after(repo, key: str, value) -> str:
+    """`dvc status` after setting one params key (dotted) to ``value``."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    node = params
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    path.write_text(yaml.safe_dump(params))
+    return run(["dvc", "status"], repo).stdout
+
+
+@pytest.mark.parametrize("key, value", [
+    ("train.log_every", 3), ("train.checkpoint_every", 7), ("train.device", "cpu"),
+    ("tracking.experiment", "elsewhere"), ("dump.retries", 1), ("extract.processes", 2)])
+def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
+    assert "up to date" in stale_after(built_copy, key, value)
+
+
+@pytest.mark.parametrize("key, value, stale, fresh", [
+    ("seed", 2, (*TRAINING, "finetune@most-pos:"), DATA),
+    ("model.hidden_size", 48, ("mono@qaa:", "pretrain@most:"), (*DATA, "pair@", "finetune@")),
+    ("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@")),
+    ("train.lr", 0.001, TRAINING, (*DATA, "finetune@")),
+    ("downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING),
+    ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
+])
+def test_each_setting_reruns_only_what_it_affects(built_copy, key, value, stale, fresh):
+    status = stale_after(built_copy, key, value)
+    assert all(s in status for s in stale), status
+    assert not any(s in status for s in fresh), status
 
 
 def test_every_stage_run_is_in_mlflow_with_tags(built):

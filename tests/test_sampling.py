@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from bloodbank.sampling import (
+from bloodbank.data.sampling import (
     CorpusCount,
     ShortLanguageError,
     count_corpus,

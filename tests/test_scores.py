@@ -1,36 +1,54 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from bloodbank.scores import finetune_scores, matched_baseline, matrix_csv, summary
+from bloodbank.graph.finetune_scores import (
+    finetune_scores,
+    matched_baseline,
+    pair_frame,
+    summary,
+    write_matrix,
+)
+from bloodbank.graph.matrix_io import read_matrix
 
-LANGS = ["aa", "bb"]
-MONO = {"aa": 0.20, "bb": 0.40}
-PAIRS = {("aa", "aa"): 0.25, ("aa", "bb"): 0.30, ("bb", "aa"): 0.30, ("bb", "bb"): 0.50}
+LANGS = ["qaa", "qab"]
+MONO = pd.Series({"qaa": 0.20, "qab": 0.40})
+PAIRS = pair_frame({("qaa", "qaa"): 0.25, ("qaa", "qab"): 0.30, ("qab", "qaa"): 0.30,
+                    ("qab", "qab"): 0.50}, LANGS)
 
 
 def test_f_is_equation_4_in_percent():
-    f = finetune_scores(PAIRS, MONO, LANGS)
+    f = finetune_scores(PAIRS, MONO)
     # F(a->b) = (0.30 - 0.40) / 0.40 = -25%;  F(b->a) = (0.30 - 0.20) / 0.20 = +50%
-    np.testing.assert_allclose(f, [[25.0, -25.0], [50.0, 25.0]])
+    np.testing.assert_allclose(f.to_numpy(), [[25.0, -25.0], [50.0, 25.0]])
+    assert list(f.index) == LANGS and list(f.columns) == LANGS
 
 
 def test_compute_matched_baseline_uses_the_diagonal():
-    f = finetune_scores(PAIRS, matched_baseline(PAIRS, LANGS), LANGS)
+    f = finetune_scores(PAIRS, matched_baseline(PAIRS))
     # F'(b->a) = (0.30 - 0.25) / 0.25 = 20%;  F'(a->b) = (0.30 - 0.50) / 0.50 = -40%
-    np.testing.assert_allclose(f, [[0.0, -40.0], [20.0, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(f.to_numpy(), [[0.0, -40.0], [20.0, 0.0]], atol=1e-12)
 
 
-def test_csv_rows_are_sources_and_columns_targets():
-    f = finetune_scores(PAIRS, MONO, LANGS)
-    assert matrix_csv(f, LANGS, 2) == "source,aa,bb\naa,25.00,-25.00\nbb,50.00,25.00\n"
+def test_csv_rows_are_sources_and_columns_targets_and_read_back(tmp_path):
+    path = tmp_path / "f.csv"
+    write_matrix(path, finetune_scores(PAIRS, MONO), digits=2)
+    assert path.read_text() == "source,qaa,qab\nqaa,25.00,-25.00\nqab,50.00,25.00\n"
+    back = read_matrix(path, kind="percent")
+    assert back.langs == LANGS and back.frame().loc["qab", "qaa"] == 50.0
 
 
 def test_summary_averages_off_diagonal():
-    f = finetune_scores(PAIRS, MONO, LANGS)
-    m = finetune_scores(PAIRS, matched_baseline(PAIRS, LANGS), LANGS)
-    s = summary(LANGS, MONO, PAIRS, f, m)
+    f = finetune_scores(PAIRS, MONO)
+    m = finetune_scores(PAIRS, matched_baseline(PAIRS))
+    s = summary(MONO.to_dict(), PAIRS, f, m)
     assert s["mean_f"] == pytest.approx(12.5) and s["mean_f_matched"] == pytest.approx(-10.0)
-    assert s["diagonal_f"] == {"aa": pytest.approx(25.0), "bb": pytest.approx(25.0)}
-    assert not np.isnan(s["mean_f"])
-    assert s["f"] == {"aa": {"aa": 25.0, "bb": -25.0}, "bb": {"aa": 50.0, "bb": 25.0}}
-    assert s["f_matched"]["bb"]["aa"] == 20.0
+    assert s["diagonal_f"] == {"qaa": pytest.approx(25.0), "qab": pytest.approx(25.0)}
+    assert s["f"] == {"qaa": {"qaa": 25.0, "qab": -25.0}, "qab": {"qaa": 50.0, "qab": 25.0}}
+    assert s["f_matched"]["qab"]["qaa"] == 20.0 and s["pair_mrr"]["qaa"]["qab"] == 0.30
+
+
+def test_summary_of_one_language_has_no_mean_rather_than_nan():
+    one = pair_frame({("qaa", "qaa"): 0.3}, ["qaa"])
+    f = finetune_scores(one, pd.Series({"qaa": 0.2}))
+    assert summary({"qaa": 0.2}, one, f, f)["mean_f"] is None

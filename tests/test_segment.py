@@ -1,6 +1,6 @@
 import pytest
 
-from bloodbank.segment import iter_sentences, split_sentences
+from bloodbank.data.segmentation import iter_sentences, split_sentences
 
 
 @pytest.mark.parametrize(

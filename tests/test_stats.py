@@ -6,7 +6,14 @@ from scipy.stats import wasserstein_distance
 from tokenizers import Tokenizer, pre_tokenizers
 from tokenizers.models import WordLevel
 
-from bloodbank.stats import emd, information_ratio, measure, pearson, sample_report, stride
+from bloodbank.data.sample_stats import (
+    emd,
+    information_ratio,
+    measure,
+    pearson,
+    sample_report,
+    stride,
+)
 
 
 def word_tokenizer() -> Tokenizer:

@@ -4,12 +4,12 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from bloodbank.config import TokenizerConfig
-from bloodbank.synthetic.annotated import annotated_sentences, conllu_lines, iob2_lines
-from bloodbank.synthetic.grammar import Grammar, surface
-from bloodbank.synthetic.wikidump import write_dump
-from bloodbank.synthetic.world import lexicon, rng_for
-from bloodbank.tokenizer import train_tokenizer
+from bloodbank.core.config import TokenizerConfig
+from bloodbank.data.synthetic.annotated import annotated_sentences, conllu_lines, iob2_lines
+from bloodbank.data.synthetic.grammar import Grammar, surface
+from bloodbank.data.synthetic.wikidump import write_dump
+from bloodbank.data.synthetic.world import lexicon, rng_for
+from bloodbank.data.tokenizer import train_tokenizer
 
 NS = "{http://www.mediawiki.org/xml/export-0.10/}"
 UPOS = {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",

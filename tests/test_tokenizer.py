@@ -7,14 +7,14 @@ import sys
 import pytest
 from transformers import AutoTokenizer
 
-from bloodbank.config import TokenizerConfig
-from bloodbank.synthetic.grammar import Grammar, surface
-from bloodbank.synthetic.world import rng_for
-from bloodbank.tokenizer import (
+from bloodbank.core.config import TokenizerConfig
+from bloodbank.data.sample_stats import tokenizer_report
+from bloodbank.data.synthetic.grammar import Grammar, surface
+from bloodbank.data.synthetic.world import rng_for
+from bloodbank.data.tokenizer import (
     SPECIAL_TOKENS,
     choose_alphabet,
     save_tokenizer,
-    tokenizer_report,
     train_tokenizer,
 )
 
@@ -32,8 +32,8 @@ def corpus(codes=("qaa", "qac", "qae", "qag"), n=800) -> list[str]:
 TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from bloodbank.config import TokenizerConfig
-from bloodbank.tokenizer import save_tokenizer, train_tokenizer
+from bloodbank.core.config import TokenizerConfig
+from bloodbank.data.tokenizer import save_tokenizer, train_tokenizer
 lines = Path(sys.argv[1]).read_text().splitlines()
 cfg = TokenizerConfig(vocab_size=2500, min_frequency=2)
 save_tokenizer(train_tokenizer(lambda: iter(lines), cfg), Path(sys.argv[2]), cfg)

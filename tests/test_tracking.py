@@ -8,8 +8,8 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
-from bloodbank.config import TrackingConfig
-from bloodbank.tracking import TrackingError, child_run, stage_run
+from bloodbank.core.config import TrackingConfig
+from bloodbank.tracking.runs import TrackingError, child_run, stage_run
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_input_ending_without_end_closes_the_run_as_killed(store, tmp_path):
     start = {"op": "start", "uri": store, "experiment": "t",
              "artifacts": (tmp_path / "art").as_uri(), "lock": str(tmp_path / "lock"),
              "run_name": "killed", "tags": {}, "params": {}}
-    subprocess.run([sys.executable, "-m", "bloodbank.tracking_worker"], check=True,
+    subprocess.run([sys.executable, "-m", "bloodbank.tracking.worker"], check=True,
                    input=json.dumps(start) + "\n", text=True)
     assert runs(store)["killed"].info.status == "KILLED"
 
@@ -84,7 +84,7 @@ def test_disabled_tracking_starts_no_worker(monkeypatch):
 
 
 def test_worker_applies_operations_in_order(store, tmp_path):
-    from bloodbank.tracking_worker import Writer, serve
+    from bloodbank.tracking.worker import Writer, serve
 
     ops = [{"op": "start", "uri": store, "experiment": "t",
             "artifacts": (tmp_path / "art").as_uri(), "lock": str(tmp_path / "lock"),

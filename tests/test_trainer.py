@@ -7,12 +7,12 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM
 
-from bloodbank.batching import SpecialIds
-from bloodbank.config import ModelConfig, TrainConfig
-from bloodbank.evaluation import evaluate, fixed_masks
-from bloodbank.mlm import build_model
-from bloodbank.tokens import TokenizedSplit
-from bloodbank.trainer import CHECKPOINT, total_steps, train_mlm
+from bloodbank.core.config import ModelConfig, TrainConfig
+from bloodbank.data.token_ids import TokenizedSplit
+from bloodbank.mlm.batching import SpecialIds
+from bloodbank.mlm.evaluation import evaluate, fixed_masks
+from bloodbank.mlm.model import build_model
+from bloodbank.mlm.trainer import CHECKPOINT, total_steps, train_mlm
 
 IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
 VOCAB = 200
@@ -109,7 +109,7 @@ def test_saved_checkpoint_reloads_identically_and_scores_the_same(tmp_path):
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch):
-    import bloodbank.trainer as trainer
+    import bloodbank.mlm.trainer as trainer
 
     cpu = torch.device("cpu")
     assert not trainer.use_bf16("fp32", cpu) and trainer.use_bf16("bf16", cpu)

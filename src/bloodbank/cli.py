@@ -16,10 +16,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from bloodbank.config import ConfigError, load_params
-from bloodbank.dumps import DumpError, inspect_dump
-from bloodbank.languages import REGISTRY
-from bloodbank.transfer_matrix import KINDS, MatrixError
+from bloodbank.core.config import load_params
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.languages import REGISTRY
+from bloodbank.data.dumps import inspect_dump
+from bloodbank.graph.matrix_io import KINDS
 
 CONFIGS = Path("configs")
 
@@ -63,8 +64,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from bloodbank.graph_report import publish  # matplotlib: only when asked for
-    from bloodbank.transfer_matrix import read_matrix, read_mono_mrr
+    from bloodbank.graph.matrix_io import read_matrix, read_mono_mrr
+    from bloodbank.graph.report import publish  # matplotlib: only when asked for
 
     matrix = read_matrix(args.matrix, args.kind, args.transpose)
     print(f"{args.matrix}: {len(matrix.langs)} languages; read as {matrix.kind} "
@@ -82,10 +83,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from bloodbank import paths
-    from bloodbank.downstream import load_selection, results_from_mlflow
-    from bloodbank.tracking import tracking_uri
-    from bloodbank.zeroshot import report, tables
+    from bloodbank.core import paths
+    from bloodbank.downstream.results import results_from_mlflow
+    from bloodbank.downstream.sets import load_selection
+    from bloodbank.downstream.zero_shot import report, tables
+    from bloodbank.tracking.runs import tracking_uri
 
     params = load_params(args.params)
     sets = load_selection(paths.SETS).sets
@@ -105,7 +107,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def explorer_command(args: argparse.Namespace) -> list[str]:
     """The ``streamlit run`` command line for the explorer app."""
-    app = Path(__file__).with_name("explorer_app.py")
+    app = Path(__file__).parent / "explorer" / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
            "--server.port", str(args.port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--", "--baseline", args.baseline,
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DumpError, MatrixError) as e:
+    except BloodbankError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bloodbank import languages
+from bloodbank.core import languages
+from bloodbank.core.errors import BloodbankError
 
 SOURCES = ("WALS", "SSWL", "ETHNO")  # URIEL sources, most trusted first
 UNKNOWN = "unknown"
@@ -32,7 +33,7 @@ CATEGORICAL: dict[str, dict[str, str]] = {
 }
 
 
-class TypologyUnavailable(RuntimeError):
+class TypologyUnavailable(BloodbankError, RuntimeError):
     """lang2vec (URIEL) is not installed; real languages then have no features."""
 
 

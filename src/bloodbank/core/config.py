@@ -1,0 +1,267 @@
+"""Typed, validated view of params.yaml.
+
+Every section is a pydantic model that forbids unknown keys, so a typo, a wrong
+type or an unknown language code fails at load time with one message naming
+it. Stages read params.yaml directly (``dvc.api.params_show`` costs seconds per
+call once the pipeline has hundreds of stages).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.languages import check_code
+
+LangCode = Annotated[str, AfterValidator(check_code)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DumpConfig(Section):
+    source: Literal["synthetic", "local", "wikimedia"] = Field(
+        "synthetic", description="where dumps come from")
+    date: str = Field("20211101", description="snapshot date, YYYYMMDD")
+    local_pattern: str = Field(
+        "dumps/{wiki}wiki-{date}-pages-articles.xml.bz2",
+        description="with source=local: path of each dump; {wiki} and {date} are filled in")
+    mirror: str = Field("https://dumps.wikimedia.org",
+                        description="with source=wikimedia: base URL of a dump mirror")
+    checksum: Literal["sha1", "md5"] = "sha1"
+    timeout: float = Field(60.0, gt=0, description="seconds without data before a retry")
+    retries: int = Field(5, ge=0, description="reconnections that resume a broken download")
+
+    @model_validator(mode="after")
+    def _date_shape(self) -> DumpConfig:
+        if not re.fullmatch(r"\d{8}", self.date):
+            raise ValueError(f"dump.date must be YYYYMMDD, got {self.date!r}")
+        return self
+
+
+class SyntheticConfig(Section):
+    world_seed: int = Field(0, description="seed of the synthetic world (lexicons, names)")
+    articles: int = Field(400, gt=0, description="articles written per synthetic language")
+
+
+class ExtractConfig(Section):
+    expand_templates: bool = Field(True, description="wikiextractor's template expansion")
+    processes: int = Field(1, ge=1, description="wikiextractor worker processes")
+
+
+class SampleConfig(Section):
+    seed: int = Field(0, description="seed of the sampled start; the data snapshot's own "
+                      "seed, so that changing the model seed reuses samples and tokenizer")
+    chars_per_language: int = Field(10_000_000, gt=0)
+    test_chars: int = Field(1_000_000, gt=0, description="held-out characters for MRR")
+    min_sentence_chars: int = Field(10, ge=1, description="shorter sentences are dropped")
+    allow_short: bool = Field(False, description="accept languages with too little text")
+
+
+class StatsConfig(Section):
+    reference_sentences: int = Field(
+        200_000, gt=0, description="cap on full-corpus sentences used for the EMD reference")
+
+
+class TokenizerConfig(Section):
+    vocab_size: int = Field(100_000, gt=10)
+    min_frequency: int = Field(3, ge=1)
+    limit_alphabet: int = Field(5_000, gt=0)
+    lowercase: bool = False
+    strip_accents: bool = Field(False, description="True would strip Indic vowel signs")
+    max_input_chars_per_word: int = Field(100, gt=0)
+
+
+class ModelConfig(Section):
+    """The BERT recipe of the study (section 4.1): 4 layers, 4 heads, hidden 512."""
+
+    hidden_size: int = Field(512, gt=0)
+    num_layers: int = Field(4, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(2048, gt=0)
+    max_position_embeddings: int = Field(512, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> ModelConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"model.hidden_size ({self.hidden_size}) must be divisible by "
+                             f"model.num_heads ({self.num_heads})")
+        return self
+
+
+class TrainConfig(Section):
+    """Masked-LM training; optimiser defaults are transformers.Trainer's (AdamW, linear decay)."""
+
+    max_length: int = Field(128, gt=2, description="sentences are truncated to this many tokens")
+    batch_size: int = Field(8, gt=0)
+    epochs: float = Field(4, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="debug cap on optimiser steps")
+    lr: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    adam_epsilon: float = Field(1e-8, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    mask_token_fraction: float = Field(0.8, ge=0, le=1, description="of masked: [MASK]")
+    random_token_fraction: float = Field(0.1, ge=0, le=1, description="of masked: random")
+    threads: int = Field(2, ge=1, description="CPU threads; results depend on it, so pinned")
+    checkpoint_every: int = Field(200, gt=0, description="steps between resumable checkpoints")
+    log_every: int = Field(20, gt=0, description="steps between logged loss points")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "auto"] = Field(
+        "fp32", description="fp32 (default) computes the same on every machine; bf16 "
+        "autocasts training (evaluation stays fp32) and is faster on hardware with native "
+        "bf16; auto = bf16 where the hardware has it, so results depend on the machine")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> TrainConfig:
+        if self.mask_token_fraction + self.random_token_fraction > 1:
+            raise ValueError("train.mask_token_fraction + train.random_token_fraction must "
+                             "not exceed 1")
+        return self
+
+
+class EvalConfig(Section):
+    batch_size: int = Field(64, gt=0, description="sentences per evaluation batch, at most")
+    max_tokens: int = Field(4096, gt=0, description="padded positions per batch, at most")
+    bootstrap: int = Field(1000, ge=0, description="resamples for the MRR confidence interval")
+
+
+class GraphConfig(Section):
+    baseline: Literal["mono", "matched"] = Field(
+        "mono", description="F against M_t (the study's equation 4) or against the "
+        "compute-matched M_tt")
+    bins: list[float] = Field([-10.0, 10.0, 55.0], description="borders of the negative, "
+                              "neutral, positive and very positive transfer bins (F in %)")
+    resamples: int = Field(9999, gt=0, description="Monte Carlo tables for Fisher's test")
+
+    @model_validator(mode="after")
+    def _three_increasing(self) -> GraphConfig:
+        if len(self.bins) != 3 or sorted(set(self.bins)) != self.bins:
+            raise ValueError(f"bins must be 3 increasing borders, got {self.bins}")
+        return self
+
+
+class SetSizes(Section):
+    donors: int = Field(1, ge=1, description="languages in each donor set (paper: 4)")
+    most_recipient: int = Field(1, ge=1, description="size of Rh (paper: 3)")
+    least_recipient: int = Field(1, ge=1, description="size of Rl (paper: 3)")
+
+
+class ExplicitSets(Section):
+    """Sets given by hand; each one given replaces the computed one."""
+
+    most: list[LangCode] | None = None
+    least: list[LangCode] | None = None
+    random: list[LangCode] | None = None
+    most_recipient: list[LangCode] | None = None
+    least_recipient: list[LangCode] | None = None
+
+
+class FinetuneConfig(Section):
+    """Token classification, XTREME's recipe by default in configs/paper.yaml."""
+
+    epochs: int = Field(6, gt=0)
+    batch_size: int = Field(8, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(128, ge=8, description="word pieces per sentence, with specials")
+    seeds: int = Field(2, ge=1, description="finetuning seeds per model (paper: 5); they "
+                       "derive from the top-level seed")
+
+
+class DownstreamConfig(Section):
+    sizes: SetSizes = SetSizes()
+    diversity: Literal["none", "family", "script", "family_and_script"] = Field(
+        "family_and_script", description="no two donors of a set may share this")
+    select_seed: int = Field(0, description="seed of the Random donor set")
+    preset: Literal["none", "paper"] = Field("none", description="paper = Table 2's sets")
+    explicit: ExplicitSets = ExplicitSets()
+    total_chars: int = Field(240_000, gt=0, description="pretraining characters per "
+                             "configuration, spread evenly over its languages (paper: 1e8)")
+    tasks: list[Literal["pos", "ner"]] = ["pos", "ner"]
+    source: Literal["synthetic", "local", "ud"] = Field(
+        "synthetic", description="downstream data: generated, files in XTREME's layout, or "
+        "a UD release download (POS) with local WikiANN files (NER)")
+    local_dir: str = Field("downloads", description="XTREME-layout folder for source local/ud")
+    ud_url: str = Field("", description="URL of a UD release .tgz, for source ud")
+    ud_sha256: str = Field("", description="its SHA-256; empty skips the check")
+    max_sentences: dict[Literal["pos", "ner"], int] = Field(
+        {"pos": 300, "ner": 300}, description="train sentences kept per language (paper: "
+        "pos 1000, ner 5000)")
+    eval_sentences: int = Field(150, gt=0, description="dev and test sentences per language")
+    finetune: FinetuneConfig = FinetuneConfig()
+
+
+class TrackingConfig(Section):
+    experiment: str = "bloodbank"
+    enabled: bool = True
+
+
+class Params(Section):
+    seed: int = Field(0, description="seed every stochastic modelling step derives from")
+    languages: list[LangCode] = Field(description="every language dumped, sampled and "
+                                      "fed to the tokenizer")
+    studied: list[LangCode] = Field(description="the languages models are trained on")
+    dump: DumpConfig = DumpConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()
+    extract: ExtractConfig = ExtractConfig()
+    sample: SampleConfig = SampleConfig()
+    stats: StatsConfig = StatsConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    graph: GraphConfig = GraphConfig()
+    downstream: DownstreamConfig = DownstreamConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _languages_consistent(self) -> Params:
+        for name in ("languages", "studied"):
+            codes = getattr(self, name)
+            dupes = sorted({c for c in codes if codes.count(c) > 1})
+            if dupes:
+                raise ValueError(f"{name} lists {', '.join(dupes)} more than once")
+        missing = [c for c in self.studied if c not in self.languages]
+        if missing:
+            raise ValueError(f"studied languages {missing} must also be in languages")
+        return self
+
+
+class ConfigError(BloodbankError, ValueError):
+    """params.yaml is invalid; the message names the offending key."""
+
+
+def _format(err: ValidationError, path: Path) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{loc}: {msg}")
+    return f"{path}: invalid params: " + "; ".join(lines)
+
+
+def load_params(path: str | Path | None = None) -> Params:
+    """Load and validate params.yaml (default: the repository root's)."""
+    path = Path(path or Path(os.environ.get("DVC_ROOT", ".")) / "params.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run from the repository root)") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format(e, path)) from None

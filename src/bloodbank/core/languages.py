@@ -1,0 +1,129 @@
+"""The language registry: every language the project knows, real or synthetic.
+
+Analyses (script and family effects) and the explorer read script, family and
+features from here, so real and synthetic languages are described the same way.
+Real languages: the 22 of Table 1 of the study and the 19 tokenizer-only
+languages of its Appendix. Wikipedia sizes are Table 1's, in millions of chars.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.synthetic_spec import SYNTHETIC_LANGUAGES
+
+# Codes become file names and DVC stage names: keep them to a safe shape.
+CODE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})?$")
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # ISO 639 code used throughout the project
+    name: str
+    family: str
+    script: str  # ISO 15924
+    wiki: str  # Wikipedia subdomain / dump prefix
+    wiki_mchars: float | None = None  # size of the full Wikipedia (Table 1)
+    studied: bool = False  # one of the study's 22 languages
+    synthetic: bool = False
+    features: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+_STUDIED = [
+    # code, name, family, script, Wikipedia size in M chars (Table 1)
+    ("pms", "Piedmontese", "Indo-European", "Latn", 14),
+    ("ga", "Irish", "Indo-European", "Latn", 38),
+    ("ne", "Nepali", "Indo-European", "Deva", 78),
+    ("cy", "Welsh", "Indo-European", "Latn", 85),
+    ("fi", "Finnish", "Uralic", "Latn", 131),
+    ("hy", "Armenian", "Indo-European", "Armn", 174),
+    ("my", "Burmese", "Sino-Tibetan", "Mymr", 229),
+    ("hi", "Hindi", "Indo-European", "Deva", 473),
+    ("te", "Telugu", "Dravidian", "Telu", 533),
+    ("ta", "Tamil", "Dravidian", "Taml", 573),
+    ("ko", "Korean", "Koreanic", "Kore", 756),
+    ("el", "Greek", "Indo-European", "Grek", 906),
+    ("hu", "Hungarian", "Uralic", "Latn", 962),
+    ("he", "Hebrew", "Afro-Asiatic", "Hebr", 1261),
+    ("zh", "Chinese", "Sino-Tibetan", "Hani", 1546),
+    ("ar", "Arabic", "Afro-Asiatic", "Arab", 1695),
+    ("sv", "Swedish", "Indo-European", "Latn", 1744),
+    ("ja", "Japanese", "Japonic", "Jpan", 3288),
+    ("fr", "French", "Indo-European", "Latn", 4958),
+    ("de", "German", "Indo-European", "Latn", 6141),
+    ("ru", "Russian", "Indo-European", "Cyrl", 6467),
+    ("en", "English", "Indo-European", "Latn", 14433),
+]
+
+_TOKENIZER_ONLY = [
+    ("af", "Afrikaans", "Indo-European", "Latn"),
+    ("am", "Amharic", "Afro-Asiatic", "Ethi"),
+    ("ca", "Catalan", "Indo-European", "Latn"),
+    ("cs", "Czech", "Indo-European", "Latn"),
+    ("da", "Danish", "Indo-European", "Latn"),
+    ("es", "Spanish", "Indo-European", "Latn"),
+    ("id", "Indonesian", "Austronesian", "Latn"),
+    ("is", "Icelandic", "Indo-European", "Latn"),
+    ("it", "Italian", "Indo-European", "Latn"),
+    ("mg", "Malagasy", "Austronesian", "Latn"),
+    ("nl", "Dutch", "Indo-European", "Latn"),
+    ("pl", "Polish", "Indo-European", "Latn"),
+    ("sk", "Slovak", "Indo-European", "Latn"),
+    ("sw", "Swahili", "Niger-Congo", "Latn"),
+    ("th", "Thai", "Kra-Dai", "Thai"),
+    ("tr", "Turkish", "Turkic", "Latn"),
+    ("ur", "Urdu", "Indo-European", "Arab"),
+    ("vi", "Vietnamese", "Austroasiatic", "Latn"),
+    ("yi", "Yiddish", "Indo-European", "Hebr"),
+]
+
+
+def _build_registry() -> dict[str, Language]:
+    langs: list[Language] = [
+        Language(code, name, fam, script, code, float(size), studied=True)
+        for code, name, fam, script, size in _STUDIED
+    ]
+    langs += [Language(code, name, fam, script, code)
+              for code, name, fam, script in _TOKENIZER_ONLY]
+    langs += [
+        Language(s.code, s.name, s.family, s.script, s.code, synthetic=True, features=s.features())
+        for s in SYNTHETIC_LANGUAGES
+    ]
+    return {lang.code: lang for lang in langs}
+
+
+REGISTRY: dict[str, Language] = _build_registry()
+
+PAPER_STUDIED: tuple[str, ...] = tuple(row[0] for row in _STUDIED)
+PAPER_TOKENIZER_ONLY: tuple[str, ...] = tuple(row[0] for row in _TOKENIZER_ONLY)
+
+
+class UnknownLanguageError(BloodbankError, ValueError):
+    pass
+
+
+def check_code(code: str) -> str:
+    """Return ``code`` if it is safe to use in paths and known to the registry."""
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise UnknownLanguageError(
+            f"language code {code!r} is not of the form 'xx' or 'xxx' (lowercase ISO 639)"
+        )
+    if code not in REGISTRY:
+        raise UnknownLanguageError(
+            f"unknown language code {code!r}; known codes: {', '.join(sorted(REGISTRY))}"
+        )
+    return code
+
+
+def get(code: str) -> Language:
+    return REGISTRY[check_code(code)]
+
+
+def shares_script(a: str, b: str) -> bool:
+    return get(a).script == get(b).script
+
+
+def shares_family(a: str, b: str) -> bool:
+    return get(a).family == get(b).family

@@ -1,0 +1,107 @@
+"""Where every artifact lives, relative to the repository root (mirrors dvc.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path("data")
+MODELS = Path("models")
+METRICS = Path("metrics")
+
+
+def dump_filename(wiki: str, date: str) -> str:
+    """Wikimedia's own name for a pages-articles dump, kept for local and mirrored files."""
+    return f"{wiki}wiki-{date}-pages-articles.xml.bz2"
+
+
+def dump(wiki: str, date: str) -> Path:
+    return DATA / "dumps" / dump_filename(wiki, date)
+
+
+def text(code: str) -> Path:
+    return DATA / "text" / f"{code}.jsonl.gz"
+
+
+def sample(code: str, split: str) -> Path:
+    return DATA / "samples" / split / f"{code}.txt"
+
+
+def sample_meta(code: str) -> Path:
+    return DATA / "samples" / "meta" / f"{code}.json"
+
+
+TOKENIZER = MODELS / "tokenizer"
+TOKENIZER_METRICS = METRICS / "tokenizer.json"
+
+
+def stats(code: str) -> Path:
+    return METRICS / "samples" / f"{code}.json"
+
+
+def tokens(code: str) -> Path:
+    return DATA / "tokens" / code
+
+
+def mono_model(code: str) -> Path:
+    return MODELS / "mono" / code
+
+
+def pair_model(src: str, tgt: str) -> Path:
+    return MODELS / "pairs" / f"{src}-{tgt}"
+
+
+def mono_metrics(code: str) -> Path:
+    return METRICS / "mono" / f"{code}.json"
+
+
+def pair_metrics(src: str, tgt: str) -> Path:
+    return METRICS / "pairs" / f"{src}-{tgt}.json"
+
+
+RESUME = MODELS / ".resume"  # resumable checkpoints, outside every stage's outputs
+
+
+def resume(stage: str, name: str) -> Path:
+    """Where a training stage keeps its resumable checkpoint while it runs."""
+    return RESUME / f"{stage}-{name}"
+
+
+def timings(stage: str, name: str) -> Path:
+    """Seconds and throughput of one training stage: a file no other stage reads, so a
+    rerun that only changes the timings invalidates nothing downstream."""
+    return METRICS / "timings" / stage / f"{name}.json"
+
+SCORES = METRICS / "finetune_scores.csv"
+SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
+MRR_MATRIX = METRICS / "mrr.csv"
+SCORES_SUMMARY = METRICS / "scores.json"
+GRAPH_METRICS = METRICS / "graph.json"
+REPORTS = Path("reports")
+GRAPH_REPORT = REPORTS / "graph.md"
+GRAPH_DIR = REPORTS / "graph"  # figures, GraphML, node-link JSON, tidy CSVs
+
+# downstream
+SETS = METRICS / "sets.json"
+DOWNSTREAM_DATA = DATA / "downstream"  # <task>/<lang>/{train,dev,test}.tsv
+DOWNSTREAM_METRICS = METRICS / "downstream.json"
+TABLES_REPORT = REPORTS / "tables.md"
+
+
+def pretrain_sample(code: str) -> Path:
+    return DATA / "samples" / "pretrain" / f"{code}.txt"
+
+
+def pretrain_model(config: str) -> Path:
+    return MODELS / "pretrain" / config
+
+
+def pretrain_metrics(config: str) -> Path:
+    return METRICS / "pretrain" / f"{config}.json"
+
+
+def task_split(task: str, code: str, split: str) -> Path:
+    return DOWNSTREAM_DATA / task / code / f"{split}.tsv"
+
+
+def finetune_metrics(config: str, task: str) -> Path:
+    return METRICS / "finetune" / f"{config}-{task}.json"

@@ -1,0 +1,271 @@
+"""Wikipedia dump snapshots: naming, validation, and the three sources.
+
+``inspect_dump`` streams a dump once and turns every way it can be broken
+(corrupt or truncated bz2, not UTF-8, not MediaWiki XML, empty, wrong wiki)
+into a ``DumpError`` whose message names the file and the cause.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree.ElementTree import ParseError, XMLPullParser
+
+import requests
+from tqdm import tqdm
+
+from bloodbank.core import languages
+from bloodbank.core.config import DumpConfig, SyntheticConfig
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.io import atomic_path
+from bloodbank.core.paths import dump_filename
+
+CHUNK = 1 << 20
+NET_CHUNK = 1 << 14  # small, so a dropped connection loses little
+HEAD_LIMIT = 4 << 20  # bytes of XML parsed in full before the streaming checks take over
+
+
+class DumpError(BloodbankError, RuntimeError):
+    """A dump is unusable; the message is one line naming the file and the cause."""
+
+
+@dataclass(frozen=True)
+class DumpInfo:
+    path: Path
+    dbname: str
+    pages: int
+    compressed_bytes: int
+    xml_bytes: int
+
+
+def _iter_bz2(path: Path):
+    """Decompressed chunks of a (possibly multistream) bz2 file."""
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        if not head:
+            raise DumpError(f"{path}: empty file")
+        if head != b"BZh":
+            raise DumpError(f"{path}: not bz2-compressed (Wikimedia dumps are .xml.bz2)")
+        fh.seek(0)
+        dec = bz2.BZ2Decompressor()
+        while chunk := fh.read(CHUNK):
+            while chunk:
+                if dec.eof:  # the next stream of a multistream dump
+                    dec = bz2.BZ2Decompressor()
+                try:
+                    out = dec.decompress(chunk)
+                except OSError as e:
+                    raise DumpError(f"{path}: corrupt bz2 data ({e})") from None
+                chunk = dec.unused_data if dec.eof else b""
+                if out:
+                    yield out
+        if not dec.eof:
+            raise DumpError(f"{path}: truncated bz2 (compressed stream ends early)")
+
+
+def _check_not_utf16(path: Path, first: bytes) -> None:
+    if first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in first[:200]:
+        raise DumpError(f"{path}: not UTF-8 (looks like UTF-16); Wikimedia dumps are UTF-8")
+
+
+class _HeadParser:
+    """Parses the first megabytes of a dump as XML: root element, siteinfo, pages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parser = XMLPullParser(events=("start", "end"))
+        self.root: str | None = None
+        self.dbname: str | None = None
+        self.pages = 0
+
+    def feed(self, text: str) -> None:
+        try:
+            self.parser.feed(text)
+            for event, elem in self.parser.read_events():
+                tag = elem.tag.rsplit("}", 1)[-1]
+                if self.root is None:
+                    self.root = tag
+                    if tag != "mediawiki":
+                        raise DumpError(f"{self.path}: not a MediaWiki XML export "
+                                        f"(root element <{tag}>)")
+                if event == "end" and tag == "dbname":
+                    self.dbname = (elem.text or "").strip()
+                elif event == "end" and tag == "page":
+                    self.pages += 1
+                    elem.clear()
+        except ParseError as e:
+            raise DumpError(f"{self.path}: not a MediaWiki XML export ({e})") from None
+
+
+def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpInfo:
+    """Validate a dump end to end, streaming, and return what it holds.
+
+    The head is parsed as XML; beyond ``HEAD_LIMIT`` the rest is only
+    decompressed, decoded and counted, which keeps a 20 GB dump affordable.
+    """
+    path = Path(path)
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    head = _HeadParser(path)
+    xml_bytes, streamed_pages, tail = 0, 0, b""
+    for raw in _iter_bz2(path):
+        if xml_bytes == 0:
+            _check_not_utf16(path, raw)
+        try:
+            text = decoder.decode(raw)
+        except UnicodeDecodeError as e:
+            raise DumpError(f"{path}: not UTF-8 (bad byte at offset {xml_bytes + e.start})") \
+                from None
+        if xml_bytes < HEAD_LIMIT:
+            head.feed(text)
+        else:
+            streamed_pages += (tail + raw).count(b"<page>")
+            tail = raw[-5:]
+        xml_bytes += len(raw)
+    if xml_bytes == 0:
+        raise DumpError(f"{path}: empty dump (no XML inside the bz2)")
+    if head.dbname is None:
+        raise DumpError(f"{path}: not a MediaWiki XML export (no <siteinfo><dbname>)")
+    pages = head.pages + streamed_pages
+    if pages == 0:
+        raise DumpError(f"{path}: empty dump (no <page> elements)")
+    if expected_dbname and head.dbname != expected_dbname:
+        raise DumpError(f"{path}: dump of {head.dbname!r}, expected {expected_dbname!r}")
+    return DumpInfo(path, head.dbname, pages, path.stat().st_size, xml_bytes)
+
+
+def fetch_synthetic(out: Path, code: str, world_seed: int, articles: int, date: str) -> Path:
+    from bloodbank.data.synthetic.wikidump import write_dump
+
+    return write_dump(out, code, world_seed, articles, date)
+
+
+def fetch_local(out: Path, pattern: str, wiki: str, date: str) -> Path:
+    src = Path(pattern.format(wiki=wiki, date=date, code=wiki)).expanduser()
+    if not src.is_file():
+        raise DumpError(f"{src}: no such dump (dump.local_pattern = {pattern!r})")
+    inspect_dump(src, f"{wiki}wiki")  # refuse a bad file before copying it into the cache
+    with atomic_path(out) as tmp:
+        shutil.copyfile(src, tmp)
+    return out
+
+
+def dump_url(mirror: str, wiki: str, date: str, name: str) -> str:
+    return f"{mirror.rstrip('/')}/{wiki}wiki/{date}/{name}"
+
+
+def published_checksum(mirror: str, wiki: str, date: str, algo: str, timeout: float) -> str:
+    """The dump's checksum from the snapshot's published ``<algo>sums.txt`` list."""
+    name = dump_filename(wiki, date)
+    url = dump_url(mirror, wiki, date, f"{wiki}wiki-{date}-{algo}sums.txt")
+    try:
+        resp = requests.get(url, timeout=timeout)
+        resp.raise_for_status()
+    except requests.RequestException as e:
+        raise DumpError(f"{url}: cannot fetch the checksum list ({e})") from None
+    for line in resp.text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == name:
+            return parts[0].lower()
+    raise DumpError(f"{url}: no checksum listed for {name}")
+
+
+def file_digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, out: Path, expected: str, algo: str, timeout: float = 60.0,
+             retries: int = 5, backoff: float = 1.0) -> Path:
+    """Download ``url`` to ``out``, resuming a ``.part`` file, and verify its checksum.
+
+    The partial file lives next to ``out`` under another name, so an interrupted
+    run never leaves something DVC could take for the finished snapshot, and the
+    next run continues where it stopped (HTTP Range).
+    """
+    part = out.with_name(out.name + ".part")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(retries + 1):
+        try:
+            if _download_once(url, part, timeout):
+                break
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError, IncompleteDownload) as e:
+            if attempt == retries:
+                have = part.stat().st_size if part.exists() else 0
+                raise DumpError(f"{url}: download failed after {retries + 1} attempts ({e}); "
+                                f"rerun to resume from byte {have}") from None
+            time.sleep(backoff * 2**attempt)
+        except requests.HTTPError as e:
+            raise DumpError(f"{url}: {e}") from None
+    actual = file_digest(part, algo) if expected else ""
+    if actual != expected:  # an empty ``expected`` skips the check
+        part.unlink()
+        raise DumpError(f"{url}: {algo} mismatch (published {expected}, downloaded {actual}); "
+                        "the partial file was removed")
+    part.replace(out)
+    return out
+
+
+class IncompleteDownload(OSError):
+    pass
+
+
+def _download_once(url: str, part: Path, timeout: float) -> bool:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with requests.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+        if resp.status_code == 416:  # nothing left to fetch
+            return True
+        resp.raise_for_status()
+        if resp.status_code != 206:
+            have = 0  # the server ignored Range: start over
+        length = resp.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        mode = "ab" if have else "wb"
+        with part.open(mode) as fh, tqdm(total=total, initial=have, unit="B", unit_scale=True,
+                                         desc=part.name.removesuffix(".part"),
+                                         disable=None) as bar:
+            for chunk in resp.iter_content(NET_CHUNK):
+                fh.write(chunk)
+                bar.update(len(chunk))
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise IncompleteDownload(f"got {size} of {total} bytes")
+    return True
+
+
+def fetch_wikimedia(out: Path, mirror: str, wiki: str, date: str, algo: str,
+                    timeout: float, retries: int) -> Path:
+    expected = published_checksum(mirror, wiki, date, algo, timeout)
+    url = dump_url(mirror, wiki, date, dump_filename(wiki, date))
+    return download(url, out, expected, algo, timeout, retries)
+
+
+def fetch_dump(code: str, cfg: DumpConfig, synthetic: SyntheticConfig, out: Path) -> DumpInfo:
+    """Produce the pinned snapshot of ``code`` at ``out`` from the configured source."""
+    lang = languages.get(code)
+    if (cfg.source == "synthetic") != lang.synthetic:
+        kind = "synthetic" if lang.synthetic else "real"
+        raise DumpError(f"{code}: a {kind} language cannot come from dump.source="
+                        f"{cfg.source!r} (synthetic codes qaa–qtz need 'synthetic', real "
+                        "languages 'local' or 'wikimedia')")
+    if cfg.source == "synthetic":
+        fetch_synthetic(out, code, synthetic.world_seed, synthetic.articles, cfg.date)
+    elif cfg.source == "local":
+        fetch_local(out, cfg.local_pattern, lang.wiki, cfg.date)
+    else:
+        fetch_wikimedia(out, cfg.mirror, lang.wiki, cfg.date, cfg.checksum, cfg.timeout,
+                        cfg.retries)
+    try:
+        return inspect_dump(out, f"{lang.wiki}wiki")
+    except DumpError:
+        out.unlink(missing_ok=True)
+        raise

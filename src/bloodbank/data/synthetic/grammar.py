@@ -1,0 +1,135 @@
+"""A probabilistic grammar that writes gold-annotated sentences.
+
+Every token carries its Universal Dependencies UPOS tag and an IOB2 entity
+tag, so the same generator feeds the pretraining corpus (text only) and the
+downstream POS and NER data sets.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bloodbank.data.synthetic.world import (
+    Lexicon,
+    Renderer,
+    ZipfSampler,
+    lexicon,
+    name_inventory,
+    synthetic_language,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    form: str
+    upos: str
+    ner: str = "O"
+    lemma: str = "_"
+
+
+class Grammar:
+    """Sentence generator for one synthetic language."""
+
+    def __init__(self, code: str, world_seed: int) -> None:
+        self.lang = synthetic_language(code)
+        self.lex: Lexicon = lexicon(code, world_seed)
+        self.names = name_inventory(world_seed)
+        self.render = Renderer(self.lang.script)
+        self._samplers = {upos: ZipfSampler(len(forms)) for upos, forms in self.lex.words.items()}
+        self._name_samplers = {k: ZipfSampler(len(v)) for k, v in self.names.items()}
+
+    # -- words -------------------------------------------------------------
+    def _word(self, rng: random.Random, upos: str) -> str:
+        return self.lex.words[upos][self._samplers[upos](rng)]
+
+    def _inflect(self, stem: str, affix: str) -> str:
+        return affix + stem if self.lang.inflection == "prefixing" else stem + affix
+
+    def _simple(self, rng: random.Random, upos: str, affix: str = "") -> Token:
+        stem = self._word(rng, upos)
+        form = self._inflect(stem, affix) if affix else stem
+        return Token(self.render(form), upos, lemma=self.render(stem))
+
+    def name(self, rng: random.Random, kind: str | None = None) -> list[Token]:
+        """A multi-token named entity: PER, LOC or ORG."""
+        kind = kind or rng.choice(("PER", "LOC", "ORG"))
+        pick = {k: (lambda k=k: self.names[k][self._name_samplers[k](rng)]) for k in self.names}
+        if kind == "PER":
+            parts = [pick["given"](), pick["surname"]()]
+        elif kind == "LOC":
+            parts = [pick["place"]()] + ([pick["place"]()] if rng.random() < 0.2 else [])
+        else:
+            parts = [pick["surname"](), self.lex.words["NOUN"][rng.randrange(5)]]
+        tokens = []
+        for i, p in enumerate(parts):
+            form = self.render(p, capital=True)
+            tokens.append(Token(form, "PROPN", ("B-" if i == 0 else "I-") + kind, form))
+        return tokens
+
+    # -- phrases -----------------------------------------------------------
+    def noun_phrase(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
+        if subject is not None:
+            return subject
+        r = rng.random()
+        if r < 0.22:
+            return self.name(rng)
+        if r < 0.32:
+            return [self._simple(rng, "PRON")]
+        plural = rng.random() < 0.3
+        noun = self._simple(rng, "NOUN", self.lex.plural if plural else "")
+        phrase = [noun]
+        if rng.random() < 0.35:
+            adj = self._simple(rng, "ADJ")
+            phrase = [adj, noun] if self.lang.adjective_order == "AdjN" else [noun, adj]
+        if plural and rng.random() < 0.15:
+            phrase = [Token(str(rng.randint(2, 1999)), "NUM"), *phrase]
+        elif rng.random() < 0.5:
+            phrase = [self._simple(rng, "DET"), *phrase]
+        return phrase
+
+    def adpositional_phrase(self, rng: random.Random) -> list[Token]:
+        adp = self._simple(rng, "ADP")
+        np = self.noun_phrase(rng)
+        return [adp, *np] if self.lang.adposition == "prepositions" else [*np, adp]
+
+    def clause(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
+        tense = self.lex.past if rng.random() < 0.5 else self.lex.present
+        verb = [self._simple(rng, "VERB", tense)]
+        if rng.random() < 0.15:
+            verb.append(self._simple(rng, "ADV"))
+        subj = self.noun_phrase(rng, subject)
+        obj = self.noun_phrase(rng) if rng.random() < 0.8 else []
+        pp = self.adpositional_phrase(rng) if rng.random() < 0.45 else []
+        order = self.lang.word_order
+        if order == "SVO":
+            return subj + verb + obj + pp
+        if order == "SOV":
+            return subj + obj + pp + verb
+        return verb + subj + obj + pp  # VSO
+
+    def sentence(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
+        """One sentence with its terminator; ``subject`` pins the first clause's subject."""
+        tokens = self.clause(rng, subject)
+        if rng.random() < 0.2:
+            spec = self.render.spec
+            tokens += [Token(spec.comma, "PUNCT"), self._simple(rng, "CCONJ"), *self.clause(rng)]
+        question = rng.random() < 0.08
+        end = self.render.spec.question if question else self.render.spec.full_stop
+        tokens.append(Token(end, "PUNCT"))
+        first = tokens[0]
+        if first.upos != "PROPN" and self.render.spec.cased:
+            tokens[0] = Token(first.form[:1].upper() + first.form[1:], first.upos, first.ner,
+                              first.lemma)
+        return tokens
+
+
+def surface(tokens: list[Token]) -> str:
+    """Plain text of a sentence: punctuation attaches to the word before it."""
+    out: list[str] = []
+    for tok in tokens:
+        if tok.upos == "PUNCT" and out:
+            out[-1] += tok.form
+        else:
+            out.append(tok.form)
+    return " ".join(out)

@@ -1,0 +1,155 @@
+"""A deterministic multilingual world: proto-lexicons, daughter languages, names.
+
+Each family has a proto-lexicon. A daughter language keeps a declared fraction
+of it, reshaped by its sound changes, and invents the rest. Names of people,
+places and organisations are shared by the whole world and rendered in each
+script. So languages of one family and script share many subwords, languages
+of one script share names, and unrelated languages share almost nothing: the
+structure the transfer study is meant to discover.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect
+from dataclasses import dataclass
+from functools import cache
+from itertools import accumulate
+
+from bloodbank.core.synthetic_spec import (
+    CONSONANTS,
+    FAMILIES,
+    PHONEMES,
+    SCRIPTS,
+    SYNTHETIC_LANGUAGES,
+    VOWELS,
+    SyntheticLanguage,
+)
+
+# Open-class sizes of every lexicon, and closed-class sizes.
+LEXICON_SIZES = {"NOUN": 900, "VERB": 300, "ADJ": 200, "ADV": 12, "DET": 4, "ADP": 8,
+                 "PRON": 6, "CCONJ": 3}
+NAME_SIZES = {"given": 150, "surname": 250, "place": 250}
+ZIPF_EXPONENT = 1.07
+ZIPF_OFFSET = 2.7
+
+
+def rng_for(*parts: object) -> random.Random:
+    """A generator seeded by a string key: stable across processes and Python runs."""
+    return random.Random(":".join(str(p) for p in parts))
+
+
+def _syllable(rng: random.Random, template: str) -> str:
+    return "".join(rng.choice(CONSONANTS if t == "C" else VOWELS) for t in template)
+
+
+def make_word(rng: random.Random, templates: tuple[str, ...], min_syl: int = 1,
+              max_syl: int = 3) -> str:
+    return "".join(_syllable(rng, rng.choice(templates))
+                   for _ in range(rng.randint(min_syl, max_syl)))
+
+
+def _unique_words(rng: random.Random, templates: tuple[str, ...], n: int, min_syl: int,
+                  max_syl: int, taken: set[str]) -> list[str]:
+    words: list[str] = []
+    while len(words) < n:
+        w = make_word(rng, templates, min_syl, max_syl)
+        if w not in taken and len(w) >= 2:
+            taken.add(w)
+            words.append(w)
+    return words
+
+
+def apply_sound_changes(word: str, changes: tuple[tuple[str, str], ...]) -> str:
+    for old, new in changes:
+        word = word.replace(old, new)
+    return word
+
+
+class ZipfSampler:
+    """Draws indices 0..n-1 with Zipf–Mandelbrot probabilities."""
+
+    def __init__(self, n: int) -> None:
+        weights = [1.0 / (rank + ZIPF_OFFSET) ** ZIPF_EXPONENT for rank in range(n)]
+        self._cum = list(accumulate(weights))
+
+    def __call__(self, rng: random.Random) -> int:
+        return min(bisect(self._cum, rng.random() * self._cum[-1]), len(self._cum) - 1)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: dict[str, tuple[str, ...]]  # UPOS -> phonemic forms, most frequent first
+    plural: str
+    past: str
+    present: str
+
+
+@cache
+def proto_lexicon(family: str, world_seed: int) -> Lexicon:
+    """The proto-language of a family: every daughter starts from it."""
+    spec = FAMILIES[family]
+    rng = rng_for("proto", family, world_seed)
+    taken: set[str] = set()
+    words = {}
+    for upos, n in LEXICON_SIZES.items():
+        closed = upos in {"DET", "ADP", "PRON", "CCONJ"}
+        words[upos] = tuple(_unique_words(rng, spec.syllables, n, 1, 1 if closed else 3, taken))
+    affixes = _unique_words(rng, ("CV", "VC"), 3, 1, 1, taken)
+    return Lexicon(words, *affixes)
+
+
+@cache
+def lexicon(code: str, world_seed: int) -> Lexicon:
+    """A daughter language's lexicon: kept cognates plus its own innovations."""
+    lang = synthetic_language(code)
+    proto = proto_lexicon(lang.family, world_seed)
+    rng = rng_for("lexicon", code, world_seed)
+    templates = FAMILIES[lang.family].syllables
+    taken: set[str] = set()
+    words: dict[str, tuple[str, ...]] = {}
+    for upos, forms in proto.words.items():
+        out = []
+        for form in forms:
+            if rng.random() < lang.shared_lexicon:
+                w = apply_sound_changes(form, lang.sound_changes)
+            else:
+                w = make_word(rng, templates, 1, 1 if len(form) <= 3 else 3)
+            while w in taken or len(w) < 2:  # keep forms unambiguous within the language
+                w = make_word(rng, templates, 1, 3)
+            taken.add(w)
+            out.append(w)
+        words[upos] = tuple(out)
+    changes = lang.sound_changes
+    return Lexicon(words, *(apply_sound_changes(a, changes)
+                            for a in (proto.plural, proto.past, proto.present)))
+
+
+@cache
+def name_inventory(world_seed: int) -> dict[str, tuple[str, ...]]:
+    """Names shared by every language of the world, in phonemic form."""
+    rng = rng_for("names", world_seed)
+    taken: set[str] = set()
+    return {kind: tuple(_unique_words(rng, ("CV", "CVC", "VC"), n, 2, 3, taken))
+            for kind, n in NAME_SIZES.items()}
+
+
+def synthetic_language(code: str) -> SyntheticLanguage:
+    for lang in SYNTHETIC_LANGUAGES:
+        if lang.code == code:
+            return lang
+    raise KeyError(f"{code!r} is not a synthetic language")
+
+
+class Renderer:
+    """Writes phonemic forms in a language's script."""
+
+    def __init__(self, script: str) -> None:
+        self.spec = SCRIPTS[script]
+        self._table = str.maketrans(PHONEMES, self.spec.letters)
+
+    def __call__(self, phonemes: str, capital: bool = False) -> str:
+        text = phonemes.translate(self._table)
+        if capital and self.spec.cased:
+            text = text[:1].upper() + text[1:]
+        return text

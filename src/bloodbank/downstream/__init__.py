@@ -1,0 +1,1 @@
+"""Downstream zero-shot transfer: pretraining sets, task data, finetuning, Tables 3 and 4."""

@@ -1,0 +1,1 @@
+"""The interactive explorer: a Streamlit app over the graph (data, figures, app)."""

@@ -1,0 +1,179 @@
+"""What the explorer shows, computed without Streamlit: loading, filters, collapsing by a
+feature, thresholded edges and per-language cards. The app only lays these out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bloodbank import typology
+from bloodbank.core import languages
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.io import read_json
+from bloodbank.graph.analysis import analyse, donation, recipience
+from bloodbank.graph.matrix_io import MatrixError, TransferMatrix, read_matrix, read_mono_mrr
+
+MATRICES = {"mono": Path("metrics/finetune_scores.csv"),
+            "matched": Path("metrics/finetune_scores_matched.csv")}
+SCORES_JSON = Path("metrics/scores.json")
+
+
+class ExplorerError(BloodbankError, ValueError):
+    """Input the explorer cannot show; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A transfer matrix with everything the views need about its languages."""
+
+    matrix: TransferMatrix
+    mono: dict[str, float]
+    analysis: dict  # of the full matrix: types and ranks do not move with filters
+    features: dict[str, dict[str, str]]
+    origin: str
+
+    @property
+    def langs(self) -> list[str]:
+        return self.matrix.langs
+
+
+def _bank(matrix: TransferMatrix, mono: dict[str, float], origin: str) -> Bank:
+    analysis = analyse(matrix, mono or None, resamples=199)
+    return Bank(matrix, mono, analysis, typology.features(matrix.langs, detailed=True), origin)
+
+
+def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
+    """The pipeline's own outputs under ``root`` (a checkout after ``dvc repro``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ExplorerError(f"{root}: no such folder; pass the repository root where "
+                            "`dvc repro` ran, or open a matrix CSV instead")
+    path = root / MATRICES[baseline]
+    if not path.is_file():
+        raise ExplorerError(f"{path}: not found; run `dvc repro` in {root} first (the "
+                            "`scores` stage writes it), or open a matrix CSV instead")
+    try:
+        matrix = read_matrix(path, kind="percent")
+        mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() \
+            else {}
+    except (MatrixError, KeyError, ValueError) as e:
+        raise ExplorerError(str(e)) from None
+    return _bank(matrix, mono, f"pipeline outputs in {root} ({baseline} baseline)")
+
+
+def load_csv(path: str | Path, mono_path: str | Path | None = None, kind: str = "auto",
+             transpose: bool = False) -> Bank:
+    """Any matrix that ``lbb graph --matrix`` accepts, with optional monolingual MRRs."""
+    try:
+        matrix = read_matrix(path, kind, transpose)  # type: ignore[arg-type]
+        mono = read_mono_mrr(mono_path) if mono_path else (matrix.diagonal_mrr or {})
+    except (MatrixError, ValueError) as e:
+        raise ExplorerError(str(e)) from None
+    return _bank(matrix, mono, f"{path} (read as {matrix.kind})")
+
+
+def facets(bank: Bank) -> dict[str, list[str]]:
+    """Values present for each filterable property: family, script and every feature."""
+    out: dict[str, set[str]] = {"family": set(), "script": set()}
+    for code in bank.langs:
+        lang = languages.get(code)
+        out["family"].add(lang.family)
+        out["script"].add(lang.script)
+        for name, value in bank.features[code].items():
+            out.setdefault(name, set()).add(value)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def prop(bank: Bank, code: str, name: str) -> str:
+    lang = languages.get(code)
+    if name in ("family", "script"):
+        return getattr(lang, name)
+    return bank.features[code].get(name, typology.UNKNOWN)
+
+
+def select(bank: Bank, langs: list[str] | None = None, keep: dict[str, list[str]] | None = None,
+           hide: dict[str, list[str]] | None = None) -> list[str]:
+    """Languages left after the filters, in matrix order. ``keep`` maps a property to the
+    values to keep (empty: all); ``hide`` to values to hide."""
+    chosen = [c for c in bank.langs if not langs or c in langs]
+    for name, values in (keep or {}).items():
+        if values:
+            chosen = [c for c in chosen if prop(bank, c, name) in values]
+    for name, values in (hide or {}).items():
+        chosen = [c for c in chosen if prop(bank, c, name) not in values]
+    return chosen
+
+
+def submatrix(bank: Bank, langs: list[str]) -> TransferMatrix:
+    idx = [bank.langs.index(c) for c in langs]
+    m = bank.matrix
+    return TransferMatrix(list(langs), m.f[np.ix_(idx, idx)], m.kind, m.kind_reason)
+
+
+def margins(m: TransferMatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Donation and recipience within the shown languages."""
+    return donation(m.f), recipience(m.f)
+
+
+def order(m: TransferMatrix, by: str) -> list[str]:
+    """Languages sorted for the heatmap: as given, or by donation / recipience (high first)."""
+    if by == "matrix":
+        return list(m.langs)
+    d, r = margins(m)
+    key = d if by == "donation" else r
+    return [m.langs[i] for i in sorted(range(len(m.langs)), key=lambda i: (-key[i], i))]
+
+
+def reorder(m: TransferMatrix, langs: list[str]) -> TransferMatrix:
+    idx = [m.langs.index(c) for c in langs]
+    return TransferMatrix(list(langs), m.f[np.ix_(idx, idx)], m.kind, m.kind_reason)
+
+
+def collapse(bank: Bank, langs: list[str], feature: str) -> tuple[list[str], np.ndarray]:
+    """Mean F(s→t) from each value group of ``feature`` to each other (s ≠ t), as the
+    study's explorer did. Returns the group labels and the group × group matrix."""
+    groups = sorted({prop(bank, c, feature) for c in langs})
+    sub = submatrix(bank, langs)
+    member = np.array([groups.index(prop(bank, c, feature)) for c in langs])
+    off = ~np.eye(len(langs), dtype=bool)
+    out = np.full((len(groups), len(groups)), np.nan)
+    for a in range(len(groups)):
+        for b in range(len(groups)):
+            cells = off & (member[:, None] == a) & (member[None, :] == b)
+            if cells.any():
+                out[a, b] = float(sub.f[cells].mean())
+    return groups, out
+
+
+def edges(m: TransferMatrix, threshold: float) -> list[tuple[str, str, float]]:
+    """Directed edges s→t with |F| ≥ threshold, strongest first."""
+    out = [(s, t, float(m.f[i, j])) for i, s in enumerate(m.langs)
+           for j, t in enumerate(m.langs) if i != j and abs(m.f[i, j]) >= threshold]
+    return sorted(out, key=lambda e: (-abs(e[2]), e[0], e[1]))
+
+
+def card(bank: Bank, code: str, k: int = 3) -> dict:
+    """What a language card shows: its best donors, best recipients and properties."""
+    i = bank.langs.index(code)
+    lang = languages.get(code)
+    incoming = sorted(((s, float(bank.matrix.f[j, i])) for j, s in enumerate(bank.langs)
+                       if j != i), key=lambda x: -x[1])
+    outgoing = sorted(((t, float(bank.matrix.f[i, j])) for j, t in enumerate(bank.langs)
+                       if j != i), key=lambda x: -x[1])
+    info = bank.analysis["languages"][code]
+    return {"code": code, "name": lang.name, "family": lang.family, "script": lang.script,
+            "type": info["type"], "donation": info["donation"],
+            "recipience": info["recipience"], "mono_mrr": bank.mono.get(code),
+            "best_donors": incoming[:k], "best_recipients": outgoing[:k],
+            "features": {n: v for n, v in bank.features[code].items()
+                         if n in typology.CATEGORICAL}}
+
+
+def matrix_csv(labels: list[str], values: np.ndarray) -> str:
+    """The shown matrix as CSV, in the layout ``lbb graph --matrix`` reads back."""
+    rows = ["source," + ",".join(labels)]
+    rows += [f"{s}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in row)
+             for s, row in zip(labels, values, strict=True)]
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,1 @@
+"""The blood bank graph: matrix I/O, finetune scores, analysis, figures, exports, report."""

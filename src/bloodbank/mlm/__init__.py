@@ -1,0 +1,1 @@
+"""The masked LM: model, masking, batching, trainer, evaluation, and the mono and pair runs."""

@@ -1,0 +1,118 @@
+"""dvc.yaml against the code: deps cover every module a stage runs, params are exactly the
+keys that change results, and git tracks no output of a stage that no longer exists.
+
+DVC reruns what changed and nothing else only if these hold; they are read from DVC's
+own view of the pipeline (foreach and matrix expanded), never from dvc.yaml by hand.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+from import_closure import ROOT, closure, relative
+
+from bloodbank.core.config import Params, TrainConfig
+
+CODE_ROOTS = ("src/", "stages/")
+# train keys that change how a run is watched, not what it computes (see dvc.yaml)
+NOT_RESULTS = {"log_every", "checkpoint_every", "device"}
+RESULT_TRAIN_KEYS = {f"train.{k}" for k in TrainConfig.model_fields} - {
+    f"train.{k}" for k in NOT_RESULTS}
+TRAINING = ("mono", "pair", "pretrain")
+
+
+@cache
+def all_stages() -> list:
+    """Every stage as DVC resolves dvc.yaml, foreach and matrix expanded."""
+    from dvc.repo import Repo
+
+    return list(Repo(str(ROOT)).index.stages)
+
+
+def stages() -> dict[str, object]:
+    """One DVC stage per stage script (foreach copies share deps, up to their data)."""
+    out: dict[str, object] = {}
+    for stage in all_stages():
+        out.setdefault(stage.name.split("@")[0], stage)
+    return out
+
+
+def script_of(stage) -> Path:
+    words = stage.cmd.split()
+    assert words[:2] == ["python", "-P"], f"{stage.name}: run stages as `python -P <script>`"
+    return ROOT / words[2]
+
+
+def code_deps(stage) -> list[str]:
+    return [d.def_path for d in stage.deps if d.def_path.startswith(CODE_ROOTS)]
+
+
+def params_of(stage) -> set[str]:
+    return {k for d in stage.deps if hasattr(d, "params") for k in d.params}
+
+
+def covered(path: str, deps: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+def test_every_stage_declares_every_module_it_imports():
+    missing = []
+    for name, stage in sorted(stages().items()):
+        deps = code_deps(stage)
+        missing += [f"{name}: dvc.yaml misses {f}" for f in relative(closure(script_of(stage)))
+                    if not covered(f, deps)]
+    assert not missing, "\n".join(missing)
+
+
+def test_declared_code_exists_and_single_files_are_imported():
+    wrong = []
+    for name, stage in sorted(stages().items()):
+        used = set(relative(closure(script_of(stage))))
+        for dep in code_deps(stage):
+            if not (ROOT / dep).exists():
+                wrong.append(f"{name}: {dep} does not exist")
+            elif dep.endswith(".py") and dep not in used:
+                wrong.append(f"{name}: {dep} is declared but never imported")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_declared_params_exist():
+    full = Params.model_validate(
+        {"languages": ["qaa"], "studied": ["qaa"]}).model_dump(mode="json")
+    unknown = []
+    for name, stage in sorted(stages().items()):
+        for key in params_of(stage):
+            node = full
+            for part in key.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    unknown.append(f"{name}: {key}")
+                    break
+                node = node[part]
+    assert not unknown, "unknown params keys: " + ", ".join(unknown)
+
+
+@pytest.mark.parametrize("name", TRAINING)
+def test_training_stages_declare_exactly_the_result_keys_of_train(name):
+    declared = params_of(stages()[name])
+    assert declared >= RESULT_TRAIN_KEYS, RESULT_TRAIN_KEYS - declared
+    assert "train" not in declared  # a whole section would rerun on a logging change
+    assert not {f"train.{k}" for k in NOT_RESULTS} & declared
+
+
+def test_no_stage_reruns_on_settings_that_change_no_result():
+    for name, stage in stages().items():
+        declared = params_of(stage)
+        assert not {"tracking", "tracking.enabled", "tracking.experiment", "dump.timeout",
+                    "dump.retries", "extract.processes", "train.device"} & declared, name
+
+
+def test_git_tracks_only_outputs_of_current_stages():
+    """A file under metrics/ or reports/ that no stage writes is a stale result."""
+    outs = [o.def_path for stage in all_stages() for o in stage.outs]
+    tracked = subprocess.run(["git", "ls-files", "metrics", "reports"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    stale = [f for f in tracked if Path(f).name != ".gitignore" and not covered(f, outs)]
+    assert not stale, f"tracked but written by no stage: {stale}"
