@@ -52,3 +52,31 @@ def test_summary_of_one_language_has_no_mean_rather_than_nan():
     one = pair_frame({("qaa", "qaa"): 0.3}, ["qaa"])
     f = finetune_scores(one, pd.Series({"qaa": 0.2}))
     assert summary({"qaa": 0.2}, one, f, f)["mean_f"] is None
+
+
+def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
+    """A stage's main() is callable from a test: params and inputs from the cwd."""
+    import importlib.util
+    import json
+
+    import yaml
+    from conftest import ROOT, tiny_params
+
+    params = tiny_params(languages=LANGS, studied=LANGS, tracking={"enabled": False})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for t in LANGS:
+        (tmp_path / "metrics/mono").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"metrics/mono/{t}.json").write_text(json.dumps({"mrr": MONO[t]}))
+        for s in LANGS:
+            (tmp_path / "metrics/pairs").mkdir(exist_ok=True)
+            (tmp_path / f"metrics/pairs/{s}-{t}.json").write_text(
+                json.dumps({"mrr": PAIRS.loc[s, t]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    spec = importlib.util.spec_from_file_location("scores_stage", ROOT / "stages/scores.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    stage.main([])
+    assert (tmp_path / "metrics/finetune_scores.csv").read_text().splitlines()[2] == \
+        "qab,50.00,25.00"
+    assert json.loads((tmp_path / "metrics/scores.json").read_text())["mean_f"] == 12.5
