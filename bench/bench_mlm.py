@@ -72,8 +72,14 @@ def hf_tokenizer():
     vocab.update({f"w{i}": i for i in range(len(SPECIALS), VOCAB)})
     tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
 
 
 def baseline_train(split: TokenizedSplit, steps: int, threads: int) -> float:
@@ -81,15 +87,26 @@ def baseline_train(split: TokenizedSplit, steps: int, threads: int) -> float:
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
     torch.set_num_threads(threads)
-    rows = [{"input_ids": [IDS.cls, *split.sentence(i)[:126].tolist(), IDS.sep]}
-            for i in range(len(split))]
+    rows = [
+        {"input_ids": [IDS.cls, *split.sentence(i)[:126].tolist(), IDS.sep]}
+        for i in range(len(split))
+    ]
     model = build_model(PAPER, VOCAB, IDS.pad, seed=0)
     collator = DataCollatorForLanguageModeling(hf_tokenizer(), mlm_probability=0.15)
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(out, per_device_train_batch_size=8, max_steps=steps,
-                                 learning_rate=5e-5, report_to=[], save_strategy="no",
-                                 logging_strategy="no", disable_tqdm=True, seed=0,
-                                 dataloader_num_workers=0, use_cpu=True)
+        args = TrainingArguments(
+            out,
+            per_device_train_batch_size=8,
+            max_steps=steps,
+            learning_rate=5e-5,
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            seed=0,
+            dataloader_num_workers=0,
+            use_cpu=True,
+        )
         trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator)
         # count the real (non-padding) tokens in the batches the Trainer will draw
         tokens = 0
@@ -102,21 +119,34 @@ def baseline_train(split: TokenizedSplit, steps: int, threads: int) -> float:
     return tokens / seconds
 
 
-def ours_train(split: TokenizedSplit, steps: int, threads: int, precision: str = "fp32"
-               ) -> float:
+def ours_train(split: TokenizedSplit, steps: int, threads: int, precision: str = "fp32") -> float:
     """Tokens/s of this project's trainer in steady state.
 
     A short bench sees each batch shape for the first time, and oneDNN compiles a bf16
     kernel per new shape (a one-off cost that a real run of thousands of steps, with at
     most 128 sequence lengths, amortises). So the same steps run once untimed first.
     """
-    cfg = TrainConfig(max_steps=steps, threads=threads, checkpoint_every=10**9,
-                      log_every=10**9, precision=precision)
+    cfg = TrainConfig(
+        max_steps=steps,
+        threads=threads,
+        checkpoint_every=10**9,
+        log_every=10**9,
+        precision=precision,
+    )
     for timed in (False, True):
         model = build_model(PAPER, VOCAB, IDS.pad, seed=0)
         with tempfile.TemporaryDirectory() as tmp:
-            result = train_mlm(model, split, cfg, IDS, VOCAB, 0, "bench", Path(tmp),
-                               desc="ours" if timed else "ours, warm-up")
+            result = train_mlm(
+                model,
+                split,
+                cfg,
+                IDS,
+                VOCAB,
+                0,
+                "bench",
+                Path(tmp),
+                desc="ours" if timed else "ours, warm-up",
+            )
     return result.tokens / result.seconds
 
 
@@ -130,13 +160,13 @@ def line_by_line(batches, batch_size: int = 8):
             rows[i] = (inputs[r, :n], labels[r, :n])
     order = sorted(rows)
     for start in range(0, len(order), batch_size):
-        chunk = [rows[i] for i in order[start:start + batch_size]]
+        chunk = [rows[i] for i in order[start : start + batch_size]]
         width = max(len(x) for x, _ in chunk)
         inputs = torch.full((len(chunk), width), IDS.pad, dtype=torch.int64)
         labels = torch.full((len(chunk), width), -100, dtype=torch.int64)
         attention = torch.zeros((len(chunk), width), dtype=torch.int64)
         for r, (x, y) in enumerate(chunk):
-            inputs[r, :len(x)], labels[r, :len(y)], attention[r, :len(x)] = x, y, 1
+            inputs[r, : len(x)], labels[r, : len(y)], attention[r, : len(x)] = x, y, 1
         yield inputs, attention, labels
 
 
@@ -171,11 +201,13 @@ def flops_per_token(cfg: ModelConfig, masked_fraction: float = 0.15) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=30, help="training steps per side")
-    parser.add_argument("--eval-sentences", type=int, default=512,
-                        help="held-out sentences scored by both sides")
+    parser.add_argument(
+        "--eval-sentences", type=int, default=512, help="held-out sentences scored by both sides"
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", choices=["train", "eval"], help="run one half only")
     args = parser.parse_args()
@@ -196,11 +228,15 @@ def bench_training(split: TokenizedSplit, steps: int, threads: int, peak: float)
     for precision in ("fp32", "bf16"):
         ours = ours_train(split, steps, threads, precision)
         reached = ours * flops_per_token(PAPER) / 1e9
-        note = {"fp32": " (the default)", "bf16": " (native here)" if native
-                else " (emulated here: no AVX512-BF16/AMX)"}[precision]
-        print(f"training   {precision}{note}: baseline {base:6.0f} tokens/s   ours {ours:6.0f} "
-              f"tokens/s   ratio {ours / base:4.1f}x   ours at {reached:.1f} GFLOP/s = "
-              f"{reached / peak:.0%} of the fp32 matmul peak")
+        note = {
+            "fp32": " (the default)",
+            "bf16": " (native here)" if native else " (emulated here: no AVX512-BF16/AMX)",
+        }[precision]
+        print(
+            f"training   {precision}{note}: baseline {base:6.0f} tokens/s   ours {ours:6.0f} "
+            f"tokens/s   ratio {ours / base:4.1f}x   ours at {reached:.1f} GFLOP/s = "
+            f"{reached / peak:.0%} of the fp32 matmul peak"
+        )
 
 
 def eval_flops_per_masked_token(batches, cfg: ModelConfig) -> float:
@@ -216,15 +252,20 @@ def eval_flops_per_masked_token(batches, cfg: ModelConfig) -> float:
 def bench_evaluation(n_sentences: int, peak: float) -> None:
     test = corpus(n_sentences, seed=1)
     model = build_model(PAPER, VOCAB, IDS.pad, seed=0).eval()
-    batches = list(fixed_masks(test, 128, IDS, VOCAB, 64, seed=0, language="bench",
-                               max_tokens=EvalConfig().max_tokens))
+    batches = list(
+        fixed_masks(
+            test, 128, IDS, VOCAB, 64, seed=0, language="bench", max_tokens=EvalConfig().max_tokens
+        )
+    )
     base_e, base_mrr = baseline_eval(model, line_by_line(batches))
     ours_e, ours_mrr = ours_eval(model, batches, len(test))
     reached = ours_e * eval_flops_per_masked_token(batches, PAPER) / 1e9
-    print(f"evaluation baseline {base_e:8.0f} masked tokens/s   ours {ours_e:8.0f} masked "
-          f"tokens/s   ratio {ours_e / base_e:5.1f}x   ours at {reached:.1f} GFLOP/s = "
-          f"{reached / peak:.0%} of matmul peak (fp32)   (same masks; MRR {base_mrr:.6f} vs "
-          f"{ours_mrr:.6f})")
+    print(
+        f"evaluation baseline {base_e:8.0f} masked tokens/s   ours {ours_e:8.0f} masked "
+        f"tokens/s   ratio {ours_e / base_e:5.1f}x   ours at {reached:.1f} GFLOP/s = "
+        f"{reached / peak:.0%} of matmul peak (fp32)   (same masks; MRR {base_mrr:.6f} vs "
+        f"{ours_mrr:.6f})"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,13 @@ def main(argv: list[str] | None = None) -> None:
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
     with stage_run("dump", params.tracking, params.seed, logged, {"language": lang}) as run:
         info = fetch_dump(lang, params.dump, params.synthetic, out)
-        run.log_metrics({"pages": info.pages, "compressed_bytes": info.compressed_bytes,
-                         "xml_bytes": info.xml_bytes})
+        run.log_metrics(
+            {
+                "pages": info.pages,
+                "compressed_bytes": info.compressed_bytes,
+                "xml_bytes": info.xml_bytes,
+            }
+        )
     print(f"{out}: {info.pages} pages, {info.compressed_bytes:,} bytes")
 
 

@@ -15,10 +15,16 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     dump = paths.dump(get(lang).wiki, params.dump.date)
     out = paths.text(lang)
-    with stage_run("extract", params.tracking, params.seed, params.extract.model_dump(),
-                   {"language": lang}) as run:
-        docs = extract_dump(dump, out, params.extract.processes, params.extract.expand_templates,
-                            desc=f"extract {lang}")
+    with stage_run(
+        "extract", params.tracking, params.seed, params.extract.model_dump(), {"language": lang}
+    ) as run:
+        docs = extract_dump(
+            dump,
+            out,
+            params.extract.processes,
+            params.extract.expand_templates,
+            desc=f"extract {lang}",
+        )
         run.log_metrics({"documents": docs, "bytes": out.stat().st_size})
     print(f"{out}: {docs} documents")
 

@@ -26,19 +26,37 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     cfg = params.downstream.finetune
     langs = load_selection(paths.SETS).downstream_languages()
-    with stage_run("finetune", params.tracking, params.seed, cfg.model_dump(),
-                   {"config": args.config, "task": args.task}) as run:
+    with stage_run(
+        "finetune",
+        params.tracking,
+        params.seed,
+        cfg.model_dump(),
+        {"config": args.config, "task": args.task},
+    ) as run:
         from bloodbank.downstream.finetuning import finetune_configuration
 
         metrics = finetune_configuration(
-            args.config, args.task, langs, paths.pretrain_model(args.config), paths.TOKENIZER,
-            partial(paths.task_split, args.task), cfg, params.seed, params.train.threads,
-            params.train.device, run)
+            args.config,
+            args.task,
+            langs,
+            paths.pretrain_model(args.config),
+            paths.TOKENIZER,
+            partial(paths.task_split, args.task),
+            cfg,
+            params.seed,
+            params.train.threads,
+            params.train.device,
+            run,
+        )
         write_json(paths.finetune_metrics(args.config, args.task), metrics)
     for k, per_source in metrics["scores"].items():
-        print(f"{args.config} {args.task} seed {k}: " + "; ".join(
-            f"{s}→" + ",".join(f"{t} {v:.1f}" for t, v in row.items())
-            for s, row in per_source.items()))
+        print(
+            f"{args.config} {args.task} seed {k}: "
+            + "; ".join(
+                f"{s}→" + ",".join(f"{t} {v:.1f}" for t, v in row.items())
+                for s, row in per_source.items()
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -23,17 +23,32 @@ def main(argv: list[str] | None = None) -> None:
     source = paths.SCORES if cfg.baseline == "mono" else paths.SCORES_MATCHED
     matrix = read_matrix(source, kind="percent")
     mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
-    with stage_run("graph", params.tracking, params.seed, cfg.model_dump(),
-                   {"languages": ",".join(matrix.langs)}) as run:
+    with stage_run(
+        "graph",
+        params.tracking,
+        params.seed,
+        cfg.model_dump(),
+        {"languages": ",".join(matrix.langs)},
+    ) as run:
         # imported here, not above: MLflow's worker starts up while matplotlib loads
         from bloodbank.graph.report import publish
 
-        analysis = publish(matrix, mono, paths.GRAPH_DIR, paths.GRAPH_REPORT,
-                           paths.GRAPH_METRICS, params.seed, tuple(cfg.bins), cfg.resamples)
+        analysis = publish(
+            matrix,
+            mono,
+            paths.GRAPH_DIR,
+            paths.GRAPH_REPORT,
+            paths.GRAPH_METRICS,
+            params.seed,
+            tuple(cfg.bins),
+            cfg.resamples,
+        )
         run.log_metrics(analysis)
         run.log_artifacts(paths.GRAPH_DIR)
-    print(f"{paths.GRAPH_REPORT}: donors {analysis['donor_ranking']}; "
-          f"O = {analysis['types']['O'] or 'none'}, AB+ = {analysis['types']['AB+'] or 'none'}")
+    print(
+        f"{paths.GRAPH_REPORT}: donors {analysis['donor_ranking']}; "
+        f"O = {analysis['types']['O'] or 'none'}, AB+ = {analysis['types']['AB+'] or 'none'}"
+    )
 
 
 if __name__ == "__main__":

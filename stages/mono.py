@@ -23,14 +23,24 @@ def main(argv: list[str] | None = None) -> None:
         from bloodbank.mlm.runs import Recipe, train_mono
 
         recipe = Recipe(params.train, params.eval, params.seed)
-        out = train_mono(lang, params.model, recipe, paths.TOKENIZER, paths.tokens(lang),
-                         paths.mono_model(lang), paths.resume("mono", lang), run.log_metrics)
+        out = train_mono(
+            lang,
+            params.model,
+            recipe,
+            paths.TOKENIZER,
+            paths.tokens(lang),
+            paths.mono_model(lang),
+            paths.resume("mono", lang),
+            run.log_metrics,
+        )
         write_json(paths.mono_metrics(lang), out.results)
         write_json(paths.timings("mono", lang), out.timing)
         run.log_metrics({**out.results, "timing": out.timing})
-    print(f"mono {lang}: MRR {out.results['mrr']:.4f} "
-          f"[{out.results['mrr_ci95'][0]:.4f}, {out.results['mrr_ci95'][1]:.4f}], "
-          f"{out.timing['tokens_per_second']:,.0f} tokens/s")
+    print(
+        f"mono {lang}: MRR {out.results['mrr']:.4f} "
+        f"[{out.results['mrr_ci95'][0]:.4f}, {out.results['mrr_ci95'][1]:.4f}], "
+        f"{out.timing['tokens_per_second']:,.0f} tokens/s"
+    )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,17 @@ def main(argv: list[str] | None = None) -> None:
         from bloodbank.mlm.runs import Recipe, train_pair
 
         recipe = Recipe(params.train, params.eval, params.seed)
-        out = train_pair(src, tgt, recipe, paths.mono_model(src), paths.TOKENIZER,
-                         paths.tokens(tgt), paths.pair_model(src, tgt),
-                         paths.resume("pair", f"{src}-{tgt}"), run.log_metrics)
+        out = train_pair(
+            src,
+            tgt,
+            recipe,
+            paths.mono_model(src),
+            paths.TOKENIZER,
+            paths.tokens(tgt),
+            paths.pair_model(src, tgt),
+            paths.resume("pair", f"{src}-{tgt}"),
+            run.log_metrics,
+        )
         write_json(paths.pair_metrics(src, tgt), out.results)
         write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
         run.log_metrics({**out.results, "timing": out.timing})

@@ -32,17 +32,26 @@ def main(argv: list[str] | None = None) -> None:
         from bloodbank.mlm.runs import Recipe
 
         out = pretrain_configuration(
-            config, {c: paths.pretrain_sample(c) for c in langs},
-            {c: paths.tokens(c) for c in langs}, params.downstream.total_chars, params.model,
-            Recipe(params.train, params.eval, params.seed), paths.TOKENIZER,
-            paths.pretrain_model(config), paths.resume("pretrain", config), run.log_metrics)
+            config,
+            {c: paths.pretrain_sample(c) for c in langs},
+            {c: paths.tokens(c) for c in langs},
+            params.downstream.total_chars,
+            params.model,
+            Recipe(params.train, params.eval, params.seed),
+            paths.TOKENIZER,
+            paths.pretrain_model(config),
+            paths.resume("pretrain", config),
+            run.log_metrics,
+        )
         write_json(paths.pretrain_metrics(config), out.results)
         write_json(paths.timings("pretrain", config), out.timing)
         run.log_metrics({**out.results, "timing": out.timing})
     metrics = out.results
-    print(f"pretrain {config}: {', '.join(metrics['languages'])}; "
-          f"{sum(metrics['characters'].values()):,} characters, MRR "
-          + ", ".join(f"{c} {v:.3f}" for c, v in metrics["mrr"].items()))
+    print(
+        f"pretrain {config}: {', '.join(metrics['languages'])}; "
+        f"{sum(metrics['characters'].values()):,} characters, MRR "
+        + ", ".join(f"{c} {v:.3f}" for c, v in metrics["mrr"].items())
+    )
 
 
 if __name__ == "__main__":

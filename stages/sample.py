@@ -19,15 +19,27 @@ from bloodbank.tracking.runs import stage_run
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
-    with stage_run("sample", params.tracking, params.seed, params.sample.model_dump(),
-                   {"language": lang, "sample_seed": params.sample.seed}) as run:
-        result = sample_language(lang, paths.text(lang), paths.sample(lang, "train"),
-                                 paths.sample(lang, "test"), params.sample)
+    with stage_run(
+        "sample",
+        params.tracking,
+        params.seed,
+        params.sample.model_dump(),
+        {"language": lang, "sample_seed": params.sample.seed},
+    ) as run:
+        result = sample_language(
+            lang,
+            paths.text(lang),
+            paths.sample(lang, "train"),
+            paths.sample(lang, "test"),
+            params.sample,
+        )
         meta = asdict(result)
         write_json(paths.sample_meta(lang), meta)
         run.log_metrics(meta)
-    print(f"{lang}: {result.train_chars:,} sample and {result.test_chars:,} test characters "
-          f"from {result.corpus.chars:,}")
+    print(
+        f"{lang}: {result.train_chars:,} sample and {result.test_chars:,} test characters "
+        f"from {result.corpus.chars:,}"
+    )
 
 
 if __name__ == "__main__":

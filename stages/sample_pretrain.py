@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     chars = pretrain_chars_per_language(params.downstream)
-    written = sample_for_pretraining(lang, paths.text(lang), params.sample, chars,
-                                     paths.pretrain_sample(lang))
+    written = sample_for_pretraining(
+        lang, paths.text(lang), params.sample, chars, paths.pretrain_sample(lang)
+    )
     print(f"{paths.pretrain_sample(lang)}: {written:,} characters (needed {chars:,})")
 
 

@@ -30,12 +30,14 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     langs = list(params.studied)
     mono = {t: read_json(paths.mono_metrics(t))["mrr"] for t in langs}
-    pairs = pair_frame({(s, t): read_json(paths.pair_metrics(s, t))["mrr"]
-                        for s in langs for t in langs}, langs)
+    pairs = pair_frame(
+        {(s, t): read_json(paths.pair_metrics(s, t))["mrr"] for s in langs for t in langs}, langs
+    )
     scores = finetune_scores(pairs, pd.Series(mono))
     matched = finetune_scores(pairs, matched_baseline(pairs))
-    with stage_run("scores", params.tracking, params.seed, {}, {"languages": ",".join(langs)}) \
-            as run:
+    with stage_run(
+        "scores", params.tracking, params.seed, {}, {"languages": ",".join(langs)}
+    ) as run:
         write_matrix(paths.SCORES, scores, digits=2)
         write_matrix(paths.SCORES_MATCHED, matched, digits=2)
         write_matrix(paths.MRR_MATRIX, pairs, digits=5)
@@ -43,8 +45,10 @@ def main(argv: list[str] | None = None) -> None:
         write_json(paths.SCORES_SUMMARY, report)
         run.log_metrics(report)
     if report["mean_f"] is not None:
-        print(f"{paths.SCORES}: {len(langs)}x{len(langs)}, mean off-diagonal F "
-              f"{report['mean_f']:.2f}% (compute-matched {report['mean_f_matched']:.2f}%)")
+        print(
+            f"{paths.SCORES}: {len(langs)}x{len(langs)}, mean off-diagonal F "
+            f"{report['mean_f']:.2f}% (compute-matched {report['mean_f_matched']:.2f}%)"
+        )
 
 
 if __name__ == "__main__":

@@ -20,21 +20,26 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     meta = read_json(paths.sample_meta(lang))
-    with stage_run("stats", params.tracking, params.seed, params.stats.model_dump(),
-                   {"language": lang}) as run:
+    with stage_run(
+        "stats", params.tracking, params.seed, params.stats.model_dump(), {"language": lang}
+    ) as run:
         report = language_report(
             load_tokenizer(paths.TOKENIZER),
             language_sentences(paths.text(lang), params.sample.min_sentence_chars),
-            paths.sample(lang, "train"), meta["corpus"]["sentences"],
-            params.stats.reference_sentences)
+            paths.sample(lang, "train"),
+            meta["corpus"]["sentences"],
+            params.stats.reference_sentences,
+        )
         report["corpus_characters"] = meta["corpus"]["chars"]
         report["test_characters"] = meta["test_chars"]
         write_json(paths.stats(lang), report)
         run.log_metrics(report)
     emd = report["emd"]
-    print(f"{lang}: information ratio {report['information_ratio']:.2f}; EMD words/sentence "
-          f"{emd['sentence_words']:.3f}, tokens/sentence {emd['sentence_tokens']:.3f}, "
-          f"chars/word {emd['word_chars']:.3f}")
+    print(
+        f"{lang}: information ratio {report['information_ratio']:.2f}; EMD words/sentence "
+        f"{emd['sentence_words']:.3f}, tokens/sentence {emd['sentence_tokens']:.3f}, "
+        f"chars/word {emd['word_chars']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ def main(argv: list[str] | None = None) -> None:
             tmp.write_text(report(out, sets), encoding="utf-8")
         run.log_metrics(out)
     for task, h in out["hypotheses"]["eq10"].items():
-        print(f"{task}: Z_P(C) " + ", ".join(f"{p} {v:.1f}" for p, v in h["z_c"].items())
-              + f"; equation 10 {'holds' if h['holds'] else 'does not hold'}")
+        print(
+            f"{task}: Z_P(C) "
+            + ", ".join(f"{p} {v:.1f}" for p, v in h["z_c"].items())
+            + f"; equation 10 {'holds' if h['holds'] else 'does not hold'}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,21 +25,31 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     cfg = params.downstream
     langs = load_selection(paths.SETS).downstream_languages()
-    with tempfile.TemporaryDirectory() as raw, \
-            atomic_path(paths.DOWNSTREAM_DATA, is_dir=True) as out:
+    with (
+        tempfile.TemporaryDirectory() as raw,
+        atomic_path(paths.DOWNSTREAM_DATA, is_dir=True) as out,
+    ):
         root = Path(cfg.local_dir)
         if cfg.source == "synthetic":
             root = Path(raw)
             n = max(cfg.max_sentences.values())
-            write_synthetic(root, langs, params.synthetic.world_seed,
-                            {"train": n, "dev": cfg.eval_sentences, "test": cfg.eval_sentences})
+            write_synthetic(
+                root,
+                langs,
+                params.synthetic.world_seed,
+                {"train": n, "dev": cfg.eval_sentences, "test": cfg.eval_sentences},
+            )
         elif cfg.source == "ud" and "pos" in cfg.tasks:
             fetch_ud_release(cfg.ud_url, root, cfg.ud_sha256)
         counts = prepare(root, out, langs, cfg.tasks, cfg.max_sentences, cfg.eval_sentences)
         write_json(out / "counts.json", counts)
     for task, per_lang in counts.items():
-        print(f"{task}: " + "; ".join(f"{lang} {c['train']}/{c['dev']}/{c['test']}"
-                                      for lang, c in per_lang.items()))
+        print(
+            f"{task}: "
+            + "; ".join(
+                f"{lang} {c['train']}/{c['dev']}/{c['test']}" for lang, c in per_lang.items()
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@ def main(argv: list[str] | None = None) -> None:
     tok = load_tokenizer(paths.TOKENIZER)
     splits = {name: encode_file(tok, paths.sample(lang, name)) for name in ("train", "test")}
     save_splits(paths.tokens(lang), splits)
-    print(f"{paths.tokens(lang)}: " + ", ".join(
-        f"{name} {len(s):,} sentences / {len(s.ids):,} tokens" for name, s in splits.items()))
+    print(
+        f"{paths.tokens(lang)}: "
+        + ", ".join(
+            f"{name} {len(s):,} sentences / {len(s.ids):,} tokens" for name, s in splits.items()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,18 +21,26 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     samples = {code: paths.sample(code, "train") for code in params.languages}
-    with stage_run("tokenizer", params.tracking, params.seed, params.tokenizer.model_dump(),
-                   {"languages": ",".join(params.languages)}) as run:
-        tok = train_tokenizer(lambda: read_lines(samples.values()), params.tokenizer,
-                              show_progress=True)
+    with stage_run(
+        "tokenizer",
+        params.tracking,
+        params.seed,
+        params.tokenizer.model_dump(),
+        {"languages": ",".join(params.languages)},
+    ) as run:
+        tok = train_tokenizer(
+            lambda: read_lines(samples.values()), params.tokenizer, show_progress=True
+        )
         save_tokenizer(tok, paths.TOKENIZER, params.tokenizer)
         report = tokenizer_report(tok, samples)
         write_json(paths.TOKENIZER_METRICS, report)
         run.log_metrics(report)
         run.log_dict(report, "tokenizer.json")
     corr = report["tokens_vs_unique"]
-    print(f"{paths.TOKENIZER}: {report['vocab_size']:,} tokens; tokens vs unique tokens across "
-          f"languages r = {corr['r']:.3f}")
+    print(
+        f"{paths.TOKENIZER}: {report['vocab_size']:,} tokens; tokens vs unique tokens across "
+        f"languages r = {corr['r']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,13 +24,29 @@ TINY_PARAMS = {
     "sample": {"seed": 0, "chars_per_language": 12000, "test_chars": 3000},
     "stats": {"reference_sentences": 1000},
     "tokenizer": {"vocab_size": 1500, "min_frequency": 2},
-    "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64,
-              "max_position_embeddings": 64},
-    "train": {"batch_size": 16, "epochs": 1, "lr": 0.002, "max_length": 64, "threads": 2,
-              "log_every": 5},
+    "model": {
+        "hidden_size": 32,
+        "num_layers": 1,
+        "num_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+    },
+    "train": {
+        "batch_size": 16,
+        "epochs": 1,
+        "lr": 0.002,
+        "max_length": 64,
+        "threads": 2,
+        "log_every": 5,
+    },
     "eval": {"bootstrap": 100},
-    "downstream": {"total_chars": 12000, "tasks": ["pos"], "max_sentences": {"pos": 40, "ner": 40},
-                   "eval_sentences": 20, "finetune": {"epochs": 1, "seeds": 2}},
+    "downstream": {
+        "total_chars": 12000,
+        "tasks": ["pos"],
+        "max_sentences": {"pos": 40, "ner": 40},
+        "eval_sentences": 20,
+        "finetune": {"epochs": 1, "seeds": 2},
+    },
     "tracking": {"experiment": "test", "enabled": True},
 }
 
@@ -48,8 +64,9 @@ def tiny_params(**overrides) -> dict:
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
-                             f"{proc.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -91,10 +108,14 @@ def built(tmp_path_factory):
     env_backup = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
     try:
         # the second clone only rebuilds the data half to compare bytes: no MLflow needed
-        repos = [make_repo(base / "one", tiny_params()),
-                 make_repo(base / "two", tiny_params(tracking={"enabled": False}))]
-        logs = [run(["dvc", "repro"], repos[0]).stdout,
-                run(["dvc", "repro", "--glob", "stats@*"], repos[1]).stdout]
+        repos = [
+            make_repo(base / "one", tiny_params()),
+            make_repo(base / "two", tiny_params(tracking={"enabled": False})),
+        ]
+        logs = [
+            run(["dvc", "repro"], repos[0]).stdout,
+            run(["dvc", "repro", "--glob", "stats@*"], repos[1]).stdout,
+        ]
     finally:
         os.environ.update(env_backup)
     return repos, logs

@@ -38,8 +38,11 @@ def imported_modules(path: Path) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
-            names += [f"{node.module}.{a.name}" for a in node.names
-                      if module_file(f"{node.module}.{a.name}")]
+            names += [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if module_file(f"{node.module}.{a.name}")
+            ]
         else:
             continue
         for name in names:
@@ -66,8 +69,9 @@ def relative(paths: set[Path]) -> list[str]:
 
 
 if __name__ == "__main__":
-    for script in sorted((ROOT / "stages").glob("*.py")) if len(sys.argv) < 2 else map(
-            Path, sys.argv[1:]):
+    for script in (
+        sorted((ROOT / "stages").glob("*.py")) if len(sys.argv) < 2 else map(Path, sys.argv[1:])
+    ):
         print(f"{script.stem}:")
         for f in relative(closure(script)):
             print(f"  - {f}")

@@ -20,8 +20,11 @@ def test_shipped_configurations_are_valid():
     assert len(paper.languages) == 41 and len(paper.studied) == 22
     assert paper.sample.chars_per_language == 10_000_000
     assert paper.dump.date == "20211101"
-    assert (paper.tokenizer.vocab_size, paper.tokenizer.min_frequency,
-            paper.tokenizer.limit_alphabet) == (100_000, 3, 5_000)
+    assert (
+        paper.tokenizer.vocab_size,
+        paper.tokenizer.min_frequency,
+        paper.tokenizer.limit_alphabet,
+    ) == (100_000, 3, 5_000)
 
 
 @pytest.mark.parametrize("name", ["params.yaml", "configs/default.yaml", "configs/paper.yaml"])

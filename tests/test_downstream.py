@@ -27,8 +27,9 @@ R = {"en": -5, "de": 90, "fr": 10, "fi": 0, "hu": 5, "ja": -40, "hi": 60, "ar": 
 
 
 def cfg(**kw) -> DownstreamConfig:
-    return DownstreamConfig.model_validate({"sizes": {"donors": 2, "most_recipient": 2,
-                                                      "least_recipient": 1}, **kw})
+    return DownstreamConfig.model_validate(
+        {"sizes": {"donors": 2, "most_recipient": 2, "least_recipient": 1}, **kw}
+    )
 
 
 def test_recipient_sets_come_from_recipience_and_donors_exclude_them():
@@ -52,8 +53,10 @@ def test_random_set_is_seeded_and_disjoint_when_it_can_be():
     a = select(STUDIED, D, R, cfg(select_seed=1, sizes=one))
     assert a.sets == select(STUDIED, D, R, cfg(select_seed=1, sizes=one)).sets
     assert not set(a.sets["random"]) & (set(a.sets["most"]) | set(a.sets["least"]))
-    assert any(select(STUDIED, D, R, cfg(select_seed=s, sizes=one)).sets["random"]
-               != a.sets["random"] for s in range(2, 8))
+    assert any(
+        select(STUDIED, D, R, cfg(select_seed=s, sizes=one)).sets["random"] != a.sets["random"]
+        for s in range(2, 8)
+    )
     crowded = select(STUDIED, D, R, cfg())  # 2 + 2 donors leave 1: Random may overlap
     assert any("drawn from all donor candidates" in r for r in crowded.reasons["(random set)"])
 
@@ -70,8 +73,18 @@ def test_the_papers_preset_and_explicit_sets_override():
     d = {c: 0.0 for c in PAPER_STUDIED}
     sel = select(list(PAPER_STUDIED), d, d, cfg(preset="paper"))
     assert sel.sets == PAPER_SETS
-    assert sel.configuration("random") == ["he", "ga", "fr", "sv", "hi", "de", "hu", "ar",
-                                           "el", "ta"]
+    assert sel.configuration("random") == [
+        "he",
+        "ga",
+        "fr",
+        "sv",
+        "hi",
+        "de",
+        "hu",
+        "ar",
+        "el",
+        "ta",
+    ]
     sel = select(STUDIED, D, R, cfg(explicit={"most": ["ja", "ar"]}))
     assert sel.sets["most"] == ["ja", "ar"] and "given" in sel.reasons["ja"][-1]
     with pytest.raises(SelectionError, match="names xx|not studied"):
@@ -85,9 +98,11 @@ def test_the_control_needs_the_largest_share_of_pretraining_text():
 
 # --- Z formulas and tables ---------------------------------------------------------------
 
-Z1 = {"a": {"a": 90.0, "b": 40.0, "c": 10.0},
-      "b": {"a": 30.0, "b": 80.0, "c": 20.0},
-      "c": {"a": 50.0, "b": 60.0, "c": 70.0}}
+Z1 = {
+    "a": {"a": 90.0, "b": 40.0, "c": 10.0},
+    "b": {"a": 30.0, "b": 80.0, "c": 20.0},
+    "c": {"a": 50.0, "b": 60.0, "c": 70.0},
+}
 
 
 def test_equations_2_and_11_by_hand():
@@ -103,8 +118,10 @@ def shifted(z: dict, d: float) -> dict:
 
 
 def test_tables_mean_and_std_over_seeds_and_the_hypotheses():
-    results = {p: {"pos": {"0": shifted(Z1, off), "1": shifted(Z1, off + 2)}}
-               for p, off in (("most", 4), ("random", 2), ("least", 0), ("control", 1))}
+    results = {
+        p: {"pos": {"0": shifted(Z1, off), "1": shifted(Z1, off + 2)}}
+        for p, off in (("most", 4), ("random", 2), ("least", 0), ("control", 1))
+    }
     t = tables(results, rh=["a", "b"], rl=["c"])
     most = t["table3"]["most"]["pos"]
     assert most["zero_shot"]["mean"] == pytest.approx(35.0 + 5)  # z_set(C)=35, +4/+6
@@ -116,8 +133,7 @@ def test_tables_mean_and_std_over_seeds_and_the_hypotheses():
     assert t["hypotheses"]["eq10"]["pos"]["holds"] is True
     h9 = hypotheses(results, ["a", "b"], ["c"], ["pos"])["eq9"]["pos"]
     # Z(Rh) = 35 + off, Z(Rl) = into c from a, b = 15 + off: Rh > Rl everywhere
-    assert h9["holds"] is True and h9["per_configuration"]["least"] == {"Rh": 36.0,
-                                                                          "Rl": 16.0}
+    assert h9["holds"] is True and h9["per_configuration"]["least"] == {"Rh": 36.0, "Rl": 16.0}
 
 
 # --- readers -----------------------------------------------------------------------------
@@ -143,11 +159,14 @@ def test_conllu_reader_keeps_words_and_upos(tmp_path):
     assert sents[0].tags == ("PROPN", "VERB", "NOUN", "PUNCT")
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ("1\tAna\tAna\tPROPN\t_\t_\t2\tnsubj", "expected 10 tab-separated columns, found 8"),
-    ("1\tAna\tAna\tPRPN\t_\t_\t2\tnsubj\t_\t_", "'PRPN' is not a UPOS tag"),
-    ("2\tAna\tAna\tPROPN\t_\t_\t2\tnsubj\t_\t_", "word id '2' does not follow 0"),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("1\tAna\tAna\tPROPN\t_\t_\t2\tnsubj", "expected 10 tab-separated columns, found 8"),
+        ("1\tAna\tAna\tPRPN\t_\t_\t2\tnsubj\t_\t_", "'PRPN' is not a UPOS tag"),
+        ("2\tAna\tAna\tPROPN\t_\t_\t2\tnsubj\t_\t_", "word id '2' does not follow 0"),
+    ],
+)
 def test_malformed_conllu_names_file_and_line(tmp_path, line, reason):
     path = tmp_path / "bad.conllu"
     path.write_text("# a comment\n" + line + "\n")
@@ -160,9 +179,11 @@ def test_iob2_reader_strips_panx_prefixes_and_checks_the_scheme(tmp_path):
     path.write_text("fi:Ana\tB-PER\nfi:Lopez\tI-PER\nfi:asuu\tO\n\nfi:Oulu\tB-LOC\n")
     sents = read_iob2(path, lang_prefix="fi")
     assert sents[0].words == ("Ana", "Lopez", "asuu") and sents[1].tags == ("B-LOC",)
-    for body, reason in (("a\tO\nb\tI-PER\n", "3|2: I-PER does not continue"),
-                         ("a\tB-MISC\n", "1: 'B-MISC' is not one of"),
-                         ("a O\n", "1: expected token<TAB>tag")):
+    for body, reason in (
+        ("a\tO\nb\tI-PER\n", "3|2: I-PER does not continue"),
+        ("a\tB-MISC\n", "1: 'B-MISC' is not one of"),
+        ("a O\n", "1: expected token<TAB>tag"),
+    ):
         path.write_text(body)
         with pytest.raises(TaskDataError, match=reason):
             read_iob2(path)

@@ -31,30 +31,40 @@ def xml(dbname: str = "fiwiki", pages: int = 2, words: int = 0) -> bytes:
     def noise() -> str:
         return " ".join(f"{rng.getrandbits(40):x}" for _ in range(words))
 
-    body = "".join(f"<page><title>P{i}</title><ns>0</ns><id>{i}</id><revision><id>{i}</id>"
-                   f"<text>Some text number {i}. Another sentence here. {noise()}</text>"
-                   "</revision></page>" for i in range(pages))
-    return (f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">'
-            f"<siteinfo><dbname>{dbname}</dbname></siteinfo>{body}</mediawiki>").encode()
+    body = "".join(
+        f"<page><title>P{i}</title><ns>0</ns><id>{i}</id><revision><id>{i}</id>"
+        f"<text>Some text number {i}. Another sentence here. {noise()}</text>"
+        "</revision></page>"
+        for i in range(pages)
+    )
+    return (
+        f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">'
+        f"<siteinfo><dbname>{dbname}</dbname></siteinfo>{body}</mediawiki>"
+    ).encode()
 
 
 def good_dump(tmp_path: Path) -> Path:
-    return write_dump(tmp_path / "qaawiki-20211101-pages-articles.xml.bz2", "qaa", 0, 40,
-                      "20211101")
+    return write_dump(
+        tmp_path / "qaawiki-20211101-pages-articles.xml.bz2", "qaa", 0, 40, "20211101"
+    )
 
 
 def bad_dumps(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     good = good_dump(tmp_path).read_bytes()
     corrupt = bytearray(good)
-    corrupt[len(good) // 2: len(good) // 2 + 64] = bytes(64)
+    corrupt[len(good) // 2 : len(good) // 2 + 64] = bytes(64)
     return {
         "corrupt": (bytes(corrupt), "corrupt bz2 data"),
         "truncated": (good[: len(good) // 2], "truncated bz2"),
         "utf16": (bz2.compress(xml().decode().encode("utf-16")), "not UTF-8 (looks like UTF-16)"),
-        "latin1": (bz2.compress(xml().replace(b"Some", "Söme".encode("latin-1"))),
-                   "not UTF-8 (bad byte at offset"),
-        "not_xml": (bz2.compress(b"just some words, no markup at all\n"),
-                    "not a MediaWiki XML export"),
+        "latin1": (
+            bz2.compress(xml().replace(b"Some", "Söme".encode("latin-1"))),
+            "not UTF-8 (bad byte at offset",
+        ),
+        "not_xml": (
+            bz2.compress(b"just some words, no markup at all\n"),
+            "not a MediaWiki XML export",
+        ),
         "html": (bz2.compress(b"<html><body>hi</body></html>"), "root element <html>"),
         "empty_file": (b"", "empty file"),
         "empty_bz2": (bz2.compress(b""), "empty dump (no XML"),
@@ -63,8 +73,21 @@ def bad_dumps(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     }
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "truncated", "utf16", "latin1", "not_xml", "html",
-                                  "empty_file", "empty_bz2", "no_pages", "plain_xml"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "corrupt",
+        "truncated",
+        "utf16",
+        "latin1",
+        "not_xml",
+        "html",
+        "empty_file",
+        "empty_bz2",
+        "no_pages",
+        "plain_xml",
+    ],
+)
 def test_inspect_dump_names_file_and_cause(tmp_path, kind):
     data, cause = bad_dumps(tmp_path)[kind]
     path = tmp_path / f"{kind}.xml.bz2"
@@ -87,8 +110,9 @@ def test_inspect_dump_counts_pages_in_multistream(tmp_path):
     path.write_bytes(bz2.compress(text[:cut]) + bz2.compress(text[cut:]))
     single = tmp_path / "single.xml.bz2"
     single.write_bytes(bz2.compress(text))
-    assert inspect_dump(path, "qabwiki").pages == inspect_dump(single).pages == text.count(
-        b"<page>")
+    assert (
+        inspect_dump(path, "qabwiki").pages == inspect_dump(single).pages == text.count(b"<page>")
+    )
 
 
 def test_real_utf16_dump_shipped_by_gensim_is_reported():
@@ -98,8 +122,10 @@ def test_real_utf16_dump_shipped_by_gensim_is_reported():
 
 
 def test_real_enwiki_excerpt_is_accepted():
-    info = inspect_dump(GENSIM_DATA / "enwiki-latest-pages-articles1.xml-p000000010p000030302"
-                        "-shortened.bz2", "enwiki")
+    info = inspect_dump(
+        GENSIM_DATA / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
+        "enwiki",
+    )
     assert info.pages == 206
 
 
@@ -128,7 +154,8 @@ def serve_dump(mirror: Mirror, wiki: str, date: str, data: bytes, checksum: str 
     digest = checksum or hashlib.sha1(data).hexdigest()
     mirror.state.files[f"/{wiki}wiki/{date}/{name}"] = data
     mirror.state.files[f"/{wiki}wiki/{date}/{wiki}wiki-{date}-sha1sums.txt"] = (
-        f"0000  {wiki}wiki-{date}-stub-articles.xml.gz\n{digest}  {name}\n").encode()
+        f"0000  {wiki}wiki-{date}-stub-articles.xml.gz\n{digest}  {name}\n"
+    ).encode()
     return f"/{wiki}wiki/{date}/{name}"
 
 
@@ -217,8 +244,9 @@ def test_missing_checksum_entry_and_missing_list(tmp_path):
 # -- the stage, as DVC runs it -------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "truncated", "utf16", "not_xml", "empty_file",
-                                  "no_pages", "wrong_wiki"])
+@pytest.mark.parametrize(
+    "kind", ["corrupt", "truncated", "utf16", "not_xml", "empty_file", "no_pages", "wrong_wiki"]
+)
 def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "stages", repo / "stages")
@@ -226,13 +254,19 @@ def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
     src.mkdir()
     data = bz2.compress(xml("dewiki")) if kind == "wrong_wiki" else bad_dumps(tmp_path)[kind][0]
     (src / "fiwiki-20211101-pages-articles.xml.bz2").write_bytes(data)
-    params = tiny_params(languages=["fi"], studied=["fi"],
-                         dump={"source": "local", "local_pattern": str(
-                             src / "{wiki}wiki-{date}-pages-articles.xml.bz2")},
-                         tracking={"enabled": False})
+    params = tiny_params(
+        languages=["fi"],
+        studied=["fi"],
+        dump={
+            "source": "local",
+            "local_pattern": str(src / "{wiki}wiki-{date}-pages-articles.xml.bz2"),
+        },
+        tracking={"enabled": False},
+    )
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = subprocess.run([sys.executable, "-P", "stages/dump.py", "fi"], cwd=repo,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-P", "stages/dump.py", "fi"], cwd=repo, capture_output=True, text=True
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")

@@ -19,8 +19,11 @@ from bloodbank.graph.matrix_io import TransferMatrix
 
 LANGS = ["en", "de", "fr", "hi", "fi", "ja"]  # Indo-European: en de fr hi; fi Uralic; ja
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", "")) if os.environ.get(
-    "EXPLORER_SCREENSHOTS") else None
+SHOTS = (
+    Path(os.environ.get("EXPLORER_SCREENSHOTS", ""))
+    if os.environ.get("EXPLORER_SCREENSHOTS")
+    else None
+)
 
 
 def write_outputs(root: Path, seed: int = 3) -> Path:
@@ -42,14 +45,20 @@ def bank(tmp_path_factory):
 
 def test_uriel_features_come_from_lang2vec_and_synthetic_ones_from_the_registry():
     assert typology.uriel_code("fi") == "fin"
-    assert typology.categorical("ja") == {"word_order": "SOV", "adjective_order": "AdjN",
-                                          "adposition": "postpositions",
-                                          "inflection": "suffixing"}
+    assert typology.categorical("ja") == {
+        "word_order": "SOV",
+        "adjective_order": "AdjN",
+        "adposition": "postpositions",
+        "inflection": "suffixing",
+    }
     assert typology.categorical("fr")["adjective_order"] == "NAdj"
     assert typology.categorical("pms")["word_order"] == typology.UNKNOWN  # not in URIEL
-    assert typology.categorical("qaa") == {"word_order": "SVO", "adjective_order": "AdjN",
-                                           "adposition": "prepositions",
-                                           "inflection": "suffixing"}
+    assert typology.categorical("qaa") == {
+        "word_order": "SVO",
+        "adjective_order": "AdjN",
+        "adposition": "prepositions",
+        "inflection": "suffixing",
+    }
     assert typology.syntax_flags("en")["S_SVO"] == "yes"
 
 
@@ -66,11 +75,11 @@ def test_filters_keep_and_hide_by_family_script_and_feature(bank):
 
 
 def test_collapse_averages_f_between_groups_without_self_pairs():
-    f = np.array([[0.0, 10, 20, 30], [40, 0.0, 50, 60], [70, 80, 0.0, 90],
-                  [100, 110, 120, 0.0]])
+    f = np.array([[0.0, 10, 20, 30], [40, 0.0, 50, 60], [70, 80, 0.0, 90], [100, 110, 120, 0.0]])
     langs = ["en", "de", "hi", "ja"]  # families: IE, IE, IE, Japonic
-    bank = xd.Bank(TransferMatrix(langs, f, "percent", ""), {}, {}, typology.features(langs),
-                   "test")
+    bank = xd.Bank(
+        TransferMatrix(langs, f, "percent", ""), {}, {}, typology.features(langs), "test"
+    )
     groups, values = xd.collapse(bank, langs, "family")
     assert groups == ["Indo-European", "Japonic"]
     assert values[0, 0] == pytest.approx(np.mean([10, 20, 40, 50, 70, 80]))
@@ -93,8 +102,10 @@ def test_edges_threshold_card_order_and_csv(bank):
     by_d = xd.order(m, "donation")
     d, _ = xd.margins(m)
     assert [d[LANGS.index(c)] for c in by_d] == sorted(d, reverse=True)
-    assert xd.matrix_csv(["en", "de"], np.array([[np.nan, 1.5], [2, np.nan]])) == \
-        "source,en,de\nen,,1.5000\nde,2.0000,\n"
+    assert (
+        xd.matrix_csv(["en", "de"], np.array([[np.nan, 1.5], [2, np.nan]]))
+        == "source,en,de\nen,,1.5000\nde,2.0000,\n"
+    )
 
 
 def test_missing_outputs_and_bad_matrices_raise_explorer_errors(tmp_path):
@@ -110,6 +121,7 @@ def test_missing_outputs_and_bad_matrices_raise_explorer_errors(tmp_path):
 
 # --- the real app, in headless Chromium --------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +136,10 @@ class App:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bloodbank.cli", "explore", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.time() + 90
         while time.time() < deadline:
             try:
@@ -153,9 +168,17 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 

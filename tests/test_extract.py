@@ -14,8 +14,9 @@ MARKUP = ("[[", "]]", "'''", "{{", "}}", "<ref", "</ref>", "Category:", "{|", "|
 
 
 def test_synthetic_dump_is_cleaned_by_wikiextractor(tmp_path):
-    dump = write_dump(tmp_path / "qaawiki-20211101-pages-articles.xml.bz2", "qaa", 0, 40,
-                      "20211101")
+    dump = write_dump(
+        tmp_path / "qaawiki-20211101-pages-articles.xml.bz2", "qaa", 0, 40, "20211101"
+    )
     out = tmp_path / "qaa.jsonl.gz"
     kept = extract_dump(dump, out)
     docs = list(iter_documents(out))
@@ -28,8 +29,9 @@ def test_synthetic_dump_is_cleaned_by_wikiextractor(tmp_path):
 
 
 def test_extraction_output_is_byte_reproducible(tmp_path):
-    dump = write_dump(tmp_path / "qabwiki-20211101-pages-articles.xml.bz2", "qab", 0, 20,
-                      "20211101")
+    dump = write_dump(
+        tmp_path / "qabwiki-20211101-pages-articles.xml.bz2", "qab", 0, 20, "20211101"
+    )
     extract_dump(dump, tmp_path / "a.jsonl.gz")
     extract_dump(dump, tmp_path / "b.jsonl.gz")
     assert (tmp_path / "a.jsonl.gz").read_bytes() == (tmp_path / "b.jsonl.gz").read_bytes()
@@ -50,16 +52,17 @@ def test_real_wikipedia_excerpt_extracts_and_samples(tmp_path):
     lines = (tmp_path / "train.txt").read_text().splitlines()
     assert sum(map(len, lines)) == res.train_chars >= 200_000
     assert res.corpus.chars > 2_000_000
-    assert sum(line[-1] in '.!?"\')' for line in lines) / len(lines) > 0.8
+    assert sum(line[-1] in ".!?\"')" for line in lines) / len(lines) > 0.8
     # The block is consecutive in the corpus.
     corpus = list(language_sentences(out, cfg.min_sentence_chars)())
     start = corpus.index(lines[0])
-    assert corpus[start:start + len(lines)] == lines
+    assert corpus[start : start + len(lines)] == lines
 
 
 def test_sampling_is_seeded(tmp_path):
-    dump = write_dump(tmp_path / "qacwiki-20211101-pages-articles.xml.bz2", "qac", 0, 60,
-                      "20211101")
+    dump = write_dump(
+        tmp_path / "qacwiki-20211101-pages-articles.xml.bz2", "qac", 0, 60, "20211101"
+    )
     text = tmp_path / "qac.jsonl.gz"
     extract_dump(dump, text)
     outs = []

@@ -21,9 +21,7 @@ from bloodbank.graph.report import publish
 
 # en and de share script (Latn) and family (Indo-European); ja shares neither.
 LANGS = ["en", "de", "ja"]
-F = np.array([[np.nan, 20.0, -5.0],
-              [-30.0, np.nan, 12.0],
-              [4.0, 60.0, np.nan]])
+F = np.array([[np.nan, 20.0, -5.0], [-30.0, np.nan, 12.0], [4.0, 60.0, np.nan]])
 MONO = {"en": 0.26, "de": 0.25, "ja": 0.38}
 
 
@@ -50,25 +48,36 @@ def test_rankings_and_blood_types():
     assert result["recipient_ranking"] == "de > ja > en"
     types = {c: v["type"] for c, v in result["languages"].items()}
     assert types == {"en": "O", "de": "AB+", "ja": "mutual"}
-    assert result["types"] == {"O": "en", "AB+": "de", "mutual": "ja", "isolated": "",
-                               "boundary": ""}
+    assert result["types"] == {
+        "O": "en",
+        "AB+": "de",
+        "mutual": "ja",
+        "isolated": "",
+        "boundary": "",
+    }
     assert result["languages"]["ja"]["donor_rank"] == 1
     assert result["languages"]["en"]["recipient_rank"] == 3
     assert graph.blood_type(-1, -2) == "isolated" and graph.blood_type(0, 3) == "boundary"
 
 
 def test_bins_follow_the_papers_borders():
-    assert [graph.transfer_bin(v) for v in (-10.01, -10, 9.99, 10, 54.99, 55)] == \
-        [0, 1, 1, 2, 2, 3]
+    assert [graph.transfer_bin(v) for v in (-10.01, -10, 9.99, 10, 54.99, 55)] == [0, 1, 1, 2, 2, 3]
     result = graph.analyse(matrix(), resamples=99)
     # F: 20 pos, -5 neu, -30 neg, 12 pos, 4 neu, 60 very positive
-    assert result["bins"]["all"] == {"negative": 1, "neutral": 2, "positive": 2,
-                                     "very positive": 1}
+    assert result["bins"]["all"] == {"negative": 1, "neutral": 2, "positive": 2, "very positive": 1}
     # only en↔de share a script: en→de = 20 (positive), de→en = -30 (negative)
-    assert result["bins"]["same_script"] == {"negative": 1, "neutral": 0, "positive": 1,
-                                             "very positive": 0}
-    assert result["bins"]["different_family"] == {"negative": 0, "neutral": 2,
-                                                  "positive": 1, "very positive": 1}
+    assert result["bins"]["same_script"] == {
+        "negative": 1,
+        "neutral": 0,
+        "positive": 1,
+        "very positive": 0,
+    }
+    assert result["bins"]["different_family"] == {
+        "negative": 0,
+        "neutral": 2,
+        "positive": 1,
+        "very positive": 1,
+    }
 
 
 def test_asymmetry_is_pearson_over_unordered_pairs():
@@ -82,8 +91,10 @@ def test_asymmetry_is_pearson_over_unordered_pairs():
 def test_monolingual_mrr_correlations_match_scipy():
     tests = graph.analyse(matrix(), MONO, resamples=99)["tests"]
     mrr = [MONO[c] for c in LANGS]
-    for key, other in (("mono_mrr_vs_donation", [15, -18, 64]),
-                       ("mono_mrr_vs_recipience", [-26, 80, 7])):
+    for key, other in (
+        ("mono_mrr_vs_donation", [15, -18, 64]),
+        ("mono_mrr_vs_recipience", [-26, 80, 7]),
+    ):
         expected = stats.pearsonr(mrr, other)
         assert tests[key]["r"] == pytest.approx(expected.statistic)
         assert tests[key]["p"] == pytest.approx(expected.pvalue)
@@ -120,48 +131,56 @@ def test_independence_test_is_undefined_for_degenerate_tables():
 
 
 def test_ratio_and_percent_are_told_apart(tmp_path):
-    ratio = write_csv(tmp_path / "ratio.csv", [["src", "en", "de"], ["en", "1", "1.2"],
-                                               ["de", "0.7", "1"]])
+    ratio = write_csv(
+        tmp_path / "ratio.csv", [["src", "en", "de"], ["en", "1", "1.2"], ["de", "0.7", "1"]]
+    )
     m = read_matrix(ratio)
     assert m.kind == "ratio" and "MRR" in m.kind_reason
     assert m.f[0, 1] == pytest.approx(20.0) and m.f[1, 0] == pytest.approx(-30.0)
-    percent = write_csv(tmp_path / "pct.csv", [["src", "en", "de"], ["en", "", "20"],
-                                               ["de", "-30", ""]])
+    percent = write_csv(
+        tmp_path / "pct.csv", [["src", "en", "de"], ["en", "", "20"], ["de", "-30", ""]]
+    )
     m = read_matrix(percent)
     assert m.kind == "percent" and m.f[1, 0] == -30.0 and math.isnan(m.f[0, 0])
     assert "fraction" in detect_kind(np.array([[0, 0.51], [-0.24, 0]]))[1]
-    fraction = read_matrix(write_csv(tmp_path / "frac.csv", [["", "de", "fi"],
-                                                             ["de", "", "-0.24"],
-                                                             ["fi", "0.51", ""]]), "fraction")
+    fraction = read_matrix(
+        write_csv(
+            tmp_path / "frac.csv", [["", "de", "fi"], ["de", "", "-0.24"], ["fi", "0.51", ""]]
+        ),
+        "fraction",
+    )
     assert fraction.f[1, 0] == pytest.approx(51.0)
 
 
 def test_rows_may_come_in_any_order_and_transpose_swaps_roles(tmp_path):
-    path = write_csv(tmp_path / "m.csv", [["src", "en", "de"], ["de", "-30", ""],
-                                          ["en", "", "20"]])
+    path = write_csv(tmp_path / "m.csv", [["src", "en", "de"], ["de", "-30", ""], ["en", "", "20"]])
     m = read_matrix(path)
     assert m.langs == ["en", "de"] and m.f[0, 1] == 20.0
     assert read_matrix(path, transpose=True).f[0, 1] == -30.0
 
 
-@pytest.mark.parametrize(("rows", "message"), [
-    ([["s", "en", "de"], ["en", "", "1"], ["ja", "2", ""]], "not square"),
-    ([["s", "en", "xx"], ["en", "", "1"], ["xx", "2", ""]], "unknown language code 'xx'"),
-    ([["s", "en", "de"], ["en", "", "abc"], ["de", "2", ""]], "en→de .* not a number: 'abc'"),
-    ([["s", "en", "de"], ["en", "", ""], ["de", "2", ""]], "en→de .* is empty"),
-    ([["s", "en", "de"], ["en", "", "1"], ["de", "2"]], r"row 3 \(de\) has 1 values"),
-    ([["s", "en", "de"], ["en", "", "1", "7"], ["de", "2", ""]], "row 'en' has 3 values for 2"),
-    ([["s", "en", "en"], ["en", "", "1"], ["en", "2", ""]], "columns list en more than once"),
-    ([["s", "en", "de"], ["en", "", "inf"], ["de", "2", ""]], "not finite"),
-])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([["s", "en", "de"], ["en", "", "1"], ["ja", "2", ""]], "not square"),
+        ([["s", "en", "xx"], ["en", "", "1"], ["xx", "2", ""]], "unknown language code 'xx'"),
+        ([["s", "en", "de"], ["en", "", "abc"], ["de", "2", ""]], "en→de .* not a number: 'abc'"),
+        ([["s", "en", "de"], ["en", "", ""], ["de", "2", ""]], "en→de .* is empty"),
+        ([["s", "en", "de"], ["en", "", "1"], ["de", "2"]], r"row 3 \(de\) has 1 values"),
+        ([["s", "en", "de"], ["en", "", "1", "7"], ["de", "2", ""]], "row 'en' has 3 values for 2"),
+        ([["s", "en", "en"], ["en", "", "1"], ["en", "2", ""]], "columns list en more than once"),
+        ([["s", "en", "de"], ["en", "", "inf"], ["de", "2", ""]], "not finite"),
+    ],
+)
 def test_malformed_matrices_are_rejected_naming_the_cell(tmp_path, rows, message):
     with pytest.raises(MatrixError, match=message):
         read_matrix(write_csv(tmp_path / "bad.csv", rows))
 
 
 def test_a_ratio_must_be_positive(tmp_path):
-    path = write_csv(tmp_path / "m.csv", [["s", "en", "de"], ["en", "1", "-0.2"],
-                                          ["de", "0.9", "1"]])
+    path = write_csv(
+        tmp_path / "m.csv", [["s", "en", "de"], ["en", "1", "-0.2"], ["de", "0.9", "1"]]
+    )
     with pytest.raises(MatrixError, match="en→de is -0.2"):
         read_matrix(path, "ratio")
 
@@ -180,12 +199,25 @@ def test_publish_writes_report_figures_exports_and_reproducible_bytes(tmp_path):
     outputs = {}
     for run in ("a", "b"):
         out = tmp_path / run
-        publish(matrix(), MONO, out / "figs", out / "report.md", out / "graph.json", seed=0,
-                resamples=99)
+        publish(
+            matrix(),
+            MONO,
+            out / "figs",
+            out / "report.md",
+            out / "graph.json",
+            seed=0,
+            resamples=99,
+        )
         outputs[run] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     names = {str(p) for p in outputs["a"]}
-    for fig in ("fig1_graph", "fig2_heatmap", "fig3_donor_recipient", "fig4_mono_mrr",
-                "fig5_bins", "fig7_histogram"):
+    for fig in (
+        "fig1_graph",
+        "fig2_heatmap",
+        "fig3_donor_recipient",
+        "fig4_mono_mrr",
+        "fig5_bins",
+        "fig7_histogram",
+    ):
         assert f"figs/{fig}.png" in names and f"figs/{fig}.svg" in names
     assert outputs["a"] == outputs["b"]  # same inputs, same bytes (figures included)
     report = (tmp_path / "a/report.md").read_text()
@@ -199,30 +231,36 @@ def test_publish_writes_report_figures_exports_and_reproducible_bytes(tmp_path):
 
 
 def test_cli_analyses_a_matrix_and_names_a_bad_cell(tmp_path, capsys):
-    path = write_csv(tmp_path / "m.csv", [["src", *LANGS]] + [
-        [s, *("" if i == j else f"{F[i, j]:g}" for j in range(3))]
-        for i, s in enumerate(LANGS)])
-    assert cli(["graph", "--matrix", str(path), "--out", str(tmp_path / "out"),
-                "--resamples", "99"]) == 0
+    path = write_csv(
+        tmp_path / "m.csv",
+        [["src", *LANGS]]
+        + [[s, *("" if i == j else f"{F[i, j]:g}" for j in range(3))] for i, s in enumerate(LANGS)],
+    )
+    assert (
+        cli(["graph", "--matrix", str(path), "--out", str(tmp_path / "out"), "--resamples", "99"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "read as percent" in printed and "type O:   en" in printed
     assert (tmp_path / "out/report.md").is_file()
     assert not (tmp_path / "out/fig4_mono_mrr.png").exists()  # no --mono given
-    bad = write_csv(tmp_path / "bad.csv", [["src", "en", "de"], ["en", "", "x"],
-                                           ["de", "1", ""]])
+    bad = write_csv(tmp_path / "bad.csv", [["src", "en", "de"], ["en", "", "x"], ["de", "1", ""]])
     assert cli(["graph", "--matrix", str(bad), "--out", str(tmp_path / "o2")]) == 1
     assert "en→de" in capsys.readouterr().err
 
 
 def test_raw_mrrs_with_the_baseline_on_the_diagonal(tmp_path):
     # the study's Table 5 layout: sources are columns, the diagonal holds MRR(M_t, t)
-    path = write_csv(tmp_path / "mrr.csv", [["src/trgt", "de", "ja"], ["de", "0.28", "0.35"],
-                                            ["ja", "0.37", "0.40"]])
+    path = write_csv(
+        tmp_path / "mrr.csv",
+        [["src/trgt", "de", "ja"], ["de", "0.28", "0.35"], ["ja", "0.37", "0.40"]],
+    )
     m = read_matrix(path, "mrr", transpose=True)
     assert m.f[1, 0] == pytest.approx(100 * (0.35 - 0.28) / 0.28)  # F(ja→de)
     assert m.f[0, 1] == pytest.approx(100 * (0.37 - 0.40) / 0.40)  # F(de→ja)
     assert m.diagonal_mrr == {"de": 0.28, "ja": 0.40}
-    blank = write_csv(tmp_path / "blank.csv", [["s", "de", "ja"], ["de", "", "0.3"],
-                                               ["ja", "0.3", "0.4"]])
+    blank = write_csv(
+        tmp_path / "blank.csv", [["s", "de", "ja"], ["de", "", "0.3"], ["ja", "0.3", "0.4"]]
+    )
     with pytest.raises(MatrixError, match="diagonal is empty for de"):
         read_matrix(blank, "mrr")

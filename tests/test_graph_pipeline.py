@@ -16,6 +16,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 pytestmark = pytest.mark.e2e
 
 LANGS = ["qaa", "qab", "qae"]
+
+
 def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
     lines = path.read_text().splitlines()
     header = lines[0].split(",")[1:]
@@ -27,8 +29,11 @@ def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
 def test_score_matrix_follows_equation_4(built):
     (repo, _), _ = built
     mono = {t: json.loads((repo / f"metrics/mono/{t}.json").read_text())["mrr"] for t in LANGS}
-    pair = {(s, t): json.loads((repo / f"metrics/pairs/{s}-{t}.json").read_text())["mrr"]
-            for s in LANGS for t in LANGS}
+    pair = {
+        (s, t): json.loads((repo / f"metrics/pairs/{s}-{t}.json").read_text())["mrr"]
+        for s in LANGS
+        for t in LANGS
+    }
     langs, f = read_matrix(repo / "metrics/finetune_scores.csv")
     _, matched = read_matrix(repo / "metrics/finetune_scores_matched.csv")
     assert langs == LANGS
@@ -36,7 +41,8 @@ def test_score_matrix_follows_equation_4(built):
         for j, t in enumerate(LANGS):
             assert f[i, j] == pytest.approx(100 * (pair[s, t] - mono[t]) / mono[t], abs=0.006)
             assert matched[i, j] == pytest.approx(
-                100 * (pair[s, t] - pair[t, t]) / pair[t, t], abs=0.006)
+                100 * (pair[s, t] - pair[t, t]) / pair[t, t], abs=0.006
+            )
     summary = json.loads((repo / "metrics/scores.json").read_text())
     assert summary["mono_mrr"] == mono
     shown = run(["dvc", "metrics", "show"], repo).stdout
@@ -70,8 +76,9 @@ def test_downstream_sets_pretraining_and_tables(built):
         metrics = json.loads((repo / f"metrics/pretrain/{config}.json").read_text())
         shares = metrics["characters"]
         assert set(shares) == set(sets["configurations"][config])
-        assert all(12000 // len(shares) <= n < 12000 // len(shares) + 400
-                   for n in shares.values())  # equal shares, whole sentences
+        assert all(
+            12000 // len(shares) <= n < 12000 // len(shares) + 400 for n in shares.values()
+        )  # equal shares, whole sentences
         AutoModelForMaskedLM.from_pretrained(repo / "models/pretrain" / config)
     downstream = json.loads((repo / "metrics/downstream.json").read_text())
     assert set(downstream["table3"]) == {"most", "least", "random", "control"}
@@ -101,9 +108,13 @@ def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
         os.chdir(repo)
         try:
             params = load_params()
-            result = mrr_on(model, load_split(Path("data/tokens/qaa"), "test"), "qaa",
-                            Recipe(params.train, params.eval, params.seed),
-                            load_tokenizer(Path("models/tokenizer")))
+            result = mrr_on(
+                model,
+                load_split(Path("data/tokens/qaa"), "test"),
+                "qaa",
+                Recipe(params.train, params.eval, params.seed),
+                load_tokenizer(Path("models/tokenizer")),
+            )
         finally:
             os.chdir(cwd)
         metrics = json.loads((repo / "metrics" / f"{sub}.json").read_text())
@@ -158,9 +169,14 @@ def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     ckpt = repo / "models/.resume/mono-qab/checkpoint.pt"
     # its own process group: killing the group by its id (dvc's PID) takes the stage too
-    proc = subprocess.Popen(["dvc", "repro", "-s", "mono@qab"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-s", "mono@qab"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)

@@ -26,8 +26,7 @@ def test_synthetic_languages_are_private_use_and_carry_features():
         lang = L.get(spec.code)
         assert "qaa" <= lang.code <= "qtz"
         assert lang.synthetic and lang.family == spec.family and lang.script == spec.script
-        assert set(lang.features) == {"word_order", "adjective_order", "adposition",
-                                      "inflection"}
+        assert set(lang.features) == {"word_order", "adjective_order", "adposition", "inflection"}
 
 
 def test_scripts_map_every_phoneme_to_a_distinct_letter():

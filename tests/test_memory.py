@@ -25,14 +25,16 @@ def test_only_the_outermost_block_sets_and_restores(monkeypatch):
 
     monkeypatch.setattr(memory, "_glibc", lambda: Spy())
     with large_buffers() as active:
-        assert active and calls == [(memory.M_MMAP_MAX, 0),
-                                    (memory.M_TRIM_THRESHOLD, 2**31 - 1)]
+        assert active and calls == [(memory.M_MMAP_MAX, 0), (memory.M_TRIM_THRESHOLD, 2**31 - 1)]
         with large_buffers():
             big = torch.ones(8_000_000)
             assert float(big.sum()) == 8_000_000.0
         assert len(calls) == 2  # the inner block left the settings alone
-    assert calls[2:] == [(memory.M_MMAP_MAX, memory.GLIBC_MMAP_MAX),
-                         (memory.M_TRIM_THRESHOLD, memory.GLIBC_TRIM_THRESHOLD), ("trim", 0)]
+    assert calls[2:] == [
+        (memory.M_MMAP_MAX, memory.GLIBC_MMAP_MAX),
+        (memory.M_TRIM_THRESHOLD, memory.GLIBC_TRIM_THRESHOLD),
+        ("trim", 0),
+    ]
     assert memory._depth == 0
 
 

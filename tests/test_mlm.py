@@ -54,8 +54,10 @@ def test_ranks_match_brute_force_argsort():
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 1000, generator=gen)
     targets = torch.randint(0, 1000, (50,), generator=gen)
-    brute = [1 + int(np.where(np.argsort(-row.numpy(), kind="stable") == t)[0][0])
-             for row, t in zip(logits, targets.tolist(), strict=True)]
+    brute = [
+        1 + int(np.where(np.argsort(-row.numpy(), kind="stable") == t)[0][0])
+        for row, t in zip(logits, targets.tolist(), strict=True)
+    ]
     assert ranks(logits, targets).tolist() == brute
 
 
@@ -82,8 +84,9 @@ def test_masked_only_loss_equals_the_standard_head():
     input_ids, attention, maskable = collate(split, np.arange(8), 128, IDS)
     inputs, labels = mask_tokens(input_ids, maskable, generator(5), IDS.mask, 5, VOCAB)
     ours = masked_lm_loss(model, inputs, attention, labels)
-    standard = BertForMaskedLM.forward(model, input_ids=inputs, attention_mask=attention,
-                                       labels=labels).loss
+    standard = BertForMaskedLM.forward(
+        model, input_ids=inputs, attention_mask=attention, labels=labels
+    ).loss
     assert abs(ours.item() - standard.item()) < 1e-5
     # and the gradients agree too
     ours.backward()
@@ -103,7 +106,7 @@ def test_collate_pads_only_to_the_batch_and_truncates():
     for row, i in enumerate(idx):
         n = min(len(split.sentence(i)), 8)
         assert input_ids[row, 0] == IDS.cls and input_ids[row, n + 1] == IDS.sep
-        assert input_ids[row, 1:n + 1].tolist() == split.sentence(i)[:n].tolist()
+        assert input_ids[row, 1 : n + 1].tolist() == split.sentence(i)[:n].tolist()
         assert attention[row].sum() == n + 2 and maskable[row].sum() == n
 
 
@@ -132,8 +135,9 @@ def test_evaluation_masks_do_not_depend_on_batching():
 
     def by_sentence(batch_size, max_tokens):
         out = {}
-        for idx, inputs, attention, labels in fixed_masks(split, 64, IDS, VOCAB, batch_size,
-                                                          0, "qaa", max_tokens=max_tokens):
+        for idx, inputs, attention, labels in fixed_masks(
+            split, 64, IDS, VOCAB, batch_size, 0, "qaa", max_tokens=max_tokens
+        ):
             for row, i in enumerate(idx):
                 n = int(attention[row].sum())
                 out[int(i)] = (inputs[row, :n].tolist(), labels[row, :n].tolist())

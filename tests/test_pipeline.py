@@ -11,9 +11,16 @@ from conftest import run
 
 pytestmark = pytest.mark.e2e
 
-DATA_ARTIFACTS = ("data/dumps", "data/text", "data/samples/train", "data/samples/test",
-                  "data/samples/meta", "models/tokenizer", "metrics/samples",
-                  "metrics/tokenizer.json")  # the data half both clones build
+DATA_ARTIFACTS = (
+    "data/dumps",
+    "data/text",
+    "data/samples/train",
+    "data/samples/test",
+    "data/samples/meta",
+    "models/tokenizer",
+    "metrics/samples",
+    "metrics/tokenizer.json",
+)  # the data half both clones build
 
 
 def digests(repo: Path) -> dict[str, str]:
@@ -75,21 +82,32 @@ def stale_after(repo, key: str, value) -> str:
     return run(["dvc", "status"], repo).stdout
 
 
-@pytest.mark.parametrize("key, value", [
-    ("train.log_every", 3), ("train.checkpoint_every", 7), ("train.device", "cpu"),
-    ("tracking.experiment", "elsewhere"), ("dump.retries", 1), ("extract.processes", 2)])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("train.log_every", 3),
+        ("train.checkpoint_every", 7),
+        ("train.device", "cpu"),
+        ("tracking.experiment", "elsewhere"),
+        ("dump.retries", 1),
+        ("extract.processes", 2),
+    ],
+)
 def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
     assert "up to date" in stale_after(built_copy, key, value)
 
 
-@pytest.mark.parametrize("key, value, stale, fresh", [
-    ("seed", 2, (*TRAINING, "finetune@most-pos:"), DATA),
-    ("model.hidden_size", 48, ("mono@qaa:", "pretrain@most:"), (*DATA, "pair@", "finetune@")),
-    ("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@")),
-    ("train.lr", 0.001, TRAINING, (*DATA, "finetune@")),
-    ("downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING),
-    ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
-])
+@pytest.mark.parametrize(
+    "key, value, stale, fresh",
+    [
+        ("seed", 2, (*TRAINING, "finetune@most-pos:"), DATA),
+        ("model.hidden_size", 48, ("mono@qaa:", "pretrain@most:"), (*DATA, "pair@", "finetune@")),
+        ("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@")),
+        ("train.lr", 0.001, TRAINING, (*DATA, "finetune@")),
+        ("downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING),
+        ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
+    ],
+)
 def test_each_setting_reruns_only_what_it_affects(built_copy, key, value, stale, fresh):
     status = stale_after(built_copy, key, value)
     assert all(s in status for s in stale), status
@@ -99,34 +117,50 @@ def test_each_setting_reruns_only_what_it_affects(built_copy, key, value, stale,
 def test_every_stage_run_is_in_mlflow_with_tags(built):
     (repo, _), _ = built
     db = sqlite3.connect(repo / "mlflow.db")
-    rows = db.execute("select r.name, t.key, t.value from runs r join tags t "
-                      "on r.run_uuid = t.run_uuid").fetchall()
+    rows = db.execute(
+        "select r.name, t.key, t.value from runs r join tags t on r.run_uuid = t.run_uuid"
+    ).fetchall()
     tags: dict[str, dict[str, str]] = {}
     for run_name, key, value in rows:
         tags.setdefault(run_name, {})[key] = value
-    expected = {f"{s}@{c}" for s in ("dump", "extract", "sample", "stats")
-                for c in ("qaa", "qab", "qae")} | {"tokenizer", "scores", "mono@qaa",
-                                                   "pair@qab-qaa"}
+    expected = {
+        f"{s}@{c}" for s in ("dump", "extract", "sample", "stats") for c in ("qaa", "qab", "qae")
+    } | {"tokenizer", "scores", "mono@qaa", "pair@qab-qaa"}
     assert expected <= set(tags)
     for name in expected:
         assert {"stage", "seed", "git_revision"} <= set(tags[name]), name
         assert len(tags[name]["git_revision"]) == 40
     assert tags["sample@qab"]["language"] == "qab"
     metrics = {k for (k,) in db.execute("select distinct key from metrics")}
-    assert {"information_ratio", "emd.sentence_words", "pages", "mrr", "loss",
-            "learning_rate", "tokens_per_second"} <= metrics
+    assert {
+        "information_ratio",
+        "emd.sentence_words",
+        "pages",
+        "mrr",
+        "loss",
+        "learning_rate",
+        "tokens_per_second",
+    } <= metrics
     assert tags["pair@qab-qaa"]["source"] == "qab" and tags["pair@qab-qaa"]["target"] == "qaa"
-    steps = db.execute("select count(distinct m.step) from metrics m join runs r on "
-                       "m.run_uuid = r.run_uuid where r.name = 'mono@qaa' and m.key = 'loss'")
+    steps = db.execute(
+        "select count(distinct m.step) from metrics m join runs r on "
+        "m.run_uuid = r.run_uuid where r.name = 'mono@qaa' and m.key = 'loss'"
+    )
     assert steps.fetchone()[0] >= 2  # a loss curve, not a single point
 
 
 def test_short_language_fails_cleanly(tmp_path):
     from conftest import make_repo, tiny_params
 
-    repo = make_repo(tmp_path / "short", tiny_params(
-        languages=["qaa"], studied=["qaa"], sample={"chars_per_language": 10_000_000},
-        tracking={"enabled": False}))
+    repo = make_repo(
+        tmp_path / "short",
+        tiny_params(
+            languages=["qaa"],
+            studied=["qaa"],
+            sample={"chars_per_language": 10_000_000},
+            tracking={"enabled": False},
+        ),
+    )
     proc = run(["dvc", "repro", "sample@qaa"], repo, check=False)
     assert proc.returncode != 0
     assert "error: data/text/qaa.jsonl.gz (qaa): has " in proc.stderr + proc.stdout

@@ -27,7 +27,7 @@ def test_sample_is_consecutive_disjoint_and_sized():
     assert 3000 <= sum(map(len, train)) < 3000 + 29
     assert 600 <= sum(map(len, test)) < 600 + 29
     first = SENTENCES.index(train[0])
-    assert train + test == SENTENCES[first:first + len(train) + len(test)]
+    assert train + test == SENTENCES[first : first + len(train) + len(test)]
     assert not set(train) & set(test)
 
 

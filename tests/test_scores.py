@@ -13,8 +13,9 @@ from bloodbank.graph.matrix_io import read_matrix
 
 LANGS = ["qaa", "qab"]
 MONO = pd.Series({"qaa": 0.20, "qab": 0.40})
-PAIRS = pair_frame({("qaa", "qaa"): 0.25, ("qaa", "qab"): 0.30, ("qab", "qaa"): 0.30,
-                    ("qab", "qab"): 0.50}, LANGS)
+PAIRS = pair_frame(
+    {("qaa", "qaa"): 0.25, ("qaa", "qab"): 0.30, ("qab", "qaa"): 0.30, ("qab", "qab"): 0.50}, LANGS
+)
 
 
 def test_f_is_equation_4_in_percent():
@@ -70,13 +71,15 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
         for s in LANGS:
             (tmp_path / "metrics/pairs").mkdir(exist_ok=True)
             (tmp_path / f"metrics/pairs/{s}-{t}.json").write_text(
-                json.dumps({"mrr": PAIRS.loc[s, t]}))
+                json.dumps({"mrr": PAIRS.loc[s, t]})
+            )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
     spec = importlib.util.spec_from_file_location("scores_stage", ROOT / "stages/scores.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
     stage.main([])
-    assert (tmp_path / "metrics/finetune_scores.csv").read_text().splitlines()[2] == \
-        "qab,50.00,25.00"
+    assert (tmp_path / "metrics/finetune_scores.csv").read_text().splitlines()[
+        2
+    ] == "qab,50.00,25.00"
     assert json.loads((tmp_path / "metrics/scores.json").read_text())["mean_f"] == 12.5

@@ -39,12 +39,13 @@ def test_false_stops_do_not_split(text):
 def test_lines_always_break_and_short_sentences_are_dropped():
     text = "Heading.\nA real sentence here. Ok.\nNo terminator at all"
     assert list(iter_sentences([text], min_chars=10)) == [
-        "A real sentence here.", "No terminator at all"]
+        "A real sentence here.",
+        "No terminator at all",
+    ]
 
 
 def test_whitespace_is_normalised():
-    assert list(iter_sentences(["  Two   spaces.  Next\tone. "])) == ["Two spaces.",
-                                                                      "Next one."]
+    assert list(iter_sentences(["  Two   spaces.  Next\tone. "])) == ["Two spaces.", "Next one."]
 
 
 def test_semicolon_ends_only_greek_sentences():

@@ -20,7 +20,8 @@ CODE_ROOTS = ("src/", "stages/")
 # train keys that change how a run is watched, not what it computes (see dvc.yaml)
 NOT_RESULTS = {"log_every", "checkpoint_every", "device"}
 RESULT_TRAIN_KEYS = {f"train.{k}" for k in TrainConfig.model_fields} - {
-    f"train.{k}" for k in NOT_RESULTS}
+    f"train.{k}" for k in NOT_RESULTS
+}
 TRAINING = ("mono", "pair", "pretrain")
 
 
@@ -62,8 +63,11 @@ def test_every_stage_declares_every_module_it_imports():
     missing = []
     for name, stage in sorted(stages().items()):
         deps = code_deps(stage)
-        missing += [f"{name}: dvc.yaml misses {f}" for f in relative(closure(script_of(stage)))
-                    if not covered(f, deps)]
+        missing += [
+            f"{name}: dvc.yaml misses {f}"
+            for f in relative(closure(script_of(stage)))
+            if not covered(f, deps)
+        ]
     assert not missing, "\n".join(missing)
 
 
@@ -80,8 +84,7 @@ def test_declared_code_exists_and_single_files_are_imported():
 
 
 def test_declared_params_exist():
-    full = Params.model_validate(
-        {"languages": ["qaa"], "studied": ["qaa"]}).model_dump(mode="json")
+    full = Params.model_validate({"languages": ["qaa"], "studied": ["qaa"]}).model_dump(mode="json")
     unknown = []
     for name, stage in sorted(stages().items()):
         for key in params_of(stage):
@@ -105,14 +108,29 @@ def test_training_stages_declare_exactly_the_result_keys_of_train(name):
 def test_no_stage_reruns_on_settings_that_change_no_result():
     for name, stage in stages().items():
         declared = params_of(stage)
-        assert not {"tracking", "tracking.enabled", "tracking.experiment", "dump.timeout",
-                    "dump.retries", "extract.processes", "train.device"} & declared, name
+        assert (
+            not {
+                "tracking",
+                "tracking.enabled",
+                "tracking.experiment",
+                "dump.timeout",
+                "dump.retries",
+                "extract.processes",
+                "train.device",
+            }
+            & declared
+        ), name
 
 
 def test_git_tracks_only_outputs_of_current_stages():
     """A file under metrics/ or reports/ that no stage writes is a stale result."""
     outs = [o.def_path for stage in all_stages() for o in stage.outs]
-    tracked = subprocess.run(["git", "ls-files", "metrics", "reports"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "metrics", "reports"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     stale = [f for f in tracked if Path(f).name != ".gitignore" and not covered(f, outs)]
     assert not stale, f"tracked but written by no stage: {stale}"

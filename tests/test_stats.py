@@ -35,7 +35,8 @@ def test_emd_matches_scipy_on_raw_values():
     rng = np.random.default_rng(0)
     a, b = rng.integers(1, 30, 500), rng.integers(3, 40, 300)
     assert emd(Counter(a.tolist()), Counter(b.tolist())) == pytest.approx(
-        wasserstein_distance(a, b))
+        wasserstein_distance(a, b)
+    )
 
 
 def test_measure_counts_words_tokens_and_lengths():
@@ -65,7 +66,10 @@ def test_pearson_matches_scipy_and_handles_degenerate_input():
 
     x, y = [1, 2, 3, 4, 6], [2, 1, 4, 3, 7]
     res = pearsonr(x, y)
-    assert pearson(x, y) == {"r": pytest.approx(res.statistic), "p": pytest.approx(res.pvalue),
-                             "n": 5}
+    assert pearson(x, y) == {
+        "r": pytest.approx(res.statistic),
+        "p": pytest.approx(res.pvalue),
+        "n": 5,
+    }
     assert np.isnan(pearson([1, 2], [3, 4])["r"])
     assert np.isnan(pearson([1, 1, 1], [1, 2, 3])["r"])

@@ -12,8 +12,25 @@ from bloodbank.data.synthetic.world import lexicon, rng_for
 from bloodbank.data.tokenizer import train_tokenizer
 
 NS = "{http://www.mediawiki.org/xml/export-0.10/}"
-UPOS = {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-        "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"}
+UPOS = {
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+}
 
 
 def text_of(code: str, n: int = 1500) -> list[str]:
@@ -52,8 +69,11 @@ def test_languages_realise_their_declared_word_order():
     rng = rng_for("order")
     first = [g.sentence(rng)[0] for _ in range(200)]
     assert sum(t.upos == "VERB" for t in first) == 200
-    assert all(t.form.lower().startswith(g.render(lex.past)) or
-               t.form.lower().startswith(g.render(lex.present)) for t in first)
+    assert all(
+        t.form.lower().startswith(g.render(lex.past))
+        or t.form.lower().startswith(g.render(lex.present))
+        for t in first
+    )
     # SOV: the verb comes last before the terminator in single-clause sentences.
     g = Grammar("qad", 0)
     sents = [g.sentence(rng) for _ in range(300)]
@@ -68,8 +88,10 @@ def jaccard(a: set, b: set) -> float:
 def test_family_and_script_share_more_subwords_than_unrelated_languages():
     codes = ["qaa", "qab", "qal", "qae", "qac", "qad"]
     texts = {c: text_of(c) for c in codes}
-    tok = train_tokenizer(lambda: (s for c in codes for s in texts[c]),
-                          TokenizerConfig(vocab_size=3000, min_frequency=2))
+    tok = train_tokenizer(
+        lambda: (s for c in codes for s in texts[c]),
+        TokenizerConfig(vocab_size=3000, min_frequency=2),
+    )
     used = {c: {i for e in tok.encode_batch(texts[c]) for i in e.ids} for c in codes}
     same_family_script = jaccard(used["qaa"], used["qab"])  # Qalic, Latin
     same_script_only = jaccard(used["qaa"], used["qal"])  # Qalic vs Rhenic, Latin

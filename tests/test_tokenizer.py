@@ -47,8 +47,11 @@ def test_training_is_byte_identical_across_processes(tmp_path):
     for i, threads in enumerate(["1", "2", "2", "1"]):
         env = {**os.environ, "PYTHONHASHSEED": str(i), "RAYON_NUM_THREADS": threads}
         out = tmp_path / f"tok{i}"
-        subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path / "corpus.txt"),
-                        str(out)], check=True, env=env)
+        subprocess.run(
+            [sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path / "corpus.txt"), str(out)],
+            check=True,
+            env=env,
+        )
         digests.add(hashlib.sha256((out / "tokenizer.json").read_bytes()).hexdigest())
     assert len(digests) == 1
 
@@ -88,7 +91,7 @@ def test_report_gives_information_ratio_per_language(tmp_path):
     paths = {}
     for i, code in enumerate(("qaa", "qae", "qag")):
         paths[code] = tmp_path / f"{code}.txt"
-        paths[code].write_text("\n".join(lines[i * 300:(i + 1) * 300]) + "\n")
+        paths[code].write_text("\n".join(lines[i * 300 : (i + 1) * 300]) + "\n")
     report = tokenizer_report(tok, paths)
     for code in paths:
         lang = report["languages"][code]

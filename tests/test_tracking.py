@@ -59,11 +59,22 @@ def test_a_failing_stage_marks_its_run_failed_and_keeps_its_error(store):
 
 
 def test_input_ending_without_end_closes_the_run_as_killed(store, tmp_path):
-    start = {"op": "start", "uri": store, "experiment": "t",
-             "artifacts": (tmp_path / "art").as_uri(), "lock": str(tmp_path / "lock"),
-             "run_name": "killed", "tags": {}, "params": {}}
-    subprocess.run([sys.executable, "-m", "bloodbank.tracking.worker"], check=True,
-                   input=json.dumps(start) + "\n", text=True)
+    start = {
+        "op": "start",
+        "uri": store,
+        "experiment": "t",
+        "artifacts": (tmp_path / "art").as_uri(),
+        "lock": str(tmp_path / "lock"),
+        "run_name": "killed",
+        "tags": {},
+        "params": {},
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bloodbank.tracking.worker"],
+        check=True,
+        input=json.dumps(start) + "\n",
+        text=True,
+    )
     assert runs(store)["killed"].info.status == "KILLED"
 
 
@@ -71,8 +82,10 @@ def test_a_broken_store_fails_the_stage_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://x")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     cfg = TrackingConfig(experiment="t", enabled=True)
-    with pytest.raises(TrackingError, match="MLflow tracking failed"), \
-            stage_run("dump", cfg, 0, {}, {}) as run:
+    with (
+        pytest.raises(TrackingError, match="MLflow tracking failed"),
+        stage_run("dump", cfg, 0, {}, {}) as run,
+    ):
         run.log_metrics({"a": 1.0})
 
 
@@ -86,11 +99,20 @@ def test_disabled_tracking_starts_no_worker(monkeypatch):
 def test_worker_applies_operations_in_order(store, tmp_path):
     from bloodbank.tracking.worker import Writer, serve
 
-    ops = [{"op": "start", "uri": store, "experiment": "t",
-            "artifacts": (tmp_path / "art").as_uri(), "lock": str(tmp_path / "lock"),
-            "run_name": "direct", "tags": {"k": "v"}, "params": {"p": "1"}},
-           {"op": "metrics", "metrics": {"m": 2.5}, "step": 4},
-           {"op": "end", "status": "FINISHED"}]
+    ops = [
+        {
+            "op": "start",
+            "uri": store,
+            "experiment": "t",
+            "artifacts": (tmp_path / "art").as_uri(),
+            "lock": str(tmp_path / "lock"),
+            "run_name": "direct",
+            "tags": {"k": "v"},
+            "params": {"p": "1"},
+        },
+        {"op": "metrics", "metrics": {"m": 2.5}, "step": 4},
+        {"op": "end", "status": "FINISHED"},
+    ]
     serve(io.StringIO("".join(json.dumps(op) + "\n" for op in ops)))
     run = runs(store)["direct"]
     assert run.info.status == "FINISHED" and run.data.metrics == {"m": 2.5}

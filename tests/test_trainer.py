@@ -16,10 +16,12 @@ from bloodbank.mlm.trainer import CHECKPOINT, total_steps, train_mlm
 
 IDS = SpecialIds(pad=0, cls=2, sep=3, mask=4, n_special=5)
 VOCAB = 200
-MODEL = ModelConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                    max_position_embeddings=64)
-TRAIN = TrainConfig(batch_size=4, epochs=2, lr=1e-3, threads=1, checkpoint_every=10,
-                    log_every=5, max_length=32)
+MODEL = ModelConfig(
+    hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=64
+)
+TRAIN = TrainConfig(
+    batch_size=4, epochs=2, lr=1e-3, threads=1, checkpoint_every=10, log_every=5, max_length=32
+)
 
 
 def toy_split(n: int = 60) -> TokenizedSplit:
@@ -27,8 +29,9 @@ def toy_split(n: int = 60) -> TokenizedSplit:
     lengths = rng.integers(3, 20, n)
     # a learnable language: each token predicts the next one
     starts = rng.integers(5, VOCAB, n)
-    ids = np.concatenate([(s + np.arange(k)) % (VOCAB - 5) + 5 for s, k in
-                          zip(starts, lengths, strict=True)]).astype(np.uint32)
+    ids = np.concatenate(
+        [(s + np.arange(k)) % (VOCAB - 5) + 5 for s, k in zip(starts, lengths, strict=True)]
+    ).astype(np.uint32)
     return TokenizedSplit(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
 

@@ -26,8 +26,11 @@ CONFIGS = Path("configs")
 
 
 def cmd_languages(args: argparse.Namespace) -> int:
-    rows = [lang for lang in REGISTRY.values()
-            if args.all or (lang.synthetic if args.synthetic else not lang.synthetic)]
+    rows = [
+        lang
+        for lang in REGISTRY.values()
+        if args.all or (lang.synthetic if args.synthetic else not lang.synthetic)
+    ]
     print(f"{'code':6}{'name':14}{'family':15}{'script':8}{'role':16}features")
     for lang in rows:
         role = "synthetic" if lang.synthetic else ("studied" if lang.studied else "tokenizer-only")
@@ -42,24 +45,30 @@ def cmd_config(args: argparse.Namespace) -> int:
         src = CONFIGS / f"{args.use}.yaml"
         if not src.is_file():
             known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
-            print(f"error: no configuration {args.use!r} in {CONFIGS}/ (known: {known})",
-                  file=sys.stderr)
+            print(
+                f"error: no configuration {args.use!r} in {CONFIGS}/ (known: {known})",
+                file=sys.stderr,
+            )
             return 2
         load_params(src)
         shutil.copyfile(src, target)
         print(f"{target} is now {src}; run `dvc repro` (or `dvc status` to see what changes)")
         return 0
     params = load_params(target)
-    print(f"{target}: valid; {len(params.languages)} languages ({len(params.studied)} studied), "
-          f"dump source {params.dump.source!r}, {params.sample.chars_per_language:,} "
-          "characters per language")
+    print(
+        f"{target}: valid; {len(params.languages)} languages ({len(params.studied)} studied), "
+        f"dump source {params.dump.source!r}, {params.sample.chars_per_language:,} "
+        "characters per language"
+    )
     return 0
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
     info = inspect_dump(args.file, args.dbname)
-    print(f"{info.path}: {info.dbname}, {info.pages:,} pages, {info.compressed_bytes:,} bytes "
-          f"compressed, {info.xml_bytes:,} bytes of XML")
+    print(
+        f"{info.path}: {info.dbname}, {info.pages:,} pages, {info.compressed_bytes:,} bytes "
+        f"compressed, {info.xml_bytes:,} bytes of XML"
+    )
     return 0
 
 
@@ -68,14 +77,23 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from bloodbank.graph.report import publish  # matplotlib: only when asked for
 
     matrix = read_matrix(args.matrix, args.kind, args.transpose)
-    print(f"{args.matrix}: {len(matrix.langs)} languages; read as {matrix.kind} "
-          f"({matrix.kind_reason})")
+    print(
+        f"{args.matrix}: {len(matrix.langs)} languages; read as {matrix.kind} "
+        f"({matrix.kind_reason})"
+    )
     mono = read_mono_mrr(args.mono) if args.mono else matrix.diagonal_mrr
     report = args.out / "report.md"
-    analysis = publish(matrix, mono, args.out, report, args.out / "analysis.json", args.seed,
-                       tuple(args.bins), args.resamples)
-    print(f"donors:     {analysis['donor_ranking']}\nrecipients: "
-          f"{analysis['recipient_ranking']}")
+    analysis = publish(
+        matrix,
+        mono,
+        args.out,
+        report,
+        args.out / "analysis.json",
+        args.seed,
+        tuple(args.bins),
+        args.resamples,
+    )
+    print(f"donors:     {analysis['donor_ranking']}\nrecipients: {analysis['recipient_ranking']}")
     for kind in ("O", "AB+"):
         print(f"type {kind + ':':4} {analysis['types'][kind].replace(',', ', ') or 'none'}")
     print(f"report: {report}")
@@ -93,8 +111,9 @@ def cmd_tables(args: argparse.Namespace) -> int:
     sets = load_selection(paths.SETS).sets
     results = results_from_mlflow(tracking_uri(), params.tracking.experiment, params.seed)
     if not results:
-        print(f"error: no finetune runs for seed {params.seed} in {tracking_uri()}",
-              file=sys.stderr)
+        print(
+            f"error: no finetune runs for seed {params.seed} in {tracking_uri()}", file=sys.stderr
+        )
         return 1
     text = report(tables(results, sets["most_recipient"], sets["least_recipient"]), sets)
     if args.out:
@@ -108,13 +127,30 @@ def cmd_tables(args: argparse.Namespace) -> int:
 def explorer_command(args: argparse.Namespace) -> list[str]:
     """The ``streamlit run`` command line for the explorer app."""
     app = Path(__file__).parent / "explorer" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
-           "--server.port", str(args.port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--", "--baseline", args.baseline,
-           "--kind", args.kind]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--baseline",
+        args.baseline,
+        "--kind",
+        args.kind,
+    ]
     if args.matrix:
-        cmd += ["--matrix", str(args.matrix.resolve())] + (["--transpose"] if args.transpose
-                                                            else [])
+        cmd += ["--matrix", str(args.matrix.resolve())] + (
+            ["--transpose"] if args.transpose else []
+        )
         if args.mono:
             cmd += ["--mono", str(args.mono.resolve())]
     else:
@@ -144,9 +180,11 @@ def _bins(text: str) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lbb", description="Mapping the Linguistic Blood Bank: tools beside `dvc repro`.",
+        prog="lbb",
+        description="Mapping the Linguistic Blood Bank: tools beside `dvc repro`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="The pipeline itself runs with `dvc repro`; see README.md.")
+        epilog="The pipeline itself runs with `dvc repro`; see README.md.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("languages", help="list the language registry")
@@ -155,22 +193,29 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="real and synthetic languages")
     p.set_defaults(func=cmd_languages)
 
-    p = sub.add_parser("config", help="check params.yaml or switch configuration",
-                       description="Without --use: validate params.yaml. With --use NAME: "
-                       "replace params.yaml by configs/NAME.yaml (e.g. paper, default).")
+    p = sub.add_parser(
+        "config",
+        help="check params.yaml or switch configuration",
+        description="Without --use: validate params.yaml. With --use NAME: "
+        "replace params.yaml by configs/NAME.yaml (e.g. paper, default).",
+    )
     p.add_argument("--use", metavar="NAME", help="configuration in configs/ to switch to")
     p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("dump", help="validate a dump file",
-                       description="Stream a .xml.bz2 dump once and report problems: corrupt "
-                       "or truncated bz2, not UTF-8, not MediaWiki XML, empty, wrong wiki.")
+    p = sub.add_parser(
+        "dump",
+        help="validate a dump file",
+        description="Stream a .xml.bz2 dump once and report problems: corrupt "
+        "or truncated bz2, not UTF-8, not MediaWiki XML, empty, wrong wiki.",
+    )
     p.add_argument("file", type=Path, help="a <wiki>wiki-<date>-pages-articles.xml.bz2 file")
     p.add_argument("--dbname", help="expected wiki, e.g. fiwiki")
     p.set_defaults(func=cmd_dump)
 
     p = sub.add_parser(
-        "graph", help="analyse a transfer matrix (ours, the study's, anybody's)",
+        "graph",
+        help="analyse a transfer matrix (ours, the study's, anybody's)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Donation and recipience, blood types, transfer bins, asymmetry, script "
         "and family tests, figures 1-5 and 7, GraphML / JSON exports and a Markdown report.",
@@ -180,47 +225,95 @@ def build_parser() -> argparse.ArgumentParser:
         "on the diagonal (--kind mrr, as the study's Table 5). Only the diagonal may be\n"
         "empty, and not for ratios or MRRs.\n\n"
         "example: lbb graph --matrix metrics/finetune_scores.csv --mono metrics/scores.json "
-        "--out /tmp/bank")
-    p.add_argument("--matrix", type=Path, required=True, metavar="CSV",
-                   help="square matrix, rows sources and columns targets")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="where report.md, analysis.json, figures and exports go")
-    p.add_argument("--kind", choices=KINDS, default="auto",
-                   help="what the cells hold (default: %(default)s = detect ratio vs percent)")
-    p.add_argument("--transpose", action="store_true",
-                   help="the CSV's rows are targets and its columns sources")
-    p.add_argument("--mono", type=Path, metavar="FILE",
-                   help="monolingual MRRs: CSV (language,mrr) or JSON (our scores.json, or "
-                   "code -> MRR); enables Figure 4 and the MRR correlations")
-    p.add_argument("--bins", type=_bins, default=[-10.0, 10.0, 55.0], metavar="A,B,C",
-                   help="transfer bin borders in percent (default: -10,10,55)")
-    p.add_argument("--resamples", type=int, default=9999,
-                   help="Monte Carlo tables for Fisher's test (default: %(default)s)")
+        "--out /tmp/bank",
+    )
+    p.add_argument(
+        "--matrix",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="square matrix, rows sources and columns targets",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="where report.md, analysis.json, figures and exports go",
+    )
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="auto",
+        help="what the cells hold (default: %(default)s = detect ratio vs percent)",
+    )
+    p.add_argument(
+        "--transpose",
+        action="store_true",
+        help="the CSV's rows are targets and its columns sources",
+    )
+    p.add_argument(
+        "--mono",
+        type=Path,
+        metavar="FILE",
+        help="monolingual MRRs: CSV (language,mrr) or JSON (our scores.json, or "
+        "code -> MRR); enables Figure 4 and the MRR correlations",
+    )
+    p.add_argument(
+        "--bins",
+        type=_bins,
+        default=[-10.0, 10.0, 55.0],
+        metavar="A,B,C",
+        help="transfer bin borders in percent (default: -10,10,55)",
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=9999,
+        help="Monte Carlo tables for Fisher's test (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo test")
     p.set_defaults(func=cmd_graph)
 
     p = sub.add_parser(
-        "explore", help="interactive explorer of the transfer graph",
+        "explore",
+        help="interactive explorer of the transfer graph",
         description="Serve the explorer (Streamlit) on 127.0.0.1. It opens the pipeline's "
-        "outputs (after `dvc repro`) or any matrix that `lbb graph --matrix` accepts.")
-    p.add_argument("--outputs", type=Path, default=Path("."), metavar="DIR",
-                   help="repository root holding metrics/ (default: the current folder)")
+        "outputs (after `dvc repro`) or any matrix that `lbb graph --matrix` accepts.",
+    )
+    p.add_argument(
+        "--outputs",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="repository root holding metrics/ (default: the current folder)",
+    )
     p.add_argument("--matrix", type=Path, metavar="CSV", help="open this matrix instead")
     p.add_argument("--mono", type=Path, metavar="FILE", help="monolingual MRRs for --matrix")
     p.add_argument("--kind", choices=KINDS, default="auto", help="cells of --matrix")
     p.add_argument("--transpose", action="store_true", help="--matrix has targets as rows")
-    p.add_argument("--baseline", choices=["mono", "matched"], default="mono",
-                   help="which of the pipeline's matrices (default: %(default)s)")
+    p.add_argument(
+        "--baseline",
+        choices=["mono", "matched"],
+        default="mono",
+        help="which of the pipeline's matrices (default: %(default)s)",
+    )
     p.add_argument("--port", type=int, default=8501, help="default: %(default)s")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default: %(default)s, this machine only; "
-                   "0.0.0.0 exposes it to the network)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: %(default)s, this machine only; "
+        "0.0.0.0 exposes it to the network)",
+    )
     p.set_defaults(func=cmd_explore)
 
-    p = sub.add_parser("tables", help="Tables 3 and 4 from the finetune runs in MLflow",
-                       description="Rebuild the downstream tables from MLflow (the newest "
-                       "finetune run of each configuration, task, seed and source for the "
-                       "params' seed), as a check on metrics/downstream.json.")
+    p = sub.add_parser(
+        "tables",
+        help="Tables 3 and 4 from the finetune runs in MLflow",
+        description="Rebuild the downstream tables from MLflow (the newest "
+        "finetune run of each configuration, task, seed and source for the "
+        "params' seed), as a check on metrics/downstream.json.",
+    )
     p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.add_argument("--out", type=Path, help="write the Markdown here instead of printing it")
     p.set_defaults(func=cmd_tables)

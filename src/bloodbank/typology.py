@@ -24,11 +24,19 @@ UNKNOWN = "unknown"
 
 # Each categorical feature: its values and the URIEL binary features that signal them.
 CATEGORICAL: dict[str, dict[str, str]] = {
-    "word_order": {"SVO": "S_SVO", "SOV": "S_SOV", "VSO": "S_VSO", "VOS": "S_VOS",
-                   "OVS": "S_OVS", "OSV": "S_OSV"},
+    "word_order": {
+        "SVO": "S_SVO",
+        "SOV": "S_SOV",
+        "VSO": "S_VSO",
+        "VOS": "S_VOS",
+        "OVS": "S_OVS",
+        "OSV": "S_OSV",
+    },
     "adjective_order": {"AdjN": "S_ADJECTIVE_BEFORE_NOUN", "NAdj": "S_ADJECTIVE_AFTER_NOUN"},
-    "adposition": {"prepositions": "S_ADPOSITION_BEFORE_NOUN",
-                   "postpositions": "S_ADPOSITION_AFTER_NOUN"},
+    "adposition": {
+        "prepositions": "S_ADPOSITION_BEFORE_NOUN",
+        "postpositions": "S_ADPOSITION_AFTER_NOUN",
+    },
     "inflection": {"prefixing": "S_TEND_PREFIX", "suffixing": "S_TEND_SUFFIX"},
 }
 

@@ -28,13 +28,17 @@ class Section(BaseModel):
 
 class DumpConfig(Section):
     source: Literal["synthetic", "local", "wikimedia"] = Field(
-        "synthetic", description="where dumps come from")
+        "synthetic", description="where dumps come from"
+    )
     date: str = Field("20211101", description="snapshot date, YYYYMMDD")
     local_pattern: str = Field(
         "dumps/{wiki}wiki-{date}-pages-articles.xml.bz2",
-        description="with source=local: path of each dump; {wiki} and {date} are filled in")
-    mirror: str = Field("https://dumps.wikimedia.org",
-                        description="with source=wikimedia: base URL of a dump mirror")
+        description="with source=local: path of each dump; {wiki} and {date} are filled in",
+    )
+    mirror: str = Field(
+        "https://dumps.wikimedia.org",
+        description="with source=wikimedia: base URL of a dump mirror",
+    )
     checksum: Literal["sha1", "md5"] = "sha1"
     timeout: float = Field(60.0, gt=0, description="seconds without data before a retry")
     retries: int = Field(5, ge=0, description="reconnections that resume a broken download")
@@ -57,8 +61,11 @@ class ExtractConfig(Section):
 
 
 class SampleConfig(Section):
-    seed: int = Field(0, description="seed of the sampled start; the data snapshot's own "
-                      "seed, so that changing the model seed reuses samples and tokenizer")
+    seed: int = Field(
+        0,
+        description="seed of the sampled start; the data snapshot's own "
+        "seed, so that changing the model seed reuses samples and tokenizer",
+    )
     chars_per_language: int = Field(10_000_000, gt=0)
     test_chars: int = Field(1_000_000, gt=0, description="held-out characters for MRR")
     min_sentence_chars: int = Field(10, ge=1, description="shorter sentences are dropped")
@@ -67,7 +74,8 @@ class SampleConfig(Section):
 
 class StatsConfig(Section):
     reference_sentences: int = Field(
-        200_000, gt=0, description="cap on full-corpus sentences used for the EMD reference")
+        200_000, gt=0, description="cap on full-corpus sentences used for the EMD reference"
+    )
 
 
 class TokenizerConfig(Section):
@@ -92,8 +100,10 @@ class ModelConfig(Section):
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelConfig:
         if self.hidden_size % self.num_heads:
-            raise ValueError(f"model.hidden_size ({self.hidden_size}) must be divisible by "
-                             f"model.num_heads ({self.num_heads})")
+            raise ValueError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by "
+                f"model.num_heads ({self.num_heads})"
+            )
         return self
 
 
@@ -117,15 +127,18 @@ class TrainConfig(Section):
     log_every: int = Field(20, gt=0, description="steps between logged loss points")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "auto"] = Field(
-        "fp32", description="fp32 (default) computes the same on every machine; bf16 "
+        "fp32",
+        description="fp32 (default) computes the same on every machine; bf16 "
         "autocasts training (evaluation stays fp32) and is faster on hardware with native "
-        "bf16; auto = bf16 where the hardware has it, so results depend on the machine")
+        "bf16; auto = bf16 where the hardware has it, so results depend on the machine",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> TrainConfig:
         if self.mask_token_fraction + self.random_token_fraction > 1:
-            raise ValueError("train.mask_token_fraction + train.random_token_fraction must "
-                             "not exceed 1")
+            raise ValueError(
+                "train.mask_token_fraction + train.random_token_fraction must not exceed 1"
+            )
         return self
 
 
@@ -137,10 +150,14 @@ class EvalConfig(Section):
 
 class GraphConfig(Section):
     baseline: Literal["mono", "matched"] = Field(
-        "mono", description="F against M_t (the study's equation 4) or against the "
-        "compute-matched M_tt")
-    bins: list[float] = Field([-10.0, 10.0, 55.0], description="borders of the negative, "
-                              "neutral, positive and very positive transfer bins (F in %)")
+        "mono",
+        description="F against M_t (the study's equation 4) or against the compute-matched M_tt",
+    )
+    bins: list[float] = Field(
+        [-10.0, 10.0, 55.0],
+        description="borders of the negative, "
+        "neutral, positive and very positive transfer bins (F in %)",
+    )
     resamples: int = Field(9999, gt=0, description="Monte Carlo tables for Fisher's test")
 
     @model_validator(mode="after")
@@ -174,29 +191,40 @@ class FinetuneConfig(Section):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(128, ge=8, description="word pieces per sentence, with specials")
-    seeds: int = Field(2, ge=1, description="finetuning seeds per model (paper: 5); they "
-                       "derive from the top-level seed")
+    seeds: int = Field(
+        2,
+        ge=1,
+        description="finetuning seeds per model (paper: 5); they derive from the top-level seed",
+    )
 
 
 class DownstreamConfig(Section):
     sizes: SetSizes = SetSizes()
     diversity: Literal["none", "family", "script", "family_and_script"] = Field(
-        "family_and_script", description="no two donors of a set may share this")
+        "family_and_script", description="no two donors of a set may share this"
+    )
     select_seed: int = Field(0, description="seed of the Random donor set")
     preset: Literal["none", "paper"] = Field("none", description="paper = Table 2's sets")
     explicit: ExplicitSets = ExplicitSets()
-    total_chars: int = Field(240_000, gt=0, description="pretraining characters per "
-                             "configuration, spread evenly over its languages (paper: 1e8)")
+    total_chars: int = Field(
+        240_000,
+        gt=0,
+        description="pretraining characters per "
+        "configuration, spread evenly over its languages (paper: 1e8)",
+    )
     tasks: list[Literal["pos", "ner"]] = ["pos", "ner"]
     source: Literal["synthetic", "local", "ud"] = Field(
-        "synthetic", description="downstream data: generated, files in XTREME's layout, or "
-        "a UD release download (POS) with local WikiANN files (NER)")
+        "synthetic",
+        description="downstream data: generated, files in XTREME's layout, or "
+        "a UD release download (POS) with local WikiANN files (NER)",
+    )
     local_dir: str = Field("downloads", description="XTREME-layout folder for source local/ud")
     ud_url: str = Field("", description="URL of a UD release .tgz, for source ud")
     ud_sha256: str = Field("", description="its SHA-256; empty skips the check")
     max_sentences: dict[Literal["pos", "ner"], int] = Field(
-        {"pos": 300, "ner": 300}, description="train sentences kept per language (paper: "
-        "pos 1000, ner 5000)")
+        {"pos": 300, "ner": 300},
+        description="train sentences kept per language (paper: pos 1000, ner 5000)",
+    )
     eval_sentences: int = Field(150, gt=0, description="dev and test sentences per language")
     finetune: FinetuneConfig = FinetuneConfig()
 
@@ -208,8 +236,9 @@ class TrackingConfig(Section):
 
 class Params(Section):
     seed: int = Field(0, description="seed every stochastic modelling step derives from")
-    languages: list[LangCode] = Field(description="every language dumped, sampled and "
-                                      "fed to the tokenizer")
+    languages: list[LangCode] = Field(
+        description="every language dumped, sampled and fed to the tokenizer"
+    )
     studied: list[LangCode] = Field(description="the languages models are trained on")
     dump: DumpConfig = DumpConfig()
     synthetic: SyntheticConfig = SyntheticConfig()

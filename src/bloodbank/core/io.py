@@ -42,8 +42,9 @@ def atomic_path(path: str | Path, is_dir: bool = False) -> Iterator[Path]:
 def write_json(path: str | Path, data: Any) -> Path:
     """Write JSON atomically, with sorted keys so that the bytes are reproducible."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return Path(path)
 
 

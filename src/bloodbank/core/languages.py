@@ -85,8 +85,9 @@ def _build_registry() -> dict[str, Language]:
         Language(code, name, fam, script, code, float(size), studied=True)
         for code, name, fam, script, size in _STUDIED
     ]
-    langs += [Language(code, name, fam, script, code)
-              for code, name, fam, script in _TOKENIZER_ONLY]
+    langs += [
+        Language(code, name, fam, script, code) for code, name, fam, script in _TOKENIZER_ONLY
+    ]
     langs += [
         Language(s.code, s.name, s.family, s.script, s.code, synthetic=True, features=s.features())
         for s in SYNTHETIC_LANGUAGES

@@ -71,6 +71,7 @@ def timings(stage: str, name: str) -> Path:
     rerun that only changes the timings invalidates nothing downstream."""
     return METRICS / "timings" / stage / f"{name}.json"
 
+
 SCORES = METRICS / "finetune_scores.csv"
 SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
 MRR_MATRIX = METRICS / "mrr.csv"

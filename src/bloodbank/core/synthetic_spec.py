@@ -80,36 +80,80 @@ class SyntheticLanguage:
         }
 
 
-def _lang(code: str, name: str, family: str, script: str, order: str, adj: str, adp: str,
-          infl: str, shared: float, changes: str = "") -> SyntheticLanguage:
+def _lang(
+    code: str,
+    name: str,
+    family: str,
+    script: str,
+    order: str,
+    adj: str,
+    adp: str,
+    infl: str,
+    shared: float,
+    changes: str = "",
+) -> SyntheticLanguage:
     pairs = tuple(tuple(c.split(">")) for c in changes.split()) if changes else ()
-    return SyntheticLanguage(code, name, family, script, order, adj, adp, infl, shared,
-                             pairs)  # type: ignore[arg-type]
+    return SyntheticLanguage(code, name, family, script, order, adj, adp, infl, shared, pairs)  # type: ignore[arg-type]
 
 
 SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
     # Qalic: a close-knit family split over two scripts.
     _lang("qaa", "Qalian", "Qalic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.9),
-    _lang("qab", "Qabric", "Qalic", "Latn", "SVO", "NAdj", "prepositions", "suffixing", 0.8,
-          "p>f t>d"),
-    _lang("qac", "Qacian", "Qalic", "Cyrl", "SVO", "AdjN", "prepositions", "suffixing", 0.8,
-          "k>h o>u"),
+    _lang(
+        "qab", "Qabric", "Qalic", "Latn", "SVO", "NAdj", "prepositions", "suffixing", 0.8, "p>f t>d"
+    ),
+    _lang(
+        "qac", "Qacian", "Qalic", "Cyrl", "SVO", "AdjN", "prepositions", "suffixing", 0.8, "k>h o>u"
+    ),
     # Rhenic: verb-final languages.
     _lang("qad", "Rhedish", "Rhenic", "Cyrl", "SOV", "AdjN", "postpositions", "suffixing", 0.85),
-    _lang("qae", "Rhenish", "Rhenic", "Deva", "SOV", "AdjN", "postpositions", "suffixing", 0.8,
-          "s>z e>i"),
-    _lang("qaf", "Rheshti", "Rhenic", "Deva", "SOV", "NAdj", "postpositions", "prefixing", 0.7,
-          "b>p"),
+    _lang(
+        "qae",
+        "Rhenish",
+        "Rhenic",
+        "Deva",
+        "SOV",
+        "AdjN",
+        "postpositions",
+        "suffixing",
+        0.8,
+        "s>z e>i",
+    ),
+    _lang(
+        "qaf", "Rheshti", "Rhenic", "Deva", "SOV", "NAdj", "postpositions", "prefixing", 0.7, "b>p"
+    ),
     # Tovic: verb-initial, prefixing.
     _lang("qag", "Tovan", "Tovic", "Grek", "VSO", "NAdj", "prepositions", "prefixing", 0.85),
-    _lang("qah", "Tovesh", "Tovic", "Hebr", "VSO", "NAdj", "prepositions", "prefixing", 0.8,
-          "d>t a>o"),
+    _lang(
+        "qah", "Tovesh", "Tovic", "Hebr", "VSO", "NAdj", "prepositions", "prefixing", 0.8, "d>t a>o"
+    ),
     # Zemic: isolates of the world, each in its own script.
     _lang("qai", "Zemian", "Zemic", "Armn", "SOV", "NAdj", "postpositions", "suffixing", 0.85),
-    _lang("qaj", "Zemori", "Zemic", "Geor", "SVO", "AdjN", "postpositions", "prefixing", 0.75,
-          "g>k i>e"),
-    _lang("qak", "Qakese", "Qalic", "Grek", "SVO", "AdjN", "prepositions", "suffixing", 0.75,
-          "m>n"),
-    _lang("qal", "Rhelan", "Rhenic", "Latn", "SOV", "AdjN", "postpositions", "suffixing", 0.75,
-          "r>l u>o"),
+    _lang(
+        "qaj",
+        "Zemori",
+        "Zemic",
+        "Geor",
+        "SVO",
+        "AdjN",
+        "postpositions",
+        "prefixing",
+        0.75,
+        "g>k i>e",
+    ),
+    _lang(
+        "qak", "Qakese", "Qalic", "Grek", "SVO", "AdjN", "prepositions", "suffixing", 0.75, "m>n"
+    ),
+    _lang(
+        "qal",
+        "Rhelan",
+        "Rhenic",
+        "Latn",
+        "SOV",
+        "AdjN",
+        "postpositions",
+        "suffixing",
+        0.75,
+        "r>l u>o",
+    ),
 )

@@ -91,8 +91,9 @@ class _HeadParser:
                 if self.root is None:
                     self.root = tag
                     if tag != "mediawiki":
-                        raise DumpError(f"{self.path}: not a MediaWiki XML export "
-                                        f"(root element <{tag}>)")
+                        raise DumpError(
+                            f"{self.path}: not a MediaWiki XML export (root element <{tag}>)"
+                        )
                 if event == "end" and tag == "dbname":
                     self.dbname = (elem.text or "").strip()
                 elif event == "end" and tag == "page":
@@ -118,8 +119,9 @@ def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpIn
         try:
             text = decoder.decode(raw)
         except UnicodeDecodeError as e:
-            raise DumpError(f"{path}: not UTF-8 (bad byte at offset {xml_bytes + e.start})") \
-                from None
+            raise DumpError(
+                f"{path}: not UTF-8 (bad byte at offset {xml_bytes + e.start})"
+            ) from None
         if xml_bytes < HEAD_LIMIT:
             head.feed(text)
         else:
@@ -182,8 +184,15 @@ def file_digest(path: Path, algo: str) -> str:
     return h.hexdigest()
 
 
-def download(url: str, out: Path, expected: str, algo: str, timeout: float = 60.0,
-             retries: int = 5, backoff: float = 1.0) -> Path:
+def download(
+    url: str,
+    out: Path,
+    expected: str,
+    algo: str,
+    timeout: float = 60.0,
+    retries: int = 5,
+    backoff: float = 1.0,
+) -> Path:
     """Download ``url`` to ``out``, resuming a ``.part`` file, and verify its checksum.
 
     The partial file lives next to ``out`` under another name, so an interrupted
@@ -196,20 +205,28 @@ def download(url: str, out: Path, expected: str, algo: str, timeout: float = 60.
         try:
             if _download_once(url, part, timeout):
                 break
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError, IncompleteDownload) as e:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            IncompleteDownload,
+        ) as e:
             if attempt == retries:
                 have = part.stat().st_size if part.exists() else 0
-                raise DumpError(f"{url}: download failed after {retries + 1} attempts ({e}); "
-                                f"rerun to resume from byte {have}") from None
+                raise DumpError(
+                    f"{url}: download failed after {retries + 1} attempts ({e}); "
+                    f"rerun to resume from byte {have}"
+                ) from None
             time.sleep(backoff * 2**attempt)
         except requests.HTTPError as e:
             raise DumpError(f"{url}: {e}") from None
     actual = file_digest(part, algo) if expected else ""
     if actual != expected:  # an empty ``expected`` skips the check
         part.unlink()
-        raise DumpError(f"{url}: {algo} mismatch (published {expected}, downloaded {actual}); "
-                        "the partial file was removed")
+        raise DumpError(
+            f"{url}: {algo} mismatch (published {expected}, downloaded {actual}); "
+            "the partial file was removed"
+        )
     part.replace(out)
     return out
 
@@ -230,9 +247,17 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         mode = "ab" if have else "wb"
-        with part.open(mode) as fh, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                         desc=part.name.removesuffix(".part"),
-                                         disable=None) as bar:
+        with (
+            part.open(mode) as fh,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=part.name.removesuffix(".part"),
+                disable=None,
+            ) as bar,
+        ):
             for chunk in resp.iter_content(NET_CHUNK):
                 fh.write(chunk)
                 bar.update(len(chunk))
@@ -242,8 +267,9 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
     return True
 
 
-def fetch_wikimedia(out: Path, mirror: str, wiki: str, date: str, algo: str,
-                    timeout: float, retries: int) -> Path:
+def fetch_wikimedia(
+    out: Path, mirror: str, wiki: str, date: str, algo: str, timeout: float, retries: int
+) -> Path:
     expected = published_checksum(mirror, wiki, date, algo, timeout)
     url = dump_url(mirror, wiki, date, dump_filename(wiki, date))
     return download(url, out, expected, algo, timeout, retries)
@@ -254,16 +280,19 @@ def fetch_dump(code: str, cfg: DumpConfig, synthetic: SyntheticConfig, out: Path
     lang = languages.get(code)
     if (cfg.source == "synthetic") != lang.synthetic:
         kind = "synthetic" if lang.synthetic else "real"
-        raise DumpError(f"{code}: a {kind} language cannot come from dump.source="
-                        f"{cfg.source!r} (synthetic codes qaa–qtz need 'synthetic', real "
-                        "languages 'local' or 'wikimedia')")
+        raise DumpError(
+            f"{code}: a {kind} language cannot come from dump.source="
+            f"{cfg.source!r} (synthetic codes qaa–qtz need 'synthetic', real "
+            "languages 'local' or 'wikimedia')"
+        )
     if cfg.source == "synthetic":
         fetch_synthetic(out, code, synthetic.world_seed, synthetic.articles, cfg.date)
     elif cfg.source == "local":
         fetch_local(out, cfg.local_pattern, lang.wiki, cfg.date)
     else:
-        fetch_wikimedia(out, cfg.mirror, lang.wiki, cfg.date, cfg.checksum, cfg.timeout,
-                        cfg.retries)
+        fetch_wikimedia(
+            out, cfg.mirror, lang.wiki, cfg.date, cfg.checksum, cfg.timeout, cfg.retries
+        )
     try:
         return inspect_dump(out, f"{lang.wiki}wiki")
     except DumpError:

@@ -33,8 +33,18 @@ class Document:
 
 
 def wikiextractor_command(dump: Path, processes: int, expand_templates: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "wikiextractor.WikiExtractor", str(dump), "--json", "-o", "-",
-           "--processes", str(processes), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wikiextractor.WikiExtractor",
+        str(dump),
+        "--json",
+        "-o",
+        "-",
+        "--processes",
+        str(processes),
+        "--quiet",
+    ]
     if not expand_templates:
         cmd.append("--no-templates")
     return cmd
@@ -48,16 +58,25 @@ def body_text(doc: dict) -> str:
     return rest if first.strip() == title.strip() else text
 
 
-def extract_dump(dump: Path, out: Path, processes: int = 1, expand_templates: bool = True,
-                 desc: str | None = None) -> int:
+def extract_dump(
+    dump: Path,
+    out: Path,
+    processes: int = 1,
+    expand_templates: bool = True,
+    desc: str | None = None,
+) -> int:
     """Extract ``dump`` into ``out`` (JSONL.gz); return the number of documents kept."""
     cmd = wikiextractor_command(dump, processes, expand_templates)
     kept = 0
-    with atomic_path(out) as tmp, tmp.open("wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as gz, \
-            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, encoding="utf-8") as proc, \
-            tqdm(desc=desc or f"extract {dump.name}", unit=" docs", disable=None) as bar:
+    with (
+        atomic_path(out) as tmp,
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as gz,
+        subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8"
+        ) as proc,
+        tqdm(desc=desc or f"extract {dump.name}", unit=" docs", disable=None) as bar,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             doc = json.loads(line)

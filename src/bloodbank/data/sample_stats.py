@@ -112,8 +112,13 @@ def stride(total: int, cap: int) -> int:
     return max(1, -(-total // cap))
 
 
-def language_report(tok: Tokenizer, corpus: Callable[[], Iterable[str]], sample_path: Path,
-                    corpus_sentences: int, reference_cap: int) -> dict:
+def language_report(
+    tok: Tokenizer,
+    corpus: Callable[[], Iterable[str]],
+    sample_path: Path,
+    corpus_sentences: int,
+    reference_cap: int,
+) -> dict:
     """Stats of a sample against (a regular subsample of) its full corpus."""
     step = stride(corpus_sentences, reference_cap)
     reference = measure(tok, (s for i, s in enumerate(corpus()) if i % step == 0))
@@ -129,11 +134,15 @@ def tokenizer_report(tok: Tokenizer, samples: dict[str, Path]) -> dict:
     per_lang = {}
     for code, path in samples.items():
         total, unique = token_counts(tok, read_lines([path]))
-        per_lang[code] = {"tokens": total, "unique_tokens": unique,
-                          "information_ratio": information_ratio(total, unique)}
+        per_lang[code] = {
+            "tokens": total,
+            "unique_tokens": unique,
+            "information_ratio": information_ratio(total, unique),
+        }
     codes = sorted(per_lang)
-    corr = pearson([per_lang[c]["tokens"] for c in codes],
-                   [per_lang[c]["unique_tokens"] for c in codes])
+    corr = pearson(
+        [per_lang[c]["tokens"] for c in codes], [per_lang[c]["unique_tokens"] for c in codes]
+    )
     ratios = [per_lang[c]["information_ratio"] for c in codes]
     return {
         "vocab_size": tok.get_vocab_size(),

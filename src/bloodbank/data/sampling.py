@@ -50,8 +50,14 @@ def count_corpus(sentences: Iterable[str]) -> CorpusCount:
     return CorpusCount(n, chars, longest)
 
 
-def plan_sample(count: CorpusCount, chars: int, test_chars: int, rng: random.Random,
-                allow_short: bool = False, name: str = "corpus") -> SamplePlan:
+def plan_sample(
+    count: CorpusCount,
+    chars: int,
+    test_chars: int,
+    rng: random.Random,
+    allow_short: bool = False,
+    name: str = "corpus",
+) -> SamplePlan:
     """Choose where the block starts, leaving room for the sentences that overshoot.
 
     The first sentence may start up to one sentence after ``start_char``, and each
@@ -104,15 +110,26 @@ class SampleResult:
     test_chars: int
 
 
-def write_sample(sentences: Callable[[], Iterable[str]], train_out: Path, test_out: Path,
-                 chars: int, test_chars: int, rng: random.Random, allow_short: bool = False,
-                 name: str = "corpus") -> SampleResult:
+def write_sample(
+    sentences: Callable[[], Iterable[str]],
+    train_out: Path,
+    test_out: Path,
+    chars: int,
+    test_chars: int,
+    rng: random.Random,
+    allow_short: bool = False,
+    name: str = "corpus",
+) -> SampleResult:
     """Count, plan and write both splits (one sentence per line), atomically."""
     count = count_corpus(sentences())
     plan = plan_sample(count, chars, test_chars, rng, allow_short, name)
     stats = {"train": [0, 0], "test": [0, 0]}
-    with atomic_path(train_out) as tr, atomic_path(test_out) as te, \
-            tr.open("w", encoding="utf-8") as ftr, te.open("w", encoding="utf-8") as fte:
+    with (
+        atomic_path(train_out) as tr,
+        atomic_path(test_out) as te,
+        tr.open("w", encoding="utf-8") as ftr,
+        te.open("w", encoding="utf-8") as fte,
+    ):
         files = {"train": ftr, "test": fte}
         for split, s in take_sample(sentences(), plan):
             files[split].write(s + "\n")
@@ -131,22 +148,32 @@ def language_sentences(text_path: Path, min_chars: int) -> Callable[[], Iterator
     return lambda: iter_sentences((d.text for d in iter_documents(text_path)), min_chars)
 
 
-def sample_language(code: str, text_path: Path, train_out: Path, test_out: Path,
-                    cfg: SampleConfig) -> SampleResult:
+def sample_language(
+    code: str, text_path: Path, train_out: Path, test_out: Path, cfg: SampleConfig
+) -> SampleResult:
     rng = random.Random(f"sample:{code}:{cfg.seed}")
-    return write_sample(language_sentences(text_path, cfg.min_sentence_chars), train_out,
-                        test_out, cfg.chars_per_language, cfg.test_chars, rng, cfg.allow_short,
-                        name=f"{text_path} ({code})")
+    return write_sample(
+        language_sentences(text_path, cfg.min_sentence_chars),
+        train_out,
+        test_out,
+        cfg.chars_per_language,
+        cfg.test_chars,
+        rng,
+        cfg.allow_short,
+        name=f"{text_path} ({code})",
+    )
 
 
-def sample_for_pretraining(code: str, text_path: Path, sample: SampleConfig, chars: int,
-                           out: Path) -> int:
+def sample_for_pretraining(
+    code: str, text_path: Path, sample: SampleConfig, chars: int, out: Path
+) -> int:
     """Consecutive sentences from a seeded start, ``chars`` characters at least; a
     configuration uses a prefix of it, so every configuration reads the same text."""
     sentences = language_sentences(text_path, sample.min_sentence_chars)
     rng = random.Random(f"pretrain-sample:{code}:{sample.seed}")
-    plan = plan_sample(count_corpus(sentences()), chars, 0, rng, sample.allow_short,
-                       f"{text_path} ({code})")
+    plan = plan_sample(
+        count_corpus(sentences()), chars, 0, rng, sample.allow_short, f"{text_path} ({code})"
+    )
     written = 0
     with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for _, s in take_sample(sentences(), plan):

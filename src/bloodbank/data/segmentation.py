@@ -65,7 +65,7 @@ def split_sentences(paragraph: str) -> list[str]:
     for m in _BOUNDARY.finditer(paragraph):
         if _is_false_stop(paragraph, m.end(), m.group()):
             continue
-        sentence = paragraph[begin:m.end()].strip()
+        sentence = paragraph[begin : m.end()].strip()
         if sentence:
             out.append(sentence)
         begin = m.end()

@@ -27,7 +27,7 @@ class TokenizedSplit:
         return len(self.offsets) - 1
 
     def sentence(self, i: int) -> np.ndarray:
-        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
@@ -52,5 +52,6 @@ def save_splits(out_dir: Path, splits: dict[str, TokenizedSplit]) -> None:
 
 
 def load_split(in_dir: Path, name: str) -> TokenizedSplit:
-    return TokenizedSplit(np.load(in_dir / f"{name}.ids.npy", mmap_mode="r"),
-                          np.load(in_dir / f"{name}.offsets.npy"))
+    return TokenizedSplit(
+        np.load(in_dir / f"{name}.ids.npy", mmap_mode="r"), np.load(in_dir / f"{name}.offsets.npy")
+    )

@@ -32,8 +32,12 @@ PREFIX = "##"
 
 
 def _normalizer(cfg: TokenizerConfig) -> normalizers.Normalizer:
-    return normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                      strip_accents=cfg.strip_accents, lowercase=cfg.lowercase)
+    return normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=True,
+        strip_accents=cfg.strip_accents,
+        lowercase=cfg.lowercase,
+    )
 
 
 def _shell(cfg: TokenizerConfig, model: WordPiece) -> Tokenizer:
@@ -56,8 +60,9 @@ def choose_alphabet(lines: Iterable[str], cfg: TokenizerConfig) -> list[str]:
     return sorted(c for c, _ in ranked[: cfg.limit_alphabet])
 
 
-def train_tokenizer(corpus: Callable[[], Iterable[str]], cfg: TokenizerConfig,
-                    show_progress: bool = False) -> Tokenizer:
+def train_tokenizer(
+    corpus: Callable[[], Iterable[str]], cfg: TokenizerConfig, show_progress: bool = False
+) -> Tokenizer:
     """Train on ``corpus()`` (an iterable of lines, read twice) and return a canonical model."""
     alphabet = choose_alphabet(corpus(), cfg)
     helpers = [PREFIX + c for c in alphabet]
@@ -78,14 +83,20 @@ def train_tokenizer(corpus: Callable[[], Iterable[str]], cfg: TokenizerConfig,
 def _canonical(raw: Tokenizer, cfg: TokenizerConfig) -> Tokenizer:
     """Rebuild with the learned vocabulary and only the real special tokens."""
     vocab = raw.get_vocab(with_added_tokens=True)
-    model = WordPiece(vocab, unk_token="[UNK]", continuing_subword_prefix=PREFIX,
-                      max_input_chars_per_word=cfg.max_input_chars_per_word)
+    model = WordPiece(
+        vocab,
+        unk_token="[UNK]",
+        continuing_subword_prefix=PREFIX,
+        max_input_chars_per_word=cfg.max_input_chars_per_word,
+    )
     tok = _shell(cfg, model)
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     cls, sep = vocab["[CLS]"], vocab["[SEP]"]
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+    )
     return tok
 
 
@@ -93,10 +104,18 @@ def save_tokenizer(tok: Tokenizer, out: Path, cfg: TokenizerConfig) -> Path:
     """Save in the Hugging Face layout, loadable with ``AutoTokenizer.from_pretrained``."""
     from transformers import BertTokenizerFast
 
-    hf = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]",
-                           pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-                           do_lower_case=cfg.lowercase, strip_accents=cfg.strip_accents,
-                           tokenize_chinese_chars=True, model_max_length=512)
+    hf = BertTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        do_lower_case=cfg.lowercase,
+        strip_accents=cfg.strip_accents,
+        tokenize_chinese_chars=True,
+        model_max_length=512,
+    )
     with atomic_path(out, is_dir=True) as tmp:
         hf.save_pretrained(str(tmp))
         # Drop the bookkeeping file whose content varies with library versions only.
@@ -109,8 +128,7 @@ def load_tokenizer(path: Path) -> Tokenizer:
     return Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
 
 
-def iter_token_ids(tok: Tokenizer, lines: Iterable[str], batch: int = 4096
-                   ) -> Iterator[list[int]]:
+def iter_token_ids(tok: Tokenizer, lines: Iterable[str], batch: int = 4096) -> Iterator[list[int]]:
     """Token ids of each line (no special tokens), encoded in batches in Rust."""
     buf: list[str] = []
     for line in lines:

@@ -41,8 +41,9 @@ def concat(splits: list[TokenizedSplit]) -> TokenizedSplit:
     return TokenizedSplit(ids, np.cumsum(lengths, dtype=np.int64))
 
 
-def configuration_corpus(samples: dict[str, Path], total_chars: int, tok: Tokenizer
-                         ) -> tuple[TokenizedSplit, dict[str, int]]:
+def configuration_corpus(
+    samples: dict[str, Path], total_chars: int, tok: Tokenizer
+) -> tuple[TokenizedSplit, dict[str, int]]:
     """Equal characters per language (``samples``: code → its pretraining sample),
     tokenized and merged in the given order."""
     share = total_chars // len(samples)
@@ -56,23 +57,53 @@ def configuration_corpus(samples: dict[str, Path], total_chars: int, tok: Tokeni
     return concat(splits), chars
 
 
-def pretrain_configuration(config: str, samples: dict[str, Path], test_tokens: dict[str, Path],
-                           total_chars: int, model_cfg: ModelConfig, recipe: Recipe,
-                           tokenizer_dir: Path, out: Path, resume_dir: Path,
-                           log: Callable[[dict, int], None]) -> RunOutput:
+def pretrain_configuration(
+    config: str,
+    samples: dict[str, Path],
+    test_tokens: dict[str, Path],
+    total_chars: int,
+    model_cfg: ModelConfig,
+    recipe: Recipe,
+    tokenizer_dir: Path,
+    out: Path,
+    resume_dir: Path,
+    log: Callable[[dict, int], None],
+) -> RunOutput:
     """A multilingual masked LM on the configuration's languages (the keys of ``samples``),
     scored by MRR on each language's test split (``test_tokens``: code → token-id dir)."""
     tok = load_tokenizer(tokenizer_dir)
     ids = special_ids(tok)
     corpus, chars = configuration_corpus(samples, total_chars, tok)
-    model = build_model(model_cfg, tok.get_vocab_size(), ids.pad,
-                        seed_of("init", "pretrain", config, recipe.seed))
+    model = build_model(
+        model_cfg, tok.get_vocab_size(), ids.pad, seed_of("init", "pretrain", config, recipe.seed)
+    )
     key = f"pretrain:{config}"
-    result = train_mlm(model, corpus, recipe.train, ids, tok.get_vocab_size(), recipe.seed,
-                       key, resume_dir, log=log, desc=key)
-    mrr = {code: mrr_on(model, load_split(test_tokens[code], "test"), code, recipe, tok).mrr
-           for code in chars}
+    result = train_mlm(
+        model,
+        corpus,
+        recipe.train,
+        ids,
+        tok.get_vocab_size(),
+        recipe.seed,
+        key,
+        resume_dir,
+        log=log,
+        desc=key,
+    )
+    mrr = {
+        code: mrr_on(model, load_split(test_tokens[code], "test"), code, recipe, tok).mrr
+        for code in chars
+    }
     save_checkpoint(model, tokenizer_dir, out)
-    return RunOutput({"config": config, "languages": list(chars), "characters": chars,
-                      "sentences": len(corpus), "mrr": mrr, "train": result.as_dict(),
-                      "seed": recipe.seed}, result.timing())
+    return RunOutput(
+        {
+            "config": config,
+            "languages": list(chars),
+            "characters": chars,
+            "sentences": len(corpus),
+            "mrr": mrr,
+            "train": result.as_dict(),
+            "seed": recipe.seed,
+        },
+        result.timing(),
+    )

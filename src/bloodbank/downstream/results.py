@@ -25,11 +25,13 @@ def results_from_mlflow(tracking_uri: str, experiment: str, seed: int) -> dict:
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return {}
-    runs = client.search_runs([exp.experiment_id],
-                              f"tags.stage = 'finetune' AND tags.seed = '{seed}' "
-                              "AND tags.source != '' AND attributes.status = 'FINISHED'",
-                              order_by=["attributes.start_time DESC"],
-                              max_results=50_000)
+    runs = client.search_runs(
+        [exp.experiment_id],
+        f"tags.stage = 'finetune' AND tags.seed = '{seed}' "
+        "AND tags.source != '' AND attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=50_000,
+    )
     results: dict = {}
     seen = set()
     for run in runs:
@@ -38,8 +40,14 @@ def results_from_mlflow(tracking_uri: str, experiment: str, seed: int) -> dict:
         if key in seen:
             continue
         seen.add(key)
-        scores = {k.removeprefix("test_f1."): v for k, v in run.data.metrics.items()
-                  if k.startswith("test_f1.")}
-        (results.setdefault(t["config"], {}).setdefault(t["task"], {})
-         .setdefault(t["finetune_seed"], {}))[t["source"]] = scores
+        scores = {
+            k.removeprefix("test_f1."): v
+            for k, v in run.data.metrics.items()
+            if k.startswith("test_f1.")
+        }
+        (
+            results.setdefault(t["config"], {})
+            .setdefault(t["task"], {})
+            .setdefault(t["finetune_seed"], {})
+        )[t["source"]] = scores
     return results

@@ -20,8 +20,10 @@ from bloodbank.core.io import read_json
 
 CONFIGURATIONS: tuple[str, ...] = ("most", "least", "random", "control")
 PAPER_SETS: dict[str, list[str]] = {  # Table 2 of the study
-    "most": ["ja", "te", "fi", "ru"], "least": ["ne", "my", "hy", "en"],
-    "random": ["he", "ga", "fr", "sv"], "most_recipient": ["hi", "de", "hu"],
+    "most": ["ja", "te", "fi", "ru"],
+    "least": ["ne", "my", "hy", "en"],
+    "random": ["he", "ga", "fr", "sv"],
+    "most_recipient": ["hi", "de", "hu"],
     "least_recipient": ["ar", "el", "ta"],
 }
 
@@ -48,9 +50,12 @@ class Selection:
         return [*self.sets["most_recipient"], *self.sets["least_recipient"]]
 
     def as_dict(self) -> dict:
-        return {"sets": self.sets, "reasons": self.reasons,
-                "configurations": {c: self.configuration(c) for c in CONFIGURATIONS},
-                "downstream_languages": self.downstream_languages()}
+        return {
+            "sets": self.sets,
+            "reasons": self.reasons,
+            "configurations": {c: self.configuration(c) for c in CONFIGURATIONS},
+            "downstream_languages": self.downstream_languages(),
+        }
 
 
 def load_selection(path: Path) -> Selection:
@@ -64,8 +69,9 @@ def load_selection(path: Path) -> Selection:
 def clashes(a: str, b: str, rule: str) -> bool:
     """Whether two donors may not share a set under the diversity ``rule``."""
     fam, script = languages.shares_family(a, b), languages.shares_script(a, b)
-    return {"none": False, "family": fam, "script": script,
-            "family_and_script": fam and script}[rule]
+    return {"none": False, "family": fam, "script": script, "family_and_script": fam and script}[
+        rule
+    ]
 
 
 def pick(candidates: list[str], k: int, rule: str, label: str, sel: Selection) -> list[str]:
@@ -76,27 +82,34 @@ def pick(candidates: list[str], k: int, rule: str, label: str, sel: Selection) -
             break
         twin = next((c for c in chosen if clashes(code, c, rule)), None)
         if twin:
-            sel.note(code, f"skipped for {label}: shares {rule.replace('_', ' ')} with "
-                     f"{twin}")
+            sel.note(code, f"skipped for {label}: shares {rule.replace('_', ' ')} with {twin}")
             continue
         chosen.append(code)
     if len(chosen) < k:
-        raise SelectionError(f"{label}: only {len(chosen)} of {k} languages satisfy the "
-                             f"diversity rule {rule!r} among {', '.join(candidates) or 'none'};"
-                             " lower downstream.sizes.donors or relax downstream.diversity")
+        raise SelectionError(
+            f"{label}: only {len(chosen)} of {k} languages satisfy the "
+            f"diversity rule {rule!r} among {', '.join(candidates) or 'none'};"
+            " lower downstream.sizes.donors or relax downstream.diversity"
+        )
     return chosen
 
 
-def select(studied: list[str], donation: dict[str, float], recipience: dict[str, float],
-           cfg: DownstreamConfig) -> Selection:
+def select(
+    studied: list[str],
+    donation: dict[str, float],
+    recipience: dict[str, float],
+    cfg: DownstreamConfig,
+) -> Selection:
     sizes, sel = cfg.sizes, Selection({})
     explicit = PAPER_SETS if cfg.preset == "paper" else {}
     explicit = {**explicit, **{k: v for k, v in cfg.explicit.model_dump().items() if v}}
     for name, codes in explicit.items():
         unknown = [c for c in codes if c not in studied]
         if unknown:
-            raise SelectionError(f"downstream set {name} names {', '.join(unknown)}, which "
-                                 "are not studied languages (no donation or recipience)")
+            raise SelectionError(
+                f"downstream set {name} names {', '.join(unknown)}, which "
+                "are not studied languages (no donation or recipience)"
+            )
     by_r = sorted(studied, key=lambda c: (-recipience[c], c))
     _recipients(by_r, explicit, sizes, sel)
     c_set = set(sel.sets["most_recipient"]) | set(sel.sets["least_recipient"])
@@ -108,19 +121,34 @@ def select(studied: list[str], donation: dict[str, float], recipience: dict[str,
 
 
 def _recipients(by_r: list[str], explicit: dict, sizes, sel: Selection) -> None:
-    rh = explicit.get("most_recipient") or by_r[:sizes.most_recipient]
+    rh = explicit.get("most_recipient") or by_r[: sizes.most_recipient]
     rest = [c for c in by_r if c not in rh]
-    rl = explicit.get("least_recipient") or rest[::-1][:sizes.least_recipient][::-1]
+    rl = explicit.get("least_recipient") or rest[::-1][: sizes.least_recipient][::-1]
     if set(rh) & set(rl) or len(rh) + len(rl) > len(by_r):
-        raise SelectionError(f"Rh {rh} and Rl {rl} overlap or need more languages than the "
-                             f"{len(by_r)} studied")
+        raise SelectionError(
+            f"Rh {rh} and Rl {rl} overlap or need more languages than the {len(by_r)} studied"
+        )
     sel.sets["most_recipient"], sel.sets["least_recipient"] = list(rh), list(rl)
     for code in rh:
-        sel.note(code, "Rh: " + ("given" if "most_recipient" in explicit else
-                                 f"recipience rank {by_r.index(code) + 1} of {len(by_r)}"))
+        sel.note(
+            code,
+            "Rh: "
+            + (
+                "given"
+                if "most_recipient" in explicit
+                else f"recipience rank {by_r.index(code) + 1} of {len(by_r)}"
+            ),
+        )
     for code in rl:
-        sel.note(code, "Rl: " + ("given" if "least_recipient" in explicit else
-                                 f"recipience rank {by_r.index(code) + 1} of {len(by_r)}"))
+        sel.note(
+            code,
+            "Rl: "
+            + (
+                "given"
+                if "least_recipient" in explicit
+                else f"recipience rank {by_r.index(code) + 1} of {len(by_r)}"
+            ),
+        )
 
 
 def _donors(pool: list[str], explicit: dict, cfg: DownstreamConfig, sel: Selection) -> None:
@@ -128,36 +156,53 @@ def _donors(pool: list[str], explicit: dict, cfg: DownstreamConfig, sel: Selecti
     most = explicit.get("most") or pick(pool, k, rule, "Most Donating", sel)
     least_pool = [c for c in reversed(pool) if c not in most]
     if len(least_pool) < k and "least" not in explicit:
-        sel.note("(least set)", f"only {len(least_pool)} languages are not Most Donating; "
-                 "drawn from all donor candidates instead")
+        sel.note(
+            "(least set)",
+            f"only {len(least_pool)} languages are not Most Donating; "
+            "drawn from all donor candidates instead",
+        )
         least_pool = list(reversed(pool))
     least = explicit.get("least") or pick(least_pool, k, rule, "Least Donating", sel)
     for name, members in (("most", most), ("least", least)):
         for code in members:
-            sel.note(code, f"{name} donating: " + ("given" if name in explicit else
-                                                   f"donation rank {pool.index(code) + 1} of "
-                                                   f"{len(pool)} candidates"))
+            sel.note(
+                code,
+                f"{name} donating: "
+                + (
+                    "given"
+                    if name in explicit
+                    else f"donation rank {pool.index(code) + 1} of {len(pool)} candidates"
+                ),
+            )
     if "random" in explicit:
         rand = explicit["random"]
     else:
         rest = [c for c in pool if c not in most and c not in least]
         if len(rest) < k:
-            sel.note("(random set)", f"only {len(rest)} languages are neither Most nor Least "
-                     "Donating; drawn from all donor candidates instead")
+            sel.note(
+                "(random set)",
+                f"only {len(rest)} languages are neither Most nor Least "
+                "Donating; drawn from all donor candidates instead",
+            )
             rest = list(pool)
         shuffled = list(rest)
         random.Random(f"random-donors:{cfg.select_seed}").shuffle(shuffled)
         rand = pick(shuffled, k, rule, "Random", sel)
     for code in rand:
-        sel.note(code, "random donating" + (": given" if "random" in explicit else
-                                            f" (seed {cfg.select_seed})"))
+        sel.note(
+            code,
+            "random donating"
+            + (": given" if "random" in explicit else f" (seed {cfg.select_seed})"),
+        )
     sel.sets.update(most=list(most), least=list(least), random=list(rand))
 
 
 def recipients_count(cfg: DownstreamConfig) -> int:
     """|C| = |Rh| + |Rl|, as the parameters fix it before any selection runs."""
-    sets = {**(PAPER_SETS if cfg.preset == "paper" else {}),
-            **{k: v for k, v in cfg.explicit.model_dump().items() if v}}
+    sets = {
+        **(PAPER_SETS if cfg.preset == "paper" else {}),
+        **{k: v for k, v in cfg.explicit.model_dump().items() if v},
+    }
     rh = len(sets.get("most_recipient") or []) or cfg.sizes.most_recipient
     rl = len(sets.get("least_recipient") or []) or cfg.sizes.least_recipient
     return rh + rl

@@ -27,6 +27,7 @@ PANX_DIR = "panx_dataset"
 
 # --- where a language's files are -------------------------------------------------------
 
+
 def ud_files(root: Path, lang: str, split: str) -> list[Path]:
     """Every treebank file of ``lang`` for ``split`` (XTREME merges them), sorted."""
     return sorted((root / UD_DIR).glob(f"UD_*/{lang}_*-ud-{split}.conllu"))
@@ -40,8 +41,10 @@ def load_language(root: Path, task: str, lang: str, split: str) -> list[Sentence
     if task == "pos":
         files = ud_files(root, lang, split)
         if not files:
-            raise TaskDataError(f"no UD {split} file for {lang}: expected "
-                                f"{root / UD_DIR}/UD_*/{lang}_*-ud-{split}.conllu")
+            raise TaskDataError(
+                f"no UD {split} file for {lang}: expected "
+                f"{root / UD_DIR}/UD_*/{lang}_*-ud-{split}.conllu"
+            )
         return [s for f in files for s in read_conllu(f)]
     path = panx_file(root, lang, split)
     if not path.is_file():
@@ -54,8 +57,14 @@ def keep(sentences: list[Sentence], n: int) -> list[Sentence]:
     return sentences[:n]
 
 
-def prepare(root: Path, out: Path, langs: list[str], tasks: list[str],
-            max_sentences: dict[str, int], eval_sentences: int) -> dict:
+def prepare(
+    root: Path,
+    out: Path,
+    langs: list[str],
+    tasks: list[str],
+    max_sentences: dict[str, int],
+    eval_sentences: int,
+) -> dict:
     """Read each language's splits from ``root``, keep the first sentences, and write
     ``out/<task>/<lang>/<split>.tsv``; returns the sentence counts."""
     counts: dict = {}
@@ -65,14 +74,15 @@ def prepare(root: Path, out: Path, langs: list[str], tasks: list[str],
                 n = max_sentences[task] if split == "train" else eval_sentences
                 kept = keep(load_language(root, task, lang, split), n)
                 counts.setdefault(task, {}).setdefault(lang, {})[split] = write_tsv(
-                    out / task / lang / f"{split}.tsv", kept)
+                    out / task / lang / f"{split}.tsv", kept
+                )
     return counts
 
 
 # --- sources ----------------------------------------------------------------------------
 
-def write_synthetic(root: Path, langs: list[str], world_seed: int, sizes: dict[str, int]
-                    ) -> None:
+
+def write_synthetic(root: Path, langs: list[str], world_seed: int, sizes: dict[str, int]) -> None:
     """The synthetic world's gold data, in XTREME's layout under ``root``."""
     from bloodbank.data.synthetic.annotated import (
         annotated_sentences,
@@ -84,10 +94,14 @@ def write_synthetic(root: Path, langs: list[str], world_seed: int, sizes: dict[s
     for lang in langs:
         for split in SPLITS:
             sents = annotated_sentences(lang, world_seed, split, sizes[split])
-            write_lines(root / UD_DIR / f"UD_Synthetic-{lang}" / f"{lang}_synth-ud-{split}.conllu",
-                        conllu_lines(sents, f"{lang}-{split}"))
-            write_lines(panx_file(root, lang, split),
-                        (f"{lang}:{line}" if line else "" for line in iob2_lines(sents)))
+            write_lines(
+                root / UD_DIR / f"UD_Synthetic-{lang}" / f"{lang}_synth-ud-{split}.conllu",
+                conllu_lines(sents, f"{lang}-{split}"),
+            )
+            write_lines(
+                panx_file(root, lang, split),
+                (f"{lang}:{line}" if line else "" for line in iob2_lines(sents)),
+            )
 
 
 def fetch_ud_release(url: str, root: Path, checksum: str = "") -> Path:

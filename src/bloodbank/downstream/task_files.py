@@ -15,8 +15,25 @@ from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import atomic_path
 
 SPLITS = ("train", "dev", "test")
-UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-        "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
+UPOS = (
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+)
 NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 LABELS = {"pos": UPOS, "ner": NER_TAGS}
 _ID = re.compile(r"^\d+$")
@@ -63,18 +80,17 @@ def _sentences(path: Path, parse) -> list[Sentence]:
 def read_conllu(path: Path) -> list[Sentence]:
     """Words and UPOS tags; multiword-token ranges (``3-4``) and empty nodes (``5.1``) are
     skipped as UD prescribes for word-level tagging."""
+
     def parse(n: int, line: str, tags: list[str]) -> tuple[str, str] | None:
         if line.startswith("#"):
             return None
         cols = line.split("\t")
         if len(cols) != 10:
-            raise TaskDataError(f"{path}:{n}: expected 10 tab-separated columns, found "
-                                f"{len(cols)}")
+            raise TaskDataError(f"{path}:{n}: expected 10 tab-separated columns, found {len(cols)}")
         if "-" in cols[0] or "." in cols[0]:
             return None
         if not _ID.match(cols[0]) or int(cols[0]) != len(tags) + 1:
-            raise TaskDataError(f"{path}:{n}: word id {cols[0]!r} does not follow "
-                                f"{len(tags)}")
+            raise TaskDataError(f"{path}:{n}: word id {cols[0]!r} does not follow {len(tags)}")
         if cols[3] not in UPOS:
             raise TaskDataError(f"{path}:{n}: {cols[3]!r} is not a UPOS tag")
         return cols[1], cols[3]
@@ -85,19 +101,18 @@ def read_conllu(path: Path) -> list[Sentence]:
 def read_iob2(path: Path, lang_prefix: str | None = None) -> list[Sentence]:
     """``token<TAB>tag`` lines, sentences separated by blank lines; PAN-X's ``lang:``
     prefix on tokens is removed. Tags must be IOB2: ``I-X`` only after ``B-X`` or ``I-X``."""
+
     def parse(n: int, line: str, tags: list[str]) -> tuple[str, str]:
         cols = line.split("\t")
         if len(cols) != 2:
-            raise TaskDataError(f"{path}:{n}: expected token<TAB>tag, found {len(cols)} "
-                                "columns")
+            raise TaskDataError(f"{path}:{n}: expected token<TAB>tag, found {len(cols)} columns")
         token, tag = cols
         if lang_prefix and token.startswith(lang_prefix + ":"):
-            token = token[len(lang_prefix) + 1:]
+            token = token[len(lang_prefix) + 1 :]
         if tag not in NER_TAGS:
             raise TaskDataError(f"{path}:{n}: {tag!r} is not one of {', '.join(NER_TAGS)}")
         if tag.startswith("I-") and (not tags or tags[-1][2:] != tag[2:]):
-            raise TaskDataError(f"{path}:{n}: {tag} does not continue an entity of its type "
-                                "(IOB2)")
+            raise TaskDataError(f"{path}:{n}: {tag} does not continue an entity of its type (IOB2)")
         return token, tag
 
     return _sentences(path, parse)

@@ -32,19 +32,21 @@ class Encoded:
     labels: list[np.ndarray]  # label index on each word's first piece, IGNORE elsewhere
 
 
-def encode(tok: Tokenizer, sentences: list[Sentence], task: str, ids: SpecialIds,
-           max_length: int) -> Encoded:
+def encode(
+    tok: Tokenizer, sentences: list[Sentence], task: str, ids: SpecialIds, max_length: int
+) -> Encoded:
     """Word pieces and first-piece labels; a sentence longer than ``max_length`` pieces is
     cut, and its words beyond the cut are not scored."""
     index = {t: i for i, t in enumerate(LABELS[task])}
-    enc = tok.encode_batch([list(s.words) for s in sentences], is_pretokenized=True,
-                           add_special_tokens=False)
+    enc = tok.encode_batch(
+        [list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=False
+    )
     out_ids, out_labels = [], []
     for e, s in zip(enc, sentences, strict=True):
-        pieces = e.ids[:max_length - 2]
+        pieces = e.ids[: max_length - 2]
         labels = [IGNORE] * len(pieces)
         previous = None
-        for k, word in enumerate(e.word_ids[:len(pieces)]):
+        for k, word in enumerate(e.word_ids[: len(pieces)]):
             if word is not None and word != previous:
                 labels[k] = index[s.tags[word]]
             previous = word
@@ -58,21 +60,22 @@ def _batch(data: Encoded, idx: np.ndarray, pad: int, device: torch.device):
     x = torch.full((len(idx), width), pad, dtype=torch.int64)
     y = torch.full((len(idx), width), IGNORE, dtype=torch.int64)
     for row, i in enumerate(idx):
-        x[row, :len(data.ids[i])] = torch.from_numpy(data.ids[i])
-        y[row, :len(data.labels[i])] = torch.from_numpy(data.labels[i])
+        x[row, : len(data.ids[i])] = torch.from_numpy(data.ids[i])
+        y[row, : len(data.labels[i])] = torch.from_numpy(data.labels[i])
     return x.to(device), (x != pad).to(device), y.to(device)
 
 
 @torch.no_grad()
-def predict(model, data: Encoded, pad: int, device: torch.device, batch_size: int = 64
-            ) -> list[tuple[list[int], list[int]]]:
+def predict(
+    model, data: Encoded, pad: int, device: torch.device, batch_size: int = 64
+) -> list[tuple[list[int], list[int]]]:
     """(gold, predicted) label indices per sentence, on scored positions only."""
     model.eval()
     out = []
     order = np.argsort([len(x) for x in data.ids], kind="stable")
     results: dict[int, tuple[list[int], list[int]]] = {}
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         x, attention, y = _batch(data, idx, pad, device)
         pred = model(input_ids=x, attention_mask=attention).logits.argmax(-1)
         for row, i in enumerate(idx):
@@ -97,8 +100,17 @@ def task_f1(task: str, pairs: list[tuple[list[int], list[int]]]) -> float:
     return 100.0 * float(f1_score(gold, pred, mode="strict", scheme=IOB2, zero_division=0))
 
 
-def finetune(pretrained: str, task: str, train: Encoded, dev: Encoded, cfg: FinetuneConfig,
-             seed: int, pad: int, device: torch.device, log=None):
+def finetune(
+    pretrained: str,
+    task: str,
+    train: Encoded,
+    dev: Encoded,
+    cfg: FinetuneConfig,
+    seed: int,
+    pad: int,
+    device: torch.device,
+    log=None,
+):
     """Train a token classifier; return the best-on-dev model and the per-epoch dev F1."""
     torch.manual_seed(seed_of("finetune-head", task, seed))
     verbosity = transformers_logging.get_verbosity()
@@ -106,13 +118,18 @@ def finetune(pretrained: str, task: str, train: Encoded, dev: Encoded, cfg: Fine
     transformers_logging.disable_progress_bar()
     try:
         model = BertForTokenClassification.from_pretrained(
-            pretrained, num_labels=len(LABELS[task])).to(device)
+            pretrained, num_labels=len(LABELS[task])
+        ).to(device)
     finally:
         transformers_logging.set_verbosity(verbosity)
         transformers_logging.enable_progress_bar()
     steps_per_epoch = math.ceil(len(train.ids) / cfg.batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            fused=device.type in ("cpu", "cuda"))  # one kernel, not a loop
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        fused=device.type in ("cpu", "cuda"),
+    )  # one kernel, not a loop
     sched = get_linear_schedule_with_warmup(opt, 0, steps_per_epoch * cfg.epochs)
     rng = np.random.default_rng(seed_of("finetune-order", task, seed))
     best, best_state, curve = -1.0, None, []
@@ -121,7 +138,7 @@ def finetune(pretrained: str, task: str, train: Encoded, dev: Encoded, cfg: Fine
         torch.manual_seed(seed_of("finetune-dropout", task, seed, epoch))
         order = rng.permutation(len(train.ids))
         for start in range(0, len(order), cfg.batch_size):
-            x, attention, y = _batch(train, order[start:start + cfg.batch_size], pad, device)
+            x, attention, y = _batch(train, order[start : start + cfg.batch_size], pad, device)
             loss = model(input_ids=x, attention_mask=attention, labels=y).loss
             loss.backward()
             opt.step()

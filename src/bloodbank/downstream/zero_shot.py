@@ -57,7 +57,8 @@ def tables(results: Results, rh: list[str], rl: list[str]) -> dict:
             runs = results[p][task].values()
             table3.setdefault(p, {})[task] = {
                 "monolingual": mean_std([monolingual(z, c) for z in runs]),
-                "zero_shot": mean_std([z_set(z, c) for z in runs])}
+                "zero_shot": mean_std([z_set(z, c) for z in runs]),
+            }
     table4: dict = {}
     definition = {}
     for name, members in (("Rh", rh), ("Rl", rl)):
@@ -68,13 +69,20 @@ def tables(results: Results, rh: list[str], rl: list[str]) -> dict:
                 per = [set_zero_shot(results[p][task][seed], members, c) for p in configs]
                 definition[name] = per[0][1]
                 zs.append(statistics.fmean(v for v, _ in per))
-                monos.append(statistics.fmean(monolingual(results[p][task][seed], members)
-                                              for p in configs))
-            table4.setdefault(name, {})[task] = {"monolingual": mean_std(monos),
-                                                 "zero_shot": mean_std(zs)}
-    return {"table3": table3, "table4": table4, "table4_zero_shot": definition,
-            "hypotheses": hypotheses(results, rh, rl, tasks),
-            "zero_shot": mean_matrices(results)}
+                monos.append(
+                    statistics.fmean(monolingual(results[p][task][seed], members) for p in configs)
+                )
+            table4.setdefault(name, {})[task] = {
+                "monolingual": mean_std(monos),
+                "zero_shot": mean_std(zs),
+            }
+    return {
+        "table3": table3,
+        "table4": table4,
+        "table4_zero_shot": definition,
+        "hypotheses": hypotheses(results, rh, rl, tasks),
+        "zero_shot": mean_matrices(results),
+    }
 
 
 def mean_matrices(results: Results) -> dict:
@@ -84,7 +92,8 @@ def mean_matrices(results: Results) -> dict:
             runs = list(seeds.values())
             out.setdefault(p, {})[task] = {
                 s: {t: round(statistics.fmean(z[s][t] for z in runs), 4) for t in runs[0][s]}
-                for s in runs[0]}
+                for s in runs[0]
+            }
     return out
 
 
@@ -97,21 +106,32 @@ def hypotheses(results: Results, rh: list[str], rl: list[str], tasks: list[str])
         rows = {}
         for p, per_task in results.items():
             runs = list(per_task[task].values())
-            rows[p] = {"Rh": round(statistics.fmean(set_zero_shot(z, rh, c)[0] for z in runs),
-                                   4),
-                       "Rl": round(statistics.fmean(set_zero_shot(z, rl, c)[0] for z in runs),
-                                   4)}
-        out["eq9"][task] = {"holds": all(r["Rh"] > r["Rl"] for r in rows.values()),
-                            "per_configuration": rows}
-        zc = {p: round(statistics.fmean(z_set(z, c) for z in results[p][task].values()), 4)
-              for p in ("most", "random", "least") if p in results}
+            rows[p] = {
+                "Rh": round(statistics.fmean(set_zero_shot(z, rh, c)[0] for z in runs), 4),
+                "Rl": round(statistics.fmean(set_zero_shot(z, rl, c)[0] for z in runs), 4),
+            }
+        out["eq9"][task] = {
+            "holds": all(r["Rh"] > r["Rl"] for r in rows.values()),
+            "per_configuration": rows,
+        }
+        zc = {
+            p: round(statistics.fmean(z_set(z, c) for z in results[p][task].values()), 4)
+            for p in ("most", "random", "least")
+            if p in results
+        }
         holds = len(zc) == 3 and zc["most"] > zc["random"] > zc["least"]
         out["eq10"][task] = {"holds": holds, "z_c": zc}
     return out
 
 
-NAMES = {"most": "Most Donating", "random": "Random", "least": "Least Donating",
-         "control": "Control", "Rh": "Most Recipient (Rh)", "Rl": "Least Recipient (Rl)"}
+NAMES = {
+    "most": "Most Donating",
+    "random": "Random",
+    "least": "Least Donating",
+    "control": "Control",
+    "Rh": "Most Recipient (Rh)",
+    "Rl": "Least Recipient (Rl)",
+}
 
 
 def _cell(ms: dict) -> str:
@@ -122,12 +142,15 @@ def table_frame(table: dict, rows: list[str]) -> pd.DataFrame:
     """Table 3 (rows: configurations) or Table 4 (rows: Rh, Rl) as the study prints it:
     per task, average monolingual and average zero-shot F1, mean ± std over seeds."""
     tasks = sorted({task for r in rows if r in table for task in table[r]})
-    columns = pd.MultiIndex.from_product([[t.upper() for t in tasks],
-                                          ["avg. monolingual", "avg. zero-shot"]])
-    data = [[_cell(table[r][task][part]) for task in tasks
-             for part in ("monolingual", "zero_shot")] for r in rows if r in table]
-    return pd.DataFrame(data, index=[NAMES.get(r, r) for r in rows if r in table],
-                        columns=columns)
+    columns = pd.MultiIndex.from_product(
+        [[t.upper() for t in tasks], ["avg. monolingual", "avg. zero-shot"]]
+    )
+    data = [
+        [_cell(table[r][task][part]) for task in tasks for part in ("monolingual", "zero_shot")]
+        for r in rows
+        if r in table
+    ]
+    return pd.DataFrame(data, index=[NAMES.get(r, r) for r in rows if r in table], columns=columns)
 
 
 def zero_shot_frame(z: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -141,36 +164,55 @@ def _markdown(frame: pd.DataFrame, floatfmt: str = ".1f") -> str:
     if isinstance(frame.columns, pd.MultiIndex):
         frame = frame.copy()
         frame.columns = [" ".join(c) for c in frame.columns]
-    return frame.to_markdown(floatfmt=floatfmt, colalign=("left",) + ("right",) *
-                             frame.shape[1])
+    return frame.to_markdown(floatfmt=floatfmt, colalign=("left",) + ("right",) * frame.shape[1])
 
 
 def report(t: dict, sets: dict) -> str:
     """reports/tables.md."""
-    lines = ["# Downstream zero-shot transfer: Tables 3 and 4", "",
-             "F1 in percent, mean ± standard deviation over finetuning seeds. POS: token-level "
-             "micro F1; NER: seqeval entity F1.", "",
-             "Sets: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in sets.items()), "",
-             "## Table 3: donation", "",
-             _markdown(table_frame(t["table3"], ["most", "random", "least", "control"])), "",
-             "## Table 4: recipience", "",
-             _markdown(table_frame(t["table4"], ["Rh", "Rl"])), "",
-             "Zero-shot of a set: " + "; ".join(f"{k}: {v}" for k, v in
-                                                t["table4_zero_shot"].items()), "",
-             "## Hypotheses", ""]
+    lines = [
+        "# Downstream zero-shot transfer: Tables 3 and 4",
+        "",
+        "F1 in percent, mean ± standard deviation over finetuning seeds. POS: token-level "
+        "micro F1; NER: seqeval entity F1.",
+        "",
+        "Sets: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in sets.items()),
+        "",
+        "## Table 3: donation",
+        "",
+        _markdown(table_frame(t["table3"], ["most", "random", "least", "control"])),
+        "",
+        "## Table 4: recipience",
+        "",
+        _markdown(table_frame(t["table4"], ["Rh", "Rl"])),
+        "",
+        "Zero-shot of a set: " + "; ".join(f"{k}: {v}" for k, v in t["table4_zero_shot"].items()),
+        "",
+        "## Hypotheses",
+        "",
+    ]
     tasks = sorted({task for row in t["table3"].values() for task in row})
     for task in tasks:
         h9, h10 = t["hypotheses"]["eq9"][task], t["hypotheses"]["eq10"][task]
-        rows = ", ".join(f"{p}: {v['Rh']:.1f} vs {v['Rl']:.1f}"
-                         for p, v in h9["per_configuration"].items())
-        lines.append(f"- {task.upper()}, equation 9 (∀P: Z_P(Rh) > Z_P(Rl)): "
-                     f"**{'true' if h9['holds'] else 'false'}** ({rows})")
+        rows = ", ".join(
+            f"{p}: {v['Rh']:.1f} vs {v['Rl']:.1f}" for p, v in h9["per_configuration"].items()
+        )
+        lines.append(
+            f"- {task.upper()}, equation 9 (∀P: Z_P(Rh) > Z_P(Rl)): "
+            f"**{'true' if h9['holds'] else 'false'}** ({rows})"
+        )
         zc = ", ".join(f"{p} {v:.1f}" for p, v in h10["z_c"].items())
-        lines.append(f"- {task.upper()}, equation 10 (Z_Most(C) > Z_Random(C) > Z_Least(C)): "
-                     f"**{'true' if h10['holds'] else 'false'}** ({zc})")
+        lines.append(
+            f"- {task.upper()}, equation 10 (Z_Most(C) > Z_Random(C) > Z_Least(C)): "
+            f"**{'true' if h10['holds'] else 'false'}** ({zc})"
+        )
     lines += ["", "## Zero-shot matrices Z_P(s→t), seed means", ""]
     for p, per_task in t["zero_shot"].items():
         for task, z in per_task.items():
-            lines += [f"**{NAMES.get(p, p)}, {task.upper()}** (rows: finetuned on s; columns: "
-                      "evaluated on t)", "", _markdown(zero_shot_frame(z)), ""]
+            lines += [
+                f"**{NAMES.get(p, p)}, {task.upper()}** (rows: finetuned on s; columns: "
+                "evaluated on t)",
+                "",
+                _markdown(zero_shot_frame(z)),
+                "",
+            ]
     return "\n".join(lines) + "\n"

@@ -33,8 +33,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 @st.cache_data(show_spinner="Reading the transfer matrix…")
-def load(outputs: str, matrix: str | None, mono: str | None, kind: str, baseline: str,
-         transpose: bool = False, upload: bytes | None = None) -> xd.Bank:
+def load(
+    outputs: str,
+    matrix: str | None,
+    mono: str | None,
+    kind: str,
+    baseline: str,
+    transpose: bool = False,
+    upload: bytes | None = None,
+) -> xd.Bank:
     if upload is not None:
         import tempfile
         from pathlib import Path
@@ -54,39 +61,48 @@ def sidebar_filters(bank: xd.Bank) -> tuple[list[str], float, str | None]:
     features = [f for f in facets if f not in BASE]
     st.sidebar.header("Filters")
     langs = st.sidebar.multiselect("Languages", bank.langs, help="empty: all languages")
-    keep = {"family": st.sidebar.multiselect("Family", facets["family"],
-                                             help="keep only these; empty: all"),
-            "script": st.sidebar.multiselect("Script", facets["script"],
-                                             help="keep only these; empty: all")}
+    keep = {
+        "family": st.sidebar.multiselect(
+            "Family", facets["family"], help="keep only these; empty: all"
+        ),
+        "script": st.sidebar.multiselect(
+            "Script", facets["script"], help="keep only these; empty: all"
+        ),
+    }
     hide: dict[str, list[str]] = {}
-    feature = st.sidebar.selectbox("Typological feature", ["(none)", *features],
-                                   help="URIEL / WALS via lang2vec for real languages; "
-                                   "declared properties for synthetic ones")
+    feature = st.sidebar.selectbox(
+        "Typological feature",
+        ["(none)", *features],
+        help="URIEL / WALS via lang2vec for real languages; declared properties for synthetic ones",
+    )
     if feature != "(none)":
         values = st.sidebar.multiselect(f"Values of {feature}", facets[feature])
-        mode = st.sidebar.radio("Languages with these values", ["keep", "hide"],
-                                horizontal=True)
+        mode = st.sidebar.radio("Languages with these values", ["keep", "hide"], horizontal=True)
         (keep if mode == "keep" else hide)[feature] = values
     chosen = xd.select(bank, langs, keep, hide)
     limit = float(np.ceil(np.nanmax(np.abs(bank.matrix.f[bank.matrix.off_diagonal()]))))
-    threshold = st.sidebar.slider("Edge threshold |F| ≥ (%)", 0.0, max(limit, 1.0), 0.0,
-                                  step=0.5)
-    collapse = st.sidebar.selectbox("Collapse by feature", ["(none)", *BASE, *features],
-                                    help="average F within each value group, as the "
-                                    "study's explorer did")
+    threshold = st.sidebar.slider("Edge threshold |F| ≥ (%)", 0.0, max(limit, 1.0), 0.0, step=0.5)
+    collapse = st.sidebar.selectbox(
+        "Collapse by feature",
+        ["(none)", *BASE, *features],
+        help="average F within each value group, as the study's explorer did",
+    )
     return chosen, threshold, None if collapse == "(none)" else collapse
 
 
 def hover(bank: xd.Bank, code: str) -> str:
     info = bank.analysis["languages"][code]
     mrr = bank.mono.get(code)
-    return (f"{code} {info['name']} ({info['family']}, {info['script']})<br>type {info['type']}"
-            f", D {info['donation']:.1f}, R {info['recipience']:.1f}"
-            + (f", MRR {mrr:.3f}" if mrr is not None else ""))
+    return (
+        f"{code} {info['name']} ({info['family']}, {info['script']})<br>type {info['type']}"
+        f", D {info['donation']:.1f}, R {info['recipience']:.1f}"
+        + (f", MRR {mrr:.3f}" if mrr is not None else "")
+    )
 
 
-def view(bank: xd.Bank, chosen: list[str], collapse: str | None
-         ) -> tuple[TransferMatrix, list[str], list[str], dict[str, str], bool]:
+def view(
+    bank: xd.Bank, chosen: list[str], collapse: str | None
+) -> tuple[TransferMatrix, list[str], list[str], dict[str, str], bool]:
     """The matrix on screen, node colours, hover texts, types, and whether it is grouped."""
     if collapse:
         groups, values = xd.collapse(bank, chosen, collapse)
@@ -98,50 +114,74 @@ def view(bank: xd.Bank, chosen: list[str], collapse: str | None
     return m, colours, [hover(bank, c) for c in chosen], types, False
 
 
-def graph_tab(m: TransferMatrix, colours: list[str], hovers: list[str], threshold: float,
-              types: dict[str, str]) -> None:
+def graph_tab(
+    m: TransferMatrix,
+    colours: list[str],
+    hovers: list[str],
+    threshold: float,
+    types: dict[str, str],
+) -> None:
     focus = st.selectbox("Highlight the in- and out-edges of", ["(none)", *m.langs])
     focus = None if focus == "(none)" else focus
-    st.plotly_chart(xf.graph_view(m.langs, m.f, threshold, colours, hovers, focus),
-                    width="stretch", key="graph")
+    st.plotly_chart(
+        xf.graph_view(m.langs, m.f, threshold, colours, hovers, focus), width="stretch", key="graph"
+    )
     if not types:
         st.caption("Collapsed: nodes are feature groups, edges the mean F between them.")
     else:
-        st.caption(":red[●] O: donates, does not receive · :blue[●] AB+: receives, does not "
-                   "donate · :violet[●] mutual · :gray[●] isolated (types in the full graph)")
+        st.caption(
+            ":red[●] O: donates, does not receive · :blue[●] AB+: receives, does not "
+            "donate · :violet[●] mutual · :gray[●] isolated (types in the full graph)"
+        )
     shown = xd.edges(m, threshold)
     if focus:
         shown = [e for e in shown if focus in e[:2]]
     st.subheader(f"Edges shown: {len(shown)}")
-    st.table({"source": [e[0] for e in shown[:60]], "target": [e[1] for e in shown[:60]],
-              "F (%)": [round(e[2], 2) for e in shown[:60]]})
+    st.table(
+        {
+            "source": [e[0] for e in shown[:60]],
+            "target": [e[1] for e in shown[:60]],
+            "F (%)": [round(e[2], 2) for e in shown[:60]],
+        }
+    )
     download_png("graph", m, types, threshold)
 
 
 def heatmap_tab(m: TransferMatrix, types: dict[str, str], grouped: bool) -> None:
     by = st.radio("Sort by", ["matrix", "donation", "recipience"], horizontal=True)
     m = xd.reorder(m, xd.order(m, by))
-    st.plotly_chart(xf.heatmap_view(m.langs, m.f, diagonal=grouped),
-                    width="stretch", key="heatmap")
-    st.download_button("Download the shown matrix (CSV)", xd.matrix_csv(m.langs, m.f),
-                       file_name="transfer_matrix.csv", mime="text/csv")
+    st.plotly_chart(xf.heatmap_view(m.langs, m.f, diagonal=grouped), width="stretch", key="heatmap")
+    st.download_button(
+        "Download the shown matrix (CSV)",
+        xd.matrix_csv(m.langs, m.f),
+        file_name="transfer_matrix.csv",
+        mime="text/csv",
+    )
     download_png("heatmap", m, types)
 
 
 def plane_tab(m: TransferMatrix, types: dict[str, str]) -> None:
     d, r = xd.margins(m)
-    st.plotly_chart(xf.plane_view(m.langs, d, r, [types.get(c, "") for c in m.langs]),
-                    width="stretch", key="plane")
-    st.caption("D and R summed over the shown languages; colours are the types in the full "
-               "graph.")
+    st.plotly_chart(
+        xf.plane_view(m.langs, d, r, [types.get(c, "") for c in m.langs]),
+        width="stretch",
+        key="plane",
+    )
+    st.caption("D and R summed over the shown languages; colours are the types in the full graph.")
     download_png("plane", m, types)
 
 
-def download_png(name: str, m: TransferMatrix, types: dict[str, str], threshold: float = 0.0
-                 ) -> None:
+def download_png(
+    name: str, m: TransferMatrix, types: dict[str, str], threshold: float = 0.0
+) -> None:
     if st.button(f"Prepare a PNG of this {name}", key=f"png-{name}"):
-        st.download_button(f"Download {name}.png", xf.png(name, m, types, threshold),
-                           file_name=f"{name}.png", mime="image/png", key=f"dl-{name}")
+        st.download_button(
+            f"Download {name}.png",
+            xf.png(name, m, types, threshold),
+            file_name=f"{name}.png",
+            mime="image/png",
+            key=f"dl-{name}",
+        )
 
 
 def card_tab(bank: xd.Bank) -> None:
@@ -153,15 +193,25 @@ def card_tab(bank: xd.Bank) -> None:
     cols[1].metric("donation D", f"{c['donation']:.1f}")
     cols[2].metric("recipience R", f"{c['recipience']:.1f}")
     cols[3].metric("monolingual MRR", "—" if c["mono_mrr"] is None else f"{c['mono_mrr']:.3f}")
-    st.write(f"**Family** {c['family']} · **Script** {c['script']} · " +
-             " · ".join(f"**{k}** {v}" for k, v in c["features"].items()))
+    st.write(
+        f"**Family** {c['family']} · **Script** {c['script']} · "
+        + " · ".join(f"**{k}** {v}" for k, v in c["features"].items())
+    )
     left, right = st.columns(2)
     left.markdown("**Best donors to it** (F(s→" + code + "))")
-    left.table({"source": [s for s, _ in c["best_donors"]],
-                "F (%)": [round(v, 2) for _, v in c["best_donors"]]})
+    left.table(
+        {
+            "source": [s for s, _ in c["best_donors"]],
+            "F (%)": [round(v, 2) for _, v in c["best_donors"]],
+        }
+    )
     right.markdown("**Best recipients from it** (F(" + code + "→t))")
-    right.table({"target": [t for t, _ in c["best_recipients"]],
-                 "F (%)": [round(v, 2) for _, v in c["best_recipients"]]})
+    right.table(
+        {
+            "target": [t for t, _ in c["best_recipients"]],
+            "F (%)": [round(v, 2) for _, v in c["best_recipients"]],
+        }
+    )
 
 
 def main() -> None:
@@ -170,8 +220,15 @@ def main() -> None:
     args = parse_args(sys.argv[1:])
     upload = st.sidebar.file_uploader("Open another matrix (CSV)", type="csv")
     try:
-        bank = load(args.outputs, args.matrix, args.mono, args.kind, args.baseline,
-                    args.transpose, upload.getvalue() if upload else None)
+        bank = load(
+            args.outputs,
+            args.matrix,
+            args.mono,
+            args.kind,
+            args.baseline,
+            args.transpose,
+            upload.getvalue() if upload else None,
+        )
     except (xd.ExplorerError, typology.TypologyUnavailable) as e:
         st.error(f"Cannot open the transfer matrix: {e}")
         st.stop()
@@ -181,10 +238,13 @@ def main() -> None:
         st.warning("The filters leave fewer than two languages: widen them.")
         st.stop()
     m, colours, hovers, types, grouped = view(bank, chosen, collapse)
-    st.markdown(f"**Showing {len(chosen)} of {len(bank.langs)} languages · "
-                f"{len(xd.edges(m, threshold))} edges with |F| ≥ {threshold:g}%**")
-    graph, heat, plane, card = st.tabs(["Graph", "Heatmap", "Donors and recipients",
-                                        "Language card"])
+    st.markdown(
+        f"**Showing {len(chosen)} of {len(bank.langs)} languages · "
+        f"{len(xd.edges(m, threshold))} edges with |F| ≥ {threshold:g}%**"
+    )
+    graph, heat, plane, card = st.tabs(
+        ["Graph", "Heatmap", "Donors and recipients", "Language card"]
+    )
     with graph:
         graph_tab(m, colours, hovers, threshold, types)
     with heat:

@@ -15,8 +15,10 @@ from bloodbank.core.io import read_json
 from bloodbank.graph.analysis import analyse, donation, recipience
 from bloodbank.graph.matrix_io import MatrixError, TransferMatrix, read_matrix, read_mono_mrr
 
-MATRICES = {"mono": Path("metrics/finetune_scores.csv"),
-            "matched": Path("metrics/finetune_scores_matched.csv")}
+MATRICES = {
+    "mono": Path("metrics/finetune_scores.csv"),
+    "matched": Path("metrics/finetune_scores_matched.csv"),
+}
 SCORES_JSON = Path("metrics/scores.json")
 
 
@@ -48,23 +50,30 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
     """The pipeline's own outputs under ``root`` (a checkout after ``dvc repro``)."""
     root = Path(root)
     if not root.is_dir():
-        raise ExplorerError(f"{root}: no such folder; pass the repository root where "
-                            "`dvc repro` ran, or open a matrix CSV instead")
+        raise ExplorerError(
+            f"{root}: no such folder; pass the repository root where "
+            "`dvc repro` ran, or open a matrix CSV instead"
+        )
     path = root / MATRICES[baseline]
     if not path.is_file():
-        raise ExplorerError(f"{path}: not found; run `dvc repro` in {root} first (the "
-                            "`scores` stage writes it), or open a matrix CSV instead")
+        raise ExplorerError(
+            f"{path}: not found; run `dvc repro` in {root} first (the "
+            "`scores` stage writes it), or open a matrix CSV instead"
+        )
     try:
         matrix = read_matrix(path, kind="percent")
-        mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() \
-            else {}
+        mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() else {}
     except (MatrixError, KeyError, ValueError) as e:
         raise ExplorerError(str(e)) from None
     return _bank(matrix, mono, f"pipeline outputs in {root} ({baseline} baseline)")
 
 
-def load_csv(path: str | Path, mono_path: str | Path | None = None, kind: str = "auto",
-             transpose: bool = False) -> Bank:
+def load_csv(
+    path: str | Path,
+    mono_path: str | Path | None = None,
+    kind: str = "auto",
+    transpose: bool = False,
+) -> Bank:
     """Any matrix that ``lbb graph --matrix`` accepts, with optional monolingual MRRs."""
     try:
         matrix = read_matrix(path, kind, transpose)  # type: ignore[arg-type]
@@ -93,8 +102,12 @@ def prop(bank: Bank, code: str, name: str) -> str:
     return bank.features[code].get(name, typology.UNKNOWN)
 
 
-def select(bank: Bank, langs: list[str] | None = None, keep: dict[str, list[str]] | None = None,
-           hide: dict[str, list[str]] | None = None) -> list[str]:
+def select(
+    bank: Bank,
+    langs: list[str] | None = None,
+    keep: dict[str, list[str]] | None = None,
+    hide: dict[str, list[str]] | None = None,
+) -> list[str]:
     """Languages left after the filters, in matrix order. ``keep`` maps a property to the
     values to keep (empty: all); ``hide`` to values to hide."""
     chosen = [c for c in bank.langs if not langs or c in langs]
@@ -149,8 +162,12 @@ def collapse(bank: Bank, langs: list[str], feature: str) -> tuple[list[str], np.
 
 def edges(m: TransferMatrix, threshold: float) -> list[tuple[str, str, float]]:
     """Directed edges s→t with |F| ≥ threshold, strongest first."""
-    out = [(s, t, float(m.f[i, j])) for i, s in enumerate(m.langs)
-           for j, t in enumerate(m.langs) if i != j and abs(m.f[i, j]) >= threshold]
+    out = [
+        (s, t, float(m.f[i, j]))
+        for i, s in enumerate(m.langs)
+        for j, t in enumerate(m.langs)
+        if i != j and abs(m.f[i, j]) >= threshold
+    ]
     return sorted(out, key=lambda e: (-abs(e[2]), e[0], e[1]))
 
 
@@ -158,22 +175,35 @@ def card(bank: Bank, code: str, k: int = 3) -> dict:
     """What a language card shows: its best donors, best recipients and properties."""
     i = bank.langs.index(code)
     lang = languages.get(code)
-    incoming = sorted(((s, float(bank.matrix.f[j, i])) for j, s in enumerate(bank.langs)
-                       if j != i), key=lambda x: -x[1])
-    outgoing = sorted(((t, float(bank.matrix.f[i, j])) for j, t in enumerate(bank.langs)
-                       if j != i), key=lambda x: -x[1])
+    incoming = sorted(
+        ((s, float(bank.matrix.f[j, i])) for j, s in enumerate(bank.langs) if j != i),
+        key=lambda x: -x[1],
+    )
+    outgoing = sorted(
+        ((t, float(bank.matrix.f[i, j])) for j, t in enumerate(bank.langs) if j != i),
+        key=lambda x: -x[1],
+    )
     info = bank.analysis["languages"][code]
-    return {"code": code, "name": lang.name, "family": lang.family, "script": lang.script,
-            "type": info["type"], "donation": info["donation"],
-            "recipience": info["recipience"], "mono_mrr": bank.mono.get(code),
-            "best_donors": incoming[:k], "best_recipients": outgoing[:k],
-            "features": {n: v for n, v in bank.features[code].items()
-                         if n in typology.CATEGORICAL}}
+    return {
+        "code": code,
+        "name": lang.name,
+        "family": lang.family,
+        "script": lang.script,
+        "type": info["type"],
+        "donation": info["donation"],
+        "recipience": info["recipience"],
+        "mono_mrr": bank.mono.get(code),
+        "best_donors": incoming[:k],
+        "best_recipients": outgoing[:k],
+        "features": {n: v for n, v in bank.features[code].items() if n in typology.CATEGORICAL},
+    }
 
 
 def matrix_csv(labels: list[str], values: np.ndarray) -> str:
     """The shown matrix as CSV, in the layout ``lbb graph --matrix`` reads back."""
     rows = ["source," + ",".join(labels)]
-    rows += [f"{s}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in row)
-             for s, row in zip(labels, values, strict=True)]
+    rows += [
+        f"{s}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in row)
+        for s, row in zip(labels, values, strict=True)
+    ]
     return "\n".join(rows) + "\n"

@@ -73,8 +73,15 @@ def pairs_of(matrix: TransferMatrix) -> list[Pair]:
     for i, s in enumerate(matrix.langs):
         for j, t in enumerate(matrix.langs):
             if i != j:
-                out.append(Pair(s, t, float(matrix.f[i, j]), languages.shares_script(s, t),
-                                languages.shares_family(s, t)))
+                out.append(
+                    Pair(
+                        s,
+                        t,
+                        float(matrix.f[i, j]),
+                        languages.shares_script(s, t),
+                        languages.shares_family(s, t),
+                    )
+                )
     return out
 
 
@@ -85,8 +92,9 @@ def bin_counts(values: list[float], borders: tuple[float, ...] = BIN_BORDERS) ->
     return counts
 
 
-def contingency(pairs: list[Pair], attribute: str, borders: tuple[float, ...] = BIN_BORDERS
-                ) -> np.ndarray:
+def contingency(
+    pairs: list[Pair], attribute: str, borders: tuple[float, ...] = BIN_BORDERS
+) -> np.ndarray:
     """2 × 4 table of pair counts: rows shared / not shared ``attribute``, columns bins."""
     table = np.zeros((2, len(BIN_NAMES)), dtype=np.int64)
     for p in pairs:
@@ -99,18 +107,33 @@ def independence_test(table: np.ndarray, seed: int, resamples: int = 9999) -> di
     over tables with the same margins) for when expected counts are small."""
     used = table[:, table.sum(axis=0) > 0]
     if used.shape[1] < 2 or (used.sum(axis=1) == 0).any():
-        why = ("one group is empty" if (used.sum(axis=1) == 0).any()
-               else "all pairs fall into one bin")
-        return {"chi2": None, "dof": None, "p": None, "min_expected": None, "fisher_p": None,
-                "note": f"undefined: {why}"}
+        why = (
+            "one group is empty" if (used.sum(axis=1) == 0).any() else "all pairs fall into one bin"
+        )
+        return {
+            "chi2": None,
+            "dof": None,
+            "p": None,
+            "min_expected": None,
+            "fisher_p": None,
+            "note": f"undefined: {why}",
+        }
     chi2, p, dof, expected = stats.chi2_contingency(used, correction=False)
     method = stats.MonteCarloMethod(n_resamples=resamples, rng=np.random.default_rng(seed))
     fisher_p = float(np.ravel(stats.fisher_exact(used, method=method).pvalue)[0])  # (1,) r×c
     small = bool(expected.min() < 5)
-    return {"chi2": float(chi2), "dof": int(dof), "p": float(p),
-            "min_expected": float(expected.min()), "fisher_p": fisher_p,
-            "note": ("expected counts below 5: read Fisher's p" if small
-                     else "expected counts ≥ 5: χ² is reliable")}
+    return {
+        "chi2": float(chi2),
+        "dof": int(dof),
+        "p": float(p),
+        "min_expected": float(expected.min()),
+        "fisher_p": fisher_p,
+        "note": (
+            "expected counts below 5: read Fisher's p"
+            if small
+            else "expected counts ≥ 5: χ² is reliable"
+        ),
+    }
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> dict:
@@ -120,8 +143,12 @@ def correlation(x: np.ndarray, y: np.ndarray) -> dict:
     x, y = x[keep], y[keep]
     n = len(x)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return {"r": None, "p": None, "n": n, "note": "undefined: fewer than 3 points or "
-                "a constant variable"}
+        return {
+            "r": None,
+            "p": None,
+            "n": n,
+            "note": "undefined: fewer than 3 points or a constant variable",
+        }
     res = stats.pearsonr(x, y)
     return {"r": float(res.statistic), "p": float(res.pvalue), "n": n}
 
@@ -132,8 +159,13 @@ def asymmetry(f: np.ndarray) -> dict:
     return correlation(f[upper], f.T[upper])
 
 
-def analyse(matrix: TransferMatrix, mono_mrr: dict[str, float] | None = None, seed: int = 0,
-            borders: tuple[float, ...] = BIN_BORDERS, resamples: int = 9999) -> dict:
+def analyse(
+    matrix: TransferMatrix,
+    mono_mrr: dict[str, float] | None = None,
+    seed: int = 0,
+    borders: tuple[float, ...] = BIN_BORDERS,
+    resamples: int = 9999,
+) -> dict:
     """Everything ``metrics/graph.json`` holds (JSON-ready; None marks undefined values)."""
     langs, f = matrix.langs, matrix.f
     d, r = donation(f), recipience(f)
@@ -143,20 +175,30 @@ def analyse(matrix: TransferMatrix, mono_mrr: dict[str, float] | None = None, se
     for i, code in enumerate(langs):
         lang = languages.get(code)
         per_lang[code] = {
-            "donation": round(float(d[i]), 4), "recipience": round(float(r[i]), 4),
-            "type": blood_type(d[i], r[i]), "donor_rank": donors.index(code) + 1,
-            "recipient_rank": recipients.index(code) + 1, "script": lang.script,
-            "family": lang.family, "name": lang.name}
+            "donation": round(float(d[i]), 4),
+            "recipience": round(float(r[i]), 4),
+            "type": blood_type(d[i], r[i]),
+            "donor_rank": donors.index(code) + 1,
+            "recipient_rank": recipients.index(code) + 1,
+            "script": lang.script,
+            "family": lang.family,
+            "name": lang.name,
+        }
         if mono_mrr and code in mono_mrr:
             per_lang[code]["mono_mrr"] = mono_mrr[code]
     tests = {"asymmetry": asymmetry(f)}
     for attr in ("script", "family"):
         tests[f"{attr}_effect"] = independence_test(
-            contingency(pairs, f"same_{attr}", borders), seed, resamples)
+            contingency(pairs, f"same_{attr}", borders), seed, resamples
+        )
     tests.update(_mono_tests(langs, f, d, r, mono_mrr))
     return {
-        "input": {"kind": matrix.kind, "kind_reason": matrix.kind_reason,
-                  "n_languages": len(langs), "n_pairs": len(pairs)},
+        "input": {
+            "kind": matrix.kind,
+            "kind_reason": matrix.kind_reason,
+            "n_languages": len(langs),
+            "n_pairs": len(pairs),
+        },
         "languages": per_lang,
         "donor_ranking": " > ".join(donors),
         "recipient_ranking": " > ".join(recipients),
@@ -168,19 +210,27 @@ def analyse(matrix: TransferMatrix, mono_mrr: dict[str, float] | None = None, se
 
 
 def _bins(pairs: list[Pair], borders: tuple[float, ...]) -> dict:
-    out = {"borders": {"negative_below": borders[0], "positive_from": borders[1],
-                       "very_positive_from": borders[2]},
-           "all": bin_counts([p.f for p in pairs], borders)}
+    out = {
+        "borders": {
+            "negative_below": borders[0],
+            "positive_from": borders[1],
+            "very_positive_from": borders[2],
+        },
+        "all": bin_counts([p.f for p in pairs], borders),
+    }
     for attr in ("script", "family"):
-        out[f"same_{attr}"] = bin_counts([p.f for p in pairs if getattr(p, f"same_{attr}")],
-                                         borders)
+        out[f"same_{attr}"] = bin_counts(
+            [p.f for p in pairs if getattr(p, f"same_{attr}")], borders
+        )
         out[f"different_{attr}"] = bin_counts(
-            [p.f for p in pairs if not getattr(p, f"same_{attr}")], borders)
+            [p.f for p in pairs if not getattr(p, f"same_{attr}")], borders
+        )
     return out
 
 
-def _mono_tests(langs: list[str], f: np.ndarray, d: np.ndarray, r: np.ndarray,
-                mono_mrr: dict[str, float] | None) -> dict:
+def _mono_tests(
+    langs: list[str], f: np.ndarray, d: np.ndarray, r: np.ndarray, mono_mrr: dict[str, float] | None
+) -> dict:
     """Section 5 and footnote 10: monolingual MRR against D, R and F (Figure 4)."""
     if not mono_mrr:
         return {}

@@ -48,9 +48,19 @@ def language_table(m: TransferMatrix, analysis: dict) -> pd.DataFrame:
     """One row per language: D, R, blood type, script, family, mono MRR."""
     info = analysis["languages"]
     return pd.DataFrame(
-        [{"language": c, "donation": info[c]["donation"], "recipience": info[c]["recipience"],
-          "type": info[c]["type"], "script": info[c]["script"], "family": info[c]["family"],
-          "mono_mrr": info[c].get("mono_mrr")} for c in m.langs])
+        [
+            {
+                "language": c,
+                "donation": info[c]["donation"],
+                "recipience": info[c]["recipience"],
+                "type": info[c]["type"],
+                "script": info[c]["script"],
+                "family": info[c]["family"],
+                "mono_mrr": info[c].get("mono_mrr"),
+            }
+            for c in m.langs
+        ]
+    )
 
 
 def pair_table(m: TransferMatrix, analysis: dict) -> pd.DataFrame:
@@ -58,11 +68,20 @@ def pair_table(m: TransferMatrix, analysis: dict) -> pd.DataFrame:
     info = analysis["languages"]
     borders = tuple(analysis["bins"]["borders"].values())
     return pd.DataFrame(
-        [{"source": p.source, "target": p.target, "f": round(p.f, 4),
-          "bin": BIN_NAMES[transfer_bin(p.f, borders)], "same_script": int(p.same_script),
-          "same_family": int(p.same_family),
-          "source_mono_mrr": info[p.source].get("mono_mrr"),
-          "target_mono_mrr": info[p.target].get("mono_mrr")} for p in pairs_of(m)])
+        [
+            {
+                "source": p.source,
+                "target": p.target,
+                "f": round(p.f, 4),
+                "bin": BIN_NAMES[transfer_bin(p.f, borders)],
+                "same_script": int(p.same_script),
+                "same_family": int(p.same_family),
+                "source_mono_mrr": info[p.source].get("mono_mrr"),
+                "target_mono_mrr": info[p.target].get("mono_mrr"),
+            }
+            for p in pairs_of(m)
+        ]
+    )
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

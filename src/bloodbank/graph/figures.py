@@ -23,11 +23,22 @@ from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, contingency, pairs_
 from bloodbank.graph.matrix_io import TransferMatrix
 
 plt.rcParams.update({"svg.hashsalt": "bloodbank", "font.size": 9, "axes.titlesize": 10})
-TYPE_COLOURS = {"O": "#c0392b", "AB+": "#2e5fa8", "mutual": "#8e44ad", "isolated": "#7f8c8d",
-                "boundary": "#bdc3c7"}
+TYPE_COLOURS = {
+    "O": "#c0392b",
+    "AB+": "#2e5fa8",
+    "mutual": "#8e44ad",
+    "isolated": "#7f8c8d",
+    "boundary": "#bdc3c7",
+}
 F_CMAP = "RdBu"  # red: F < 0 (transfer hurts), blue: F > 0 (transfer helps)
-FIGURES = ("fig1_graph", "fig2_heatmap", "fig3_donor_recipient", "fig4_mono_mrr",
-           "fig5_bins", "fig7_histogram")
+FIGURES = (
+    "fig1_graph",
+    "fig2_heatmap",
+    "fig3_donor_recipient",
+    "fig4_mono_mrr",
+    "fig5_bins",
+    "fig7_histogram",
+)
 
 
 def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
@@ -54,9 +65,15 @@ def _annotate(ax, values: np.ndarray, norm: Normalize, fmt: str, size: float) ->
         if np.isfinite(v):
             strong = abs(norm(v) - 0.5) > 0.3
             text = format(v, fmt)
-            ax.text(j, i, "0" if text.lstrip("-").strip("0.") == "" else text,
-                    ha="center", va="center", fontsize=size,
-                    color="white" if strong else "black")
+            ax.text(
+                j,
+                i,
+                "0" if text.lstrip("-").strip("0.") == "" else text,
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="white" if strong else "black",
+            )
 
 
 def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
@@ -64,10 +81,14 @@ def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
     n, langs = len(m.langs), m.langs
     cell = 0.42 if n > 10 else 0.7
     fig = plt.figure(figsize=(n * cell + 3.2, n * cell + 2.2))
-    grid = fig.add_gridspec(2, 3, width_ratios=[n, 1.3, 0.5], height_ratios=[n, 1.3],
-                            wspace=0.08, hspace=0.08)
-    ax, ax_d, ax_r = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), \
-        fig.add_subplot(grid[1, 0])
+    grid = fig.add_gridspec(
+        2, 3, width_ratios=[n, 1.3, 0.5], height_ratios=[n, 1.3], wspace=0.08, hspace=0.08
+    )
+    ax, ax_d, ax_r = (
+        fig.add_subplot(grid[0, 0]),
+        fig.add_subplot(grid[0, 1]),
+        fig.add_subplot(grid[1, 0]),
+    )
     f = np.where(np.eye(n, dtype=bool), np.nan, m.f)
     norm, fmt, size = f_norm(m.f), (".0f" if n > 10 else ".1f"), (6 if n > 10 else 8)
     image = ax.imshow(f, cmap=F_CMAP, norm=norm, aspect="auto")
@@ -81,8 +102,9 @@ def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
     ax.set_ylabel("source s")
     d = np.array([[analysis["languages"][c]["donation"]] for c in langs])
     r = np.array([[analysis["languages"][c]["recipience"] for c in langs]])
-    margin_norm = TwoSlopeNorm(0.0, -max(1.0, np.abs(d).max(), np.abs(r).max()),
-                               max(1.0, np.abs(d).max(), np.abs(r).max()))
+    margin_norm = TwoSlopeNorm(
+        0.0, -max(1.0, np.abs(d).max(), np.abs(r).max()), max(1.0, np.abs(d).max(), np.abs(r).max())
+    )
     for axis, values, label in ((ax_d, d, "Don."), (ax_r, r, "Recp.")):
         axis.imshow(values, cmap=F_CMAP, norm=margin_norm, aspect="auto")
         _annotate(axis, values, margin_norm, ".0f", size)
@@ -92,9 +114,13 @@ def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
     cax = fig.add_subplot(grid[0, 2])
     fig.colorbar(image, cax=cax, label="F(s→t), % change of MRR on t")
     height = fig.get_figheight()  # the title goes above the target codes on top
-    fig.suptitle("Finetune scores F(s→t): rows donate to columns\nDon. = row sums, "
-                 "Recp. = column sums (diagonal excluded; own colour scale)", fontsize=9,
-                 y=1.0 + 0.75 / height, va="bottom")
+    fig.suptitle(
+        "Finetune scores F(s→t): rows donate to columns\nDon. = row sums, "
+        "Recp. = column sums (diagonal excluded; own colour scale)",
+        fontsize=9,
+        y=1.0 + 0.75 / height,
+        va="bottom",
+    )
     return fig
 
 
@@ -108,31 +134,52 @@ def donor_recipient(m: TransferMatrix, analysis: dict) -> Figure:
     shading = {"O": (1, -1), "AB+": (-1, 1), "mutual": (1, 1), "isolated": (-1, -1)}
     for kind, (sx, sy) in shading.items():
         ax.fill_between([0, sx * lim_x], 0, sy * lim_y, color=TYPE_COLOURS[kind], alpha=0.07)
-        ax.text(sx * lim_x * 0.97, sy * lim_y * 0.97, _quadrant_label(kind),
-                ha="right" if sx > 0 else "left", va="top" if sy > 0 else "bottom",
-                color=TYPE_COLOURS[kind], fontsize=9, fontweight="bold")
+        ax.text(
+            sx * lim_x * 0.97,
+            sy * lim_y * 0.97,
+            _quadrant_label(kind),
+            ha="right" if sx > 0 else "left",
+            va="top" if sy > 0 else "bottom",
+            color=TYPE_COLOURS[kind],
+            fontsize=9,
+            fontweight="bold",
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
     colours = [TYPE_COLOURS[info[c]["type"]] for c in m.langs]
     ax.scatter(d, r, c=colours, s=36, edgecolor="white", linewidth=0.6, zorder=3)
     for point, text, code in _spread_labels(d, r, m.langs, lim_x, lim_y):
-        ax.annotate(code, point, xytext=text, fontsize=8, zorder=4, va="center",
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})
-    ax.set(xlim=(-lim_x, lim_x), ylim=(-lim_y, lim_y),
-           xlabel="donation D(l) = Σ_t F(l→t), percentage points",
-           ylabel="recipience R(l) = Σ_s F(s→l), percentage points",
-           title="Donors and recipients: the linguistic blood types")
+        ax.annotate(
+            code,
+            point,
+            xytext=text,
+            fontsize=8,
+            zorder=4,
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
+        )
+    ax.set(
+        xlim=(-lim_x, lim_x),
+        ylim=(-lim_y, lim_y),
+        xlabel="donation D(l) = Σ_t F(l→t), percentage points",
+        ylabel="recipience R(l) = Σ_s F(s→l), percentage points",
+        title="Donors and recipients: the linguistic blood types",
+    )
     return fig
 
 
 def _quadrant_label(kind: str) -> str:
-    return {"O": "O: donates, does not receive", "AB+": "AB+: receives, does not donate",
-            "mutual": "mutual: donates and receives",
-            "isolated": "isolated: neither donates nor receives"}[kind]
+    return {
+        "O": "O: donates, does not receive",
+        "AB+": "AB+: receives, does not donate",
+        "mutual": "mutual: donates and receives",
+        "isolated": "isolated: neither donates nor receives",
+    }[kind]
 
 
-def _spread_labels(x: np.ndarray, y: np.ndarray, codes: list[str], lim_x: float,
-                   lim_y: float) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
+def _spread_labels(
+    x: np.ndarray, y: np.ndarray, codes: list[str], lim_x: float, lim_y: float
+) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
     """Label positions pushed apart so that 22 codes do not overlap: each label starts
     just right of its point and is moved down past any label it would cover."""
     placed: list[tuple[float, float]] = []
@@ -180,14 +227,18 @@ def bins_figure(m: TransferMatrix, analysis: dict) -> Figure:
     for ax, attr in zip(axes, ("script", "family"), strict=True):
         table = contingency(pairs, f"same_{attr}", borders)
         for row, (label, colour, shift) in enumerate(
-                ((f"same {attr}", "#2e86c1", -0.2), (f"different {attr}", "#e67e22", 0.2))):
+            ((f"same {attr}", "#2e86c1", -0.2), (f"different {attr}", "#e67e22", 0.2))
+        ):
             total = table[row].sum()
             share = 100 * table[row] / total if total else np.zeros(len(x))
             bars = ax.bar(x + shift, share, width=0.4, color=colour, label=f"{label} (n={total})")
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         test = analysis["tests"][f"{attr}_effect"]
-        p = test["note"] if test["p"] is None else \
-            f"χ² p = {test['p']:.2g}, Fisher p = {test['fisher_p']:.2g}"
+        p = (
+            test["note"]
+            if test["p"] is None
+            else f"χ² p = {test['p']:.2g}, Fisher p = {test['fisher_p']:.2g}"
+        )
         ax.set_title(f"({'ab'[attr == 'family']}) {attr}: {p}")
         ax.set_xticks(x, [_bin_label(i, borders) for i in range(len(BIN_NAMES))], fontsize=8)
         ax.legend(fontsize=8, loc="best")
@@ -210,8 +261,11 @@ def histogram(m: TransferMatrix, analysis: dict) -> Figure:
     for b in borders:
         ax.axvline(b, color="#c0392b", lw=1, ls="--")
         ax.text(b, ax.get_ylim()[1], f" {b:g}", color="#c0392b", va="top", fontsize=8)
-    ax.set(xlabel="F(s→t), %", ylabel="ordered pairs",
-           title=f"Transfer scores of {len(values)} ordered pairs; dashed lines: bin borders")
+    ax.set(
+        xlabel="F(s→t), %",
+        ylabel="ordered pairs",
+        title=f"Transfer scores of {len(values)} ordered pairs; dashed lines: bin borders",
+    )
     return fig
 
 
@@ -231,30 +285,53 @@ def graph_drawing(m: TransferMatrix, analysis: dict, threshold: float = 0.0) -> 
     norm = f_norm(m.f)
     edges = sorted(graph.edges(data="f"), key=lambda e: abs(e[2]))  # strong edges on top
     top = max([1e-9, *(abs(e[2]) for e in edges)])
-    nx.draw_networkx_edges(graph, pos, ax=ax, edgelist=[e[:2] for e in edges],
-                           width=[0.3 + 3.0 * abs(e[2]) / top for e in edges],
-                           edge_color=[e[2] for e in edges], edge_cmap=plt.get_cmap(F_CMAP),
-                           edge_vmin=norm.vmin, edge_vmax=norm.vmax, alpha=0.75, arrowsize=8,
-                           connectionstyle="arc3,rad=0.12", node_size=700)
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=700, edgecolors="white",
-                           node_color=[TYPE_COLOURS[info[c]["type"]] for c in order])
+    nx.draw_networkx_edges(
+        graph,
+        pos,
+        ax=ax,
+        edgelist=[e[:2] for e in edges],
+        width=[0.3 + 3.0 * abs(e[2]) / top for e in edges],
+        edge_color=[e[2] for e in edges],
+        edge_cmap=plt.get_cmap(F_CMAP),
+        edge_vmin=norm.vmin,
+        edge_vmax=norm.vmax,
+        alpha=0.75,
+        arrowsize=8,
+        connectionstyle="arc3,rad=0.12",
+        node_size=700,
+    )
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        ax=ax,
+        node_size=700,
+        edgecolors="white",
+        node_color=[TYPE_COLOURS[info[c]["type"]] for c in order],
+    )
     nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8, font_color="white")
     sm = plt.cm.ScalarMappable(cmap=F_CMAP, norm=norm)
     fig.colorbar(sm, ax=ax, shrink=0.6, label="edge s→t: F(s→t), %")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=TYPE_COLOURS[t], label=t)
-               for t in ("O", "AB+", "mutual", "isolated")]
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color=TYPE_COLOURS[t], label=t)
+        for t in ("O", "AB+", "mutual", "isolated")
+    ]
     ax.legend(handles=handles, title="blood type", loc="upper left", fontsize=8)
-    ax.set_title("Bilingual transfer graph\nlanguages by donation, counter-clockwise from the "
-                 "right; edge width ∝ |F|")
+    ax.set_title(
+        "Bilingual transfer graph\nlanguages by donation, counter-clockwise from the "
+        "right; edge width ∝ |F|"
+    )
     ax.set_aspect("equal")
     ax.axis("off")
     return fig
 
 
 DRAWERS: dict[str, Callable[[TransferMatrix, dict], Figure]] = {
-    "fig1_graph": graph_drawing, "fig2_heatmap": heatmap,
-    "fig3_donor_recipient": donor_recipient, "fig4_mono_mrr": mono_mrr_scatter,
-    "fig5_bins": bins_figure, "fig7_histogram": histogram,
+    "fig1_graph": graph_drawing,
+    "fig2_heatmap": heatmap,
+    "fig3_donor_recipient": donor_recipient,
+    "fig4_mono_mrr": mono_mrr_scatter,
+    "fig5_bins": bins_figure,
+    "fig7_histogram": histogram,
 }
 
 

@@ -20,8 +20,9 @@ from bloodbank.core.io import atomic_path
 
 def pair_frame(pair_mrr: dict[tuple[str, str], float], langs: list[str]) -> pd.DataFrame:
     """MRR(M_st, t) as a source × target DataFrame in the order of ``langs``."""
-    frame = pd.DataFrame([[pair_mrr[s, t] for t in langs] for s in langs], index=langs,
-                         columns=langs, dtype=float)
+    frame = pd.DataFrame(
+        [[pair_mrr[s, t] for t in langs] for s in langs], index=langs, columns=langs, dtype=float
+    )
     frame.index.name = "source"
     return frame
 
@@ -39,19 +40,21 @@ def matched_baseline(pair_mrr: pd.DataFrame) -> pd.Series:
 def write_matrix(path: Path, matrix: pd.DataFrame, digits: int = 4) -> None:
     """CSV with a ``source`` header cell, fixed decimals, written atomically."""
     with atomic_path(path) as tmp:
-        matrix.to_csv(tmp, float_format=f"%.{digits}f", index_label="source",
-                      lineterminator="\n")
+        matrix.to_csv(tmp, float_format=f"%.{digits}f", index_label="source", lineterminator="\n")
 
 
-def summary(mono: dict[str, float], pair_mrr: pd.DataFrame, scores: pd.DataFrame,
-            matched: pd.DataFrame) -> dict:
+def summary(
+    mono: dict[str, float], pair_mrr: pd.DataFrame, scores: pd.DataFrame, matched: pd.DataFrame
+) -> dict:
     """metrics/scores.json: every matrix per cell, for `dvc metrics show/diff`."""
     langs = list(pair_mrr.index)
     off = ~np.eye(len(langs), dtype=bool)
 
     def nested(m: pd.DataFrame, digits: int | None = 4) -> dict[str, dict[str, float]]:
-        return {s: {t: round(float(v), digits) if digits else float(v) for t, v in row.items()}
-                for s, row in m.iterrows()}
+        return {
+            s: {t: round(float(v), digits) if digits else float(v) for t, v in row.items()}
+            for s, row in m.iterrows()
+        }
 
     return {
         "languages": langs,

@@ -48,15 +48,15 @@ class TransferMatrix:
         return frame
 
 
-def read_matrix(path: str | Path, kind: Kind = "auto", transpose: bool = False
-                ) -> TransferMatrix:
+def read_matrix(path: str | Path, kind: Kind = "auto", transpose: bool = False) -> TransferMatrix:
     """Parse and validate ``path``; ``transpose`` if its rows are targets."""
     path = Path(path)
     langs, values = _parse(path, _cells(path))
     if transpose:
         values = values.T
-    detected, reason = (detect_kind(values) if kind == "auto"
-                        else (kind, "as stated by the caller, not detected"))
+    detected, reason = (
+        detect_kind(values) if kind == "auto" else (kind, "as stated by the caller, not detected")
+    )
     if detected in ("ratio", "mrr"):
         _positive(path, langs, values)
     mono = None
@@ -69,16 +69,22 @@ def _cells(path: Path) -> list[list[str]]:
     """The CSV's rows as lists of cell texts, blank rows dropped, read with pandas (no
     header or type interpretation, so that every cell is checked and named here)."""
     if not path.is_file():
-        raise MatrixError(f"{path}: no such file" if not path.exists() else
-                          f"{path}: not a file")
+        raise MatrixError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     long_rows: list[list[str]] = []
 
     def keep_long(fields: list[str]) -> None:  # a row longer than the header
         long_rows.append(fields)
 
     try:
-        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig", engine="python", on_bad_lines=keep_long)
+        cells = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            engine="python",
+            on_bad_lines=keep_long,
+        )
     except UnicodeDecodeError as e:
         raise MatrixError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except pd.errors.EmptyDataError:
@@ -87,10 +93,14 @@ def _cells(path: Path) -> list[list[str]]:
         raise MatrixError(f"{path}: not a well-formed CSV table ({e})") from None
     if long_rows:
         width = cells.shape[1]
-        raise MatrixError(f"{path}: row {long_rows[0][0].strip()!r} has "
-                          f"{len(long_rows[0]) - 1} values for {width - 1} columns")
-    rows = [[c for c in row if c is not None]  # a short row ends early: its length tells
-            for row in cells.astype(object).where(cells.notna(), None).values.tolist()]
+        raise MatrixError(
+            f"{path}: row {long_rows[0][0].strip()!r} has "
+            f"{len(long_rows[0]) - 1} values for {width - 1} columns"
+        )
+    rows = [
+        [c for c in row if c is not None]  # a short row ends early: its length tells
+        for row in cells.astype(object).where(cells.notna(), None).values.tolist()
+    ]
     rows = [r for r in rows if any(c.strip() for c in r)]
     if len(rows) < 3:
         raise MatrixError(f"{path}: needs a header row and at least two language rows")
@@ -112,13 +122,15 @@ def _parse(path: Path, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
     if sorted(sources) != sorted(header):
         raise MatrixError(
             f"{path}: not square over the same languages: rows {', '.join(sources)} vs "
-            f"columns {', '.join(header)}")
+            f"columns {', '.join(header)}"
+        )
     values = np.full((len(header), len(header)), np.nan)
     for n, row in enumerate(rows[1:]):
         s = sources[n]
         if len(row) - 1 != len(header):
-            raise MatrixError(f"{path}: row {n + 2} ({s}) has {len(row) - 1} values for "
-                              f"{len(header)} columns")
+            raise MatrixError(
+                f"{path}: row {n + 2} ({s}) has {len(row) - 1} values for {len(header)} columns"
+            )
         for j, cell in enumerate(row[1:]):
             values[header.index(s), j] = _number(path, s, header[j], cell)
     return header, values
@@ -127,12 +139,16 @@ def _parse(path: Path, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
 def _positive(path: Path, langs: list[str], values: np.ndarray) -> None:
     for (i, j), v in np.ndenumerate(values):
         if v <= 0:
-            raise MatrixError(f"{path}: cell {langs[i]}→{langs[j]} is {v:g}, but an MRR or "
-                              "an MRR ratio is positive; is this F (pass --kind percent)?")
+            raise MatrixError(
+                f"{path}: cell {langs[i]}→{langs[j]} is {v:g}, but an MRR or "
+                "an MRR ratio is positive; is this F (pass --kind percent)?"
+            )
     if np.isnan(np.diag(values)).any():
         missing = [langs[i] for i in np.flatnonzero(np.isnan(np.diag(values)))]
-        raise MatrixError(f"{path}: the diagonal is empty for {', '.join(missing)}; MRRs and "
-                          "ratios need it (the monolingual baseline, or 1)")
+        raise MatrixError(
+            f"{path}: the diagonal is empty for {', '.join(missing)}; MRRs and "
+            "ratios need it (the monolingual baseline, or 1)"
+        )
 
 
 def _no_duplicates(path: Path, what: str, codes: list[str]) -> None:
@@ -166,13 +182,19 @@ def detect_kind(values: np.ndarray) -> tuple[str, str]:
     off = values[~np.eye(len(values), dtype=bool)]
     low, high, median = float(off.min()), float(off.max()), float(np.median(off))
     if low > 0 and high < 10 and 0.5 <= median <= 2:
-        return "ratio", (f"all off-diagonal cells are positive ({low:.3g} to {high:.3g}) with "
-                         f"median {median:.3g}, as MRR ratios are; read as MRR_st / MRR_t")
-    reason = (f"off-diagonal cells span {low:.3g} to {high:.3g} with median {median:.3g}; "
-              "read as F in percent")
+        return "ratio", (
+            f"all off-diagonal cells are positive ({low:.3g} to {high:.3g}) with "
+            f"median {median:.3g}, as MRR ratios are; read as MRR_st / MRR_t"
+        )
+    reason = (
+        f"off-diagonal cells span {low:.3g} to {high:.3g} with median {median:.3g}; "
+        "read as F in percent"
+    )
     if max(abs(low), abs(high)) <= 1.5:
-        reason += (" (every |value| ≤ 1.5: if these are fractions of F, pass --kind "
-                   "fraction; if raw MRRs with the monolingual MRR on the diagonal, --kind mrr)")
+        reason += (
+            " (every |value| ≤ 1.5: if these are fractions of F, pass --kind "
+            "fraction; if raw MRRs with the monolingual MRR on the diagonal, --kind mrr)"
+        )
     return "percent", reason
 
 

@@ -37,88 +37,148 @@ def correlation_line(name: str, test: dict, meaning: str) -> str:
     if test.get("r") is None:
         return f"| {name} | — | — | {test.get('n', 0)} | {test.get('note', 'undefined')} |"
     reading = meaning if test["p"] < ALPHA else "no evidence of a linear relation"
-    return (f"| {name} | r = {test['r']:.3f} | {test['p']:.3g} | {test['n']} | "
-            f"{_strength(test['r'])} correlation, {_significance(test['p'])}: {reading} |")
+    return (
+        f"| {name} | r = {test['r']:.3f} | {test['p']:.3g} | {test['n']} | "
+        f"{_strength(test['r'])} correlation, {_significance(test['p'])}: {reading} |"
+    )
 
 
 def effect_line(attr: str, test: dict) -> str:
     if test["p"] is None:
         return f"| shared {attr} vs bins | — | — | — | {test['note']} |"
     p = test["fisher_p"] if test["min_expected"] < 5 else test["p"]
-    verdict = ("changes" if p < ALPHA else "does not significantly change")
-    return (f"| shared {attr} vs bins | χ²({test['dof']}) = {test['chi2']:.2f} | "
-            f"{test['p']:.3g} (Fisher {test['fisher_p']:.3g}) | — | sharing a {attr} "
-            f"{verdict} how transfer scores fall into bins; {test['note']} |")
+    verdict = "changes" if p < ALPHA else "does not significantly change"
+    return (
+        f"| shared {attr} vs bins | χ²({test['dof']}) = {test['chi2']:.2f} | "
+        f"{test['p']:.3g} (Fisher {test['fisher_p']:.3g}) | — | sharing a {attr} "
+        f"{verdict} how transfer scores fall into bins; {test['note']} |"
+    )
 
 
 def render(analysis: dict, figures: dict[str, Path], report_path: Path) -> str:
     info, tests = analysis["languages"], analysis["tests"]
-    lines = ["# The Linguistic Blood Bank: graph analysis", "",
-             f"{analysis['input']['n_languages']} languages, {analysis['input']['n_pairs']} "
-             f"ordered pairs. Input read as **{analysis['input']['kind']}**: "
-             f"{analysis['input']['kind_reason']}. Mean F over pairs: "
-             f"{analysis['mean_f']:.2f}%.", "",
-             "## Donors and recipients", "",
-             f"- Donors, most to least (D): {analysis['donor_ranking']}",
-             f"- Recipients, most to least (R): {analysis['recipient_ranking']}", "",
-             "| language | name | script | family | D | donor rank | R | recipient rank | type "
-             "| mono MRR |", "|---|---|---|---|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "# The Linguistic Blood Bank: graph analysis",
+        "",
+        f"{analysis['input']['n_languages']} languages, {analysis['input']['n_pairs']} "
+        f"ordered pairs. Input read as **{analysis['input']['kind']}**: "
+        f"{analysis['input']['kind_reason']}. Mean F over pairs: "
+        f"{analysis['mean_f']:.2f}%.",
+        "",
+        "## Donors and recipients",
+        "",
+        f"- Donors, most to least (D): {analysis['donor_ranking']}",
+        f"- Recipients, most to least (R): {analysis['recipient_ranking']}",
+        "",
+        "| language | name | script | family | D | donor rank | R | recipient rank | type "
+        "| mono MRR |",
+        "|---|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
     for code in analysis["donor_ranking"].split(" > "):
         x = info[code]
         mrr = f"{x['mono_mrr']:.4f}" if "mono_mrr" in x else "—"
-        lines.append(f"| {code} | {x['name']} | {x['script']} | {x['family']} | "
-                     f"{x['donation']:.1f} | {x['donor_rank']} | {x['recipience']:.1f} | "
-                     f"{x['recipient_rank']} | {x['type']} | {mrr} |")
+        lines.append(
+            f"| {code} | {x['name']} | {x['script']} | {x['family']} | "
+            f"{x['donation']:.1f} | {x['donor_rank']} | {x['recipience']:.1f} | "
+            f"{x['recipient_rank']} | {x['type']} | {mrr} |"
+        )
     lines += ["", "## Blood types", ""]
     for kind, meaning in TYPES.items():
         members = analysis["types"][kind]
         if members or kind != "boundary":
             lines.append(f"- **{kind}** ({meaning}): {members.replace(',', ', ') or 'none'}")
-    lines += ["", "## Transfer bins", "", "| pairs | " + " | ".join(BIN_NAMES) + " |",
-              "|---|" + "---:|" * len(BIN_NAMES)]
+    lines += [
+        "",
+        "## Transfer bins",
+        "",
+        "| pairs | " + " | ".join(BIN_NAMES) + " |",
+        "|---|" + "---:|" * len(BIN_NAMES),
+    ]
     for group, counts in analysis["bins"].items():
         if group != "borders":
-            lines.append(f"| {group.replace('_', ' ')} | "
-                         + " | ".join(str(counts[b]) for b in BIN_NAMES) + " |")
+            lines.append(
+                f"| {group.replace('_', ' ')} | "
+                + " | ".join(str(counts[b]) for b in BIN_NAMES)
+                + " |"
+            )
     b = analysis["bins"]["borders"]
-    lines += ["", f"Borders: negative < {b['negative_below']:g} ≤ neutral < "
-              f"{b['positive_from']:g} ≤ positive < {b['very_positive_from']:g} ≤ very "
-              "positive (F in percent).", "", "## Statistical tests", "",
-              "| test | statistic | p | n | reading |", "|---|---|---|---|---|",
-              correlation_line("asymmetry: F(a→b) vs F(b→a)", tests["asymmetry"],
-                               "transfer is not symmetric" if (tests["asymmetry"].get("r") or 1)
-                               < 0.5 else "transfer is largely symmetric"),
-              effect_line("script", tests["script_effect"]),
-              effect_line("family", tests["family_effect"])]
+    lines += [
+        "",
+        f"Borders: negative < {b['negative_below']:g} ≤ neutral < "
+        f"{b['positive_from']:g} ≤ positive < {b['very_positive_from']:g} ≤ very "
+        "positive (F in percent).",
+        "",
+        "## Statistical tests",
+        "",
+        "| test | statistic | p | n | reading |",
+        "|---|---|---|---|---|",
+        correlation_line(
+            "asymmetry: F(a→b) vs F(b→a)",
+            tests["asymmetry"],
+            "transfer is not symmetric"
+            if (tests["asymmetry"].get("r") or 1) < 0.5
+            else "transfer is largely symmetric",
+        ),
+        effect_line("script", tests["script_effect"]),
+        effect_line("family", tests["family_effect"]),
+    ]
     if "mono_mrr_vs_donation" in tests:
         lines += [
-            correlation_line("mono MRR vs donation D", tests["mono_mrr_vs_donation"],
-                             "better monolingual models donate more" if
-                             (tests["mono_mrr_vs_donation"].get("r") or 0) > 0 else
-                             "better monolingual models donate less"),
-            correlation_line("mono MRR vs recipience R", tests["mono_mrr_vs_recipience"],
-                             "weaker monolingual models receive more" if
-                             (tests["mono_mrr_vs_recipience"].get("r") or 0) < 0 else
-                             "stronger monolingual models receive more"),
-            correlation_line("F vs source mono MRR", tests["source_mono_mrr_vs_f"],
-                             "over ordered pairs (Figure 4, left)"),
-            correlation_line("F vs target mono MRR", tests["target_mono_mrr_vs_f"],
-                             "over ordered pairs (Figure 4, right)")]
+            correlation_line(
+                "mono MRR vs donation D",
+                tests["mono_mrr_vs_donation"],
+                "better monolingual models donate more"
+                if (tests["mono_mrr_vs_donation"].get("r") or 0) > 0
+                else "better monolingual models donate less",
+            ),
+            correlation_line(
+                "mono MRR vs recipience R",
+                tests["mono_mrr_vs_recipience"],
+                "weaker monolingual models receive more"
+                if (tests["mono_mrr_vs_recipience"].get("r") or 0) < 0
+                else "stronger monolingual models receive more",
+            ),
+            correlation_line(
+                "F vs source mono MRR",
+                tests["source_mono_mrr_vs_f"],
+                "over ordered pairs (Figure 4, left)",
+            ),
+            correlation_line(
+                "F vs target mono MRR",
+                tests["target_mono_mrr_vs_f"],
+                "over ordered pairs (Figure 4, right)",
+            ),
+        ]
     else:
-        lines += ["", "No monolingual MRRs were given, so their correlations and Figure 4 "
-                  "are left out."]
-    lines += ["", "p-values: Pearson r with a two-sided Student t test; Pearson's χ² test "
-              "of independence; Fisher's exact test by Monte Carlo over tables with the same "
-              "margins. All from scipy.", "", "## Figures", ""]
+        lines += [
+            "",
+            "No monolingual MRRs were given, so their correlations and Figure 4 are left out.",
+        ]
+    lines += [
+        "",
+        "p-values: Pearson r with a two-sided Student t test; Pearson's χ² test "
+        "of independence; Fisher's exact test by Monte Carlo over tables with the same "
+        "margins. All from scipy.",
+        "",
+        "## Figures",
+        "",
+    ]
     for name, png in figures.items():
         rel = os.path.relpath(png, report_path.parent)
         lines += [f"![{CAPTIONS[name]}]({rel})", "", f"*{CAPTIONS[name]}*", ""]
     return "\n".join(lines) + "\n"
 
 
-def publish(matrix: TransferMatrix, mono_mrr: dict[str, float] | None, out_dir: Path,
-            report_path: Path, metrics_path: Path, seed: int = 0,
-            borders: tuple[float, ...] = BIN_BORDERS, resamples: int = 9999) -> dict:
+def publish(
+    matrix: TransferMatrix,
+    mono_mrr: dict[str, float] | None,
+    out_dir: Path,
+    report_path: Path,
+    metrics_path: Path,
+    seed: int = 0,
+    borders: tuple[float, ...] = BIN_BORDERS,
+    resamples: int = 9999,
+) -> dict:
     """Analyse ``matrix`` and write metrics JSON, figures, exports and the report."""
     analysis = analyse(matrix, mono_mrr, seed, borders, resamples)
     out_dir.mkdir(parents=True, exist_ok=True)

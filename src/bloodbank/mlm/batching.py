@@ -27,28 +27,29 @@ class SpecialIds:
     n_special: int  # ids below this are special tokens
 
 
-def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int
-                  ) -> list[np.ndarray]:
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     rng = np.random.default_rng([seed, epoch, 7919])
     order = rng.permutation(len(lengths))
     batches: list[np.ndarray] = []
     for start in range(0, len(order), batch_size * MEGA):
-        mega = order[start:start + batch_size * MEGA]
+        mega = order[start : start + batch_size * MEGA]
         mega = mega[np.argsort(-lengths[mega], kind="stable")]
-        batches += [mega[i:i + batch_size] for i in range(0, len(mega), batch_size)]
+        batches += [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def eval_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = None
-                 ) -> list[np.ndarray]:
+def eval_batches(
+    lengths: np.ndarray, batch_size: int, max_tokens: int | None = None
+) -> list[np.ndarray]:
     """Sentences sorted by length, cut into batches of at most ``batch_size`` sentences and
     ``max_tokens`` padded positions (so that long and short sentences are not mixed)."""
     order = np.argsort(lengths, kind="stable")
     batches, current = [], []
     for i in order:
         width = int(lengths[i]) + 2  # sorted ascending: the newest is the longest
-        if current and (len(current) == batch_size or
-                        (max_tokens and (len(current) + 1) * width > max_tokens)):
+        if current and (
+            len(current) == batch_size or (max_tokens and (len(current) + 1) * width > max_tokens)
+        ):
             batches.append(np.array(current))
             current = []
         current.append(i)
@@ -57,8 +58,9 @@ def eval_batches(lengths: np.ndarray, batch_size: int, max_tokens: int | None = 
     return batches
 
 
-def collate(split: TokenizedSplit, indices: np.ndarray, max_length: int, ids: SpecialIds
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def collate(
+    split: TokenizedSplit, indices: np.ndarray, max_length: int, ids: SpecialIds
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask, maskable)`` for ``[CLS] sentence [SEP]``, truncated."""
     body = max_length - 2
     sents = [split.sentence(int(i))[:body] for i in indices]
@@ -69,8 +71,8 @@ def collate(split: TokenizedSplit, indices: np.ndarray, max_length: int, ids: Sp
     for row, s in enumerate(sents):
         n = len(s)
         out[row, 0] = ids.cls
-        out[row, 1:n + 1] = s
+        out[row, 1 : n + 1] = s
         out[row, n + 1] = ids.sep
-        attention[row, :n + 2] = 1
-        maskable[row, 1:n + 1] = True
+        attention[row, : n + 2] = 1
+        maskable[row, 1 : n + 1] = True
     return torch.from_numpy(out), torch.from_numpy(attention), torch.from_numpy(maskable)

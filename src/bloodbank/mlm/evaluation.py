@@ -45,15 +45,29 @@ class EvalResult:
     sentences: int
 
     def as_dict(self) -> dict:
-        return {"mrr": self.mrr, "accuracy_at_1": self.accuracy_at_1,
-                "cross_entropy": self.cross_entropy, "mrr_ci95": list(self.mrr_ci),
-                "masked_tokens": self.masked_tokens, "sentences": self.sentences}
+        return {
+            "mrr": self.mrr,
+            "accuracy_at_1": self.accuracy_at_1,
+            "cross_entropy": self.cross_entropy,
+            "mrr_ci95": list(self.mrr_ci),
+            "masked_tokens": self.masked_tokens,
+            "sentences": self.sentences,
+        }
 
 
-def fixed_masks(split: TokenizedSplit, max_length: int, ids: SpecialIds, vocab_size: int,
-                batch_size: int, seed: int, language: str, probability: float = 0.15,
-                mask_fraction: float = 0.8, random_fraction: float = 0.1,
-                max_tokens: int | None = None):
+def fixed_masks(
+    split: TokenizedSplit,
+    max_length: int,
+    ids: SpecialIds,
+    vocab_size: int,
+    batch_size: int,
+    seed: int,
+    language: str,
+    probability: float = 0.15,
+    mask_fraction: float = 0.8,
+    random_fraction: float = 0.1,
+    max_tokens: int | None = None,
+):
     """Yield ``(sentence_indices, inputs, attention, labels)``: the test set masked once.
 
     A sentence's mask depends on (language, seed, sentence index) only, never on the
@@ -66,16 +80,25 @@ def fixed_masks(split: TokenizedSplit, max_length: int, ids: SpecialIds, vocab_s
         labels = torch.full(attention.shape, IGNORE, dtype=torch.int64)
         for row, i in enumerate(idx):
             one, _, maskable = collate(split, np.array([i]), max_length, ids)  # unpadded
-            x, y = mask_tokens(one, maskable, generator("eval", language, seed, int(i)),
-                               ids.mask, ids.n_special, vocab_size, probability, mask_fraction,
-                               random_fraction)
-            inputs[row, :x.shape[1]] = x[0]
-            labels[row, :y.shape[1]] = y[0]
+            x, y = mask_tokens(
+                one,
+                maskable,
+                generator("eval", language, seed, int(i)),
+                ids.mask,
+                ids.n_special,
+                vocab_size,
+                probability,
+                mask_fraction,
+                random_fraction,
+            )
+            inputs[row, : x.shape[1]] = x[0]
+            labels[row, : y.shape[1]] = y[0]
         yield idx, inputs, attention, labels
 
 
-def bootstrap_ci(rr_sum: np.ndarray, counts: np.ndarray, n: int, seed: int,
-                 level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    rr_sum: np.ndarray, counts: np.ndarray, n: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile interval of MRR when sentences are resampled with replacement."""
     if n == 0 or counts.sum() == 0:
         return (float("nan"), float("nan"))
@@ -86,24 +109,27 @@ def bootstrap_ci(rr_sum: np.ndarray, counts: np.ndarray, n: int, seed: int,
     return (float(lo), float(hi))
 
 
-def evaluate(model, batches, n_sentences: int, device: torch.device, bootstrap: int,
-             seed: int) -> EvalResult:
+def evaluate(
+    model, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
+) -> EvalResult:
     """Score ``model`` on pre-masked batches (from ``fixed_masks``)."""
     with large_buffers(device.type == "cpu"):
         return _evaluate(model, batches, n_sentences, device, bootstrap, seed)
 
 
 @torch.no_grad()
-def _evaluate(model, batches, n_sentences: int, device: torch.device, bootstrap: int,
-              seed: int) -> EvalResult:
+def _evaluate(
+    model, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
+) -> EvalResult:
     model.eval()
     rr_sum = np.zeros(n_sentences)
     counts = np.zeros(n_sentences, dtype=np.int64)
     top1 = 0
     nll = 0.0
     for idx, inputs, attention, labels in batches:
-        logits, targets = masked_logits(model, inputs.to(device), attention.to(device),
-                                        labels.to(device))
+        logits, targets = masked_logits(
+            model, inputs.to(device), attention.to(device), labels.to(device)
+        )
         logits = logits.float()
         r = ranks(logits, targets).cpu().numpy()
         top1 += int((r == 1.0).sum())
@@ -117,4 +143,6 @@ def _evaluate(model, batches, n_sentences: int, device: torch.device, bootstrap:
         accuracy_at_1=top1 / total if total else float("nan"),
         cross_entropy=nll / total if total else float("nan"),
         mrr_ci=bootstrap_ci(rr_sum, counts, bootstrap, seed),
-        masked_tokens=total, sentences=n_sentences)
+        masked_tokens=total,
+        sentences=n_sentences,
+    )

@@ -15,10 +15,17 @@ from bloodbank.core.seeding import seed_of
 IGNORE = -100
 
 
-def mask_tokens(input_ids: torch.Tensor, maskable: torch.Tensor, gen: torch.Generator,
-                mask_id: int, n_special: int, vocab_size: int, probability: float = 0.15,
-                mask_fraction: float = 0.8, random_fraction: float = 0.1
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    input_ids: torch.Tensor,
+    maskable: torch.Tensor,
+    gen: torch.Generator,
+    mask_id: int,
+    n_special: int,
+    vocab_size: int,
+    probability: float = 0.15,
+    mask_fraction: float = 0.8,
+    random_fraction: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(inputs, labels)``; labels are ``IGNORE`` except at masked positions.
 
     ``maskable`` marks real (non-special, non-padding) tokens. Ordinary ids are
@@ -30,8 +37,7 @@ def mask_tokens(input_ids: torch.Tensor, maskable: torch.Tensor, gen: torch.Gene
     roll = torch.rand(shape, generator=gen)
     to_mask = chosen & (roll < mask_fraction)
     to_random = chosen & (roll >= mask_fraction) & (roll < mask_fraction + random_fraction)
-    random_ids = torch.randint(n_special, vocab_size, shape, generator=gen,
-                               dtype=input_ids.dtype)
+    random_ids = torch.randint(n_special, vocab_size, shape, generator=gen, dtype=input_ids.dtype)
     inputs = torch.where(to_mask, torch.full_like(input_ids, mask_id), input_ids)
     inputs = torch.where(to_random, random_ids, inputs)
     return inputs, labels

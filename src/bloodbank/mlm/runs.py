@@ -50,19 +50,39 @@ def special_ids(tok: Tokenizer) -> SpecialIds:
     ids = [vocab[t] for t in SPECIAL_TOKENS]
     if sorted(ids) != list(range(len(SPECIAL_TOKENS))):
         raise ValueError("the tokenizer's special tokens must have the first ids")
-    return SpecialIds(pad=vocab["[PAD]"], cls=vocab["[CLS]"], sep=vocab["[SEP]"],
-                      mask=vocab["[MASK]"], n_special=len(SPECIAL_TOKENS))
+    return SpecialIds(
+        pad=vocab["[PAD]"],
+        cls=vocab["[CLS]"],
+        sep=vocab["[SEP]"],
+        mask=vocab["[MASK]"],
+        n_special=len(SPECIAL_TOKENS),
+    )
 
 
-def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer
-           ) -> EvalResult:
+def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer) -> EvalResult:
     """MRR of ``model`` on a language's held-out split, under that language's fixed masks."""
     tr, ev = recipe.train, recipe.eval
-    batches = fixed_masks(test, tr.max_length, special_ids(tok), tok.get_vocab_size(),
-                          ev.batch_size, recipe.seed, lang, tr.mlm_probability,
-                          tr.mask_token_fraction, tr.random_token_fraction, ev.max_tokens)
-    return evaluate(model, batches, len(test), pick_device(tr.device), ev.bootstrap,
-                    seed_of("bootstrap", lang, recipe.seed))
+    batches = fixed_masks(
+        test,
+        tr.max_length,
+        special_ids(tok),
+        tok.get_vocab_size(),
+        ev.batch_size,
+        recipe.seed,
+        lang,
+        tr.mlm_probability,
+        tr.mask_token_fraction,
+        tr.random_token_fraction,
+        ev.max_tokens,
+    )
+    return evaluate(
+        model,
+        batches,
+        len(test),
+        pick_device(tr.device),
+        ev.bootstrap,
+        seed_of("bootstrap", lang, recipe.seed),
+    )
 
 
 def save_checkpoint(model: BertForMaskedLM, tokenizer_dir: Path, out: Path) -> None:
@@ -73,35 +93,91 @@ def save_checkpoint(model: BertForMaskedLM, tokenizer_dir: Path, out: Path) -> N
             shutil.copyfile(f, tmp / f.name)
 
 
-def _train_and_score(key: str, lang: str, model: BertForMaskedLM, tokens_dir: Path,
-                     tokenizer_dir: Path, recipe: Recipe, out: Path, resume_dir: Path,
-                     log: Log) -> tuple[TrainResult, EvalResult]:
+def _train_and_score(
+    key: str,
+    lang: str,
+    model: BertForMaskedLM,
+    tokens_dir: Path,
+    tokenizer_dir: Path,
+    recipe: Recipe,
+    out: Path,
+    resume_dir: Path,
+    log: Log,
+) -> tuple[TrainResult, EvalResult]:
     tok = load_tokenizer(tokenizer_dir)
     split = load_split(tokens_dir, "train")
-    result = train_mlm(model, split, recipe.train, special_ids(tok), tok.get_vocab_size(),
-                       recipe.seed, key, resume_dir, log=log, desc=key)
+    result = train_mlm(
+        model,
+        split,
+        recipe.train,
+        special_ids(tok),
+        tok.get_vocab_size(),
+        recipe.seed,
+        key,
+        resume_dir,
+        log=log,
+        desc=key,
+    )
     evaluation = mrr_on(model, load_split(tokens_dir, "test"), lang, recipe, tok)
     save_checkpoint(model, tokenizer_dir, out)
     return result, evaluation
 
 
-def train_mono(lang: str, model_cfg: ModelConfig, recipe: Recipe, tokenizer_dir: Path,
-               tokens_dir: Path, out: Path, resume_dir: Path, log: Log) -> RunOutput:
+def train_mono(
+    lang: str,
+    model_cfg: ModelConfig,
+    recipe: Recipe,
+    tokenizer_dir: Path,
+    tokens_dir: Path,
+    out: Path,
+    resume_dir: Path,
+    log: Log,
+) -> RunOutput:
     """M_t: a masked LM trained from scratch on ``lang``'s sample."""
     tok = load_tokenizer(tokenizer_dir)
-    model = build_model(model_cfg, tok.get_vocab_size(), special_ids(tok).pad,
-                        seed_of("init", lang, recipe.seed))
-    train, ev = _train_and_score(f"mono:{lang}", lang, model, tokens_dir, tokenizer_dir,
-                                 recipe, out, resume_dir, log)
-    return RunOutput({**ev.as_dict(), "train": train.as_dict(), "language": lang,
-                      "seed": recipe.seed}, train.timing())
+    model = build_model(
+        model_cfg, tok.get_vocab_size(), special_ids(tok).pad, seed_of("init", lang, recipe.seed)
+    )
+    train, ev = _train_and_score(
+        f"mono:{lang}", lang, model, tokens_dir, tokenizer_dir, recipe, out, resume_dir, log
+    )
+    return RunOutput(
+        {**ev.as_dict(), "train": train.as_dict(), "language": lang, "seed": recipe.seed},
+        train.timing(),
+    )
 
 
-def train_pair(src: str, tgt: str, recipe: Recipe, source_model: Path, tokenizer_dir: Path,
-               target_tokens_dir: Path, out: Path, resume_dir: Path, log: Log) -> RunOutput:
+def train_pair(
+    src: str,
+    tgt: str,
+    recipe: Recipe,
+    source_model: Path,
+    tokenizer_dir: Path,
+    target_tokens_dir: Path,
+    out: Path,
+    resume_dir: Path,
+    log: Log,
+) -> RunOutput:
     """M_st: the mono model of ``src`` trained on ``tgt`` with the same recipe."""
     model = BertForMaskedLM.from_pretrained(source_model)
-    train, ev = _train_and_score(f"pair:{src}-{tgt}", tgt, model, target_tokens_dir,
-                                 tokenizer_dir, recipe, out, resume_dir, log)
-    return RunOutput({**ev.as_dict(), "train": train.as_dict(), "source": src, "target": tgt,
-                      "seed": recipe.seed}, train.timing())
+    train, ev = _train_and_score(
+        f"pair:{src}-{tgt}",
+        tgt,
+        model,
+        target_tokens_dir,
+        tokenizer_dir,
+        recipe,
+        out,
+        resume_dir,
+        log,
+    )
+    return RunOutput(
+        {
+            **ev.as_dict(),
+            "train": train.as_dict(),
+            "source": src,
+            "target": tgt,
+            "seed": recipe.seed,
+        },
+        train.timing(),
+    )

@@ -83,8 +83,10 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=cfg.lr, eps=cfg.adam_epsilon, fused=True)
 
 
@@ -109,8 +111,7 @@ def total_steps(n_sentences: int, cfg: TrainConfig) -> int:
 
 def _fingerprint(cfg: TrainConfig, seed: int, key: str, n_sentences: int) -> str:
     fields = cfg.model_dump(exclude={"checkpoint_every", "log_every", "device"})
-    return json.dumps({"train": fields, "seed": seed, "key": key, "n": n_sentences},
-                      sort_keys=True)
+    return json.dumps({"train": fields, "seed": seed, "key": key, "n": n_sentences}, sort_keys=True)
 
 
 def _load_checkpoint(resume_dir: Path, fingerprint: str, model, opt, sched) -> tuple[int, dict]:
@@ -127,26 +128,52 @@ def _load_checkpoint(resume_dir: Path, fingerprint: str, model, opt, sched) -> t
     return state["step"], state["totals"]
 
 
-def _save_checkpoint(resume_dir: Path, fingerprint: str, step: int, totals: dict, model, opt,
-                     sched) -> None:
+def _save_checkpoint(
+    resume_dir: Path, fingerprint: str, step: int, totals: dict, model, opt, sched
+) -> None:
     with atomic_path(resume_dir / CHECKPOINT) as tmp:
-        torch.save({"fingerprint": fingerprint, "step": step, "totals": totals,
-                    "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict()}, tmp)
+        torch.save(
+            {
+                "fingerprint": fingerprint,
+                "step": step,
+                "totals": totals,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+            },
+            tmp,
+        )
 
 
-def train_mlm(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, vocab_size: int,
-              seed: int, key: str, resume_dir: Path,
-              log: Callable[[dict, int], None] = lambda metrics, step: None,
-              desc: str = "train") -> TrainResult:
+def train_mlm(
+    model,
+    split: TokenizedSplit,
+    cfg: TrainConfig,
+    ids: SpecialIds,
+    vocab_size: int,
+    seed: int,
+    key: str,
+    resume_dir: Path,
+    log: Callable[[dict, int], None] = lambda metrics, step: None,
+    desc: str = "train",
+) -> TrainResult:
     """Train ``model`` in place on ``split`` with the recipe in ``cfg``."""
     with large_buffers(pick_device(cfg.device).type == "cpu"):
         return _train(model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc)
 
 
-def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, vocab_size: int,
-           seed: int, key: str, resume_dir: Path, log: Callable[[dict, int], None],
-           desc: str) -> TrainResult:
+def _train(
+    model,
+    split: TokenizedSplit,
+    cfg: TrainConfig,
+    ids: SpecialIds,
+    vocab_size: int,
+    seed: int,
+    key: str,
+    resume_dir: Path,
+    log: Callable[[dict, int], None],
+    desc: str,
+) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device(cfg.device)
@@ -171,13 +198,20 @@ def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, voca
         if epoch != order_epoch:
             order_epoch, order = epoch, epoch_batches(lengths, cfg.batch_size, seed, epoch)
         input_ids, attention, maskable = collate(split, order[b], cfg.max_length, ids)
-        inputs, labels = mask_tokens(input_ids, maskable, generator("train", key, seed, step),
-                                     ids.mask, ids.n_special, vocab_size, cfg.mlm_probability,
-                                     cfg.mask_token_fraction, cfg.random_token_fraction)
+        inputs, labels = mask_tokens(
+            input_ids,
+            maskable,
+            generator("train", key, seed, step),
+            ids.mask,
+            ids.n_special,
+            vocab_size,
+            cfg.mlm_probability,
+            cfg.mask_token_fraction,
+            cfg.random_token_fraction,
+        )
         torch.manual_seed(seed_of("dropout", key, seed, step))  # dropout: a function of the step
         with autocast:
-            loss = masked_lm_loss(model, inputs.to(device), attention.to(device),
-                                  labels.to(device))
+            loss = masked_lm_loss(model, inputs.to(device), attention.to(device), labels.to(device))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         opt.step()
@@ -193,8 +227,14 @@ def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, voca
         if done % cfg.log_every == 0 or done == steps:
             elapsed = time.perf_counter() - t0
             totals["loss"] = window_loss / window_steps
-            log({"loss": totals["loss"], "learning_rate": sched.get_last_lr()[0],
-                 "tokens_per_second": window_tokens / elapsed if elapsed else 0.0}, done)
+            log(
+                {
+                    "loss": totals["loss"],
+                    "learning_rate": sched.get_last_lr()[0],
+                    "tokens_per_second": window_tokens / elapsed if elapsed else 0.0,
+                },
+                done,
+            )
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
             window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
         if done % cfg.checkpoint_every == 0 and done < steps:
@@ -208,7 +248,14 @@ def _train(model, split: TokenizedSplit, cfg: TrainConfig, ids: SpecialIds, voca
     if resume_dir.exists() and not any(resume_dir.iterdir()):
         resume_dir.rmdir()
     model.eval()
-    return TrainResult(steps, totals["tokens"], totals["seconds"],
-                       totals["tokens"] / totals["seconds"] if totals["seconds"] else 0.0,
-                       totals["loss"], start, cfg.threads, str(device),
-                       "bf16" if bf16 else "fp32")
+    return TrainResult(
+        steps,
+        totals["tokens"],
+        totals["seconds"],
+        totals["tokens"] / totals["seconds"] if totals["seconds"] else 0.0,
+        totals["loss"],
+        start,
+        cfg.threads,
+        str(device),
+        "bf16" if bf16 else "fp32",
+    )

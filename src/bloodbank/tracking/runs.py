@@ -35,8 +35,9 @@ def tracking_uri() -> str:
 
 def git_revision() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, cwd=Path.cwd())
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path.cwd()
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -95,8 +96,7 @@ class _Run(_NullRun):
         self.send({"op": "metrics", "metrics": numeric(metrics), "step": step})
 
     def log_dict(self, data: Any, name: str) -> None:
-        self.send({"op": "dict", "data": json.loads(json.dumps(data, default=str)),
-                   "name": name})
+        self.send({"op": "dict", "data": json.loads(json.dumps(data, default=str)), "name": name})
 
     def log_artifacts(self, path: Path) -> None:
         self.send({"op": "artifacts", "path": str(Path(path).resolve())})
@@ -108,8 +108,11 @@ class _Run(_NullRun):
         if self._worker.wait() != 0:
             self._errors.seek(0)
             err = self._errors.read().strip()
-            raise TrackingError(err.splitlines()[-1] if err
-                                else f"MLflow worker exited with {self._worker.returncode}")
+            raise TrackingError(
+                err.splitlines()[-1]
+                if err
+                else f"MLflow worker exited with {self._worker.returncode}"
+            )
 
 
 def _params(params: Mapping[str, Any]) -> dict[str, str]:
@@ -117,8 +120,13 @@ def _params(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 @contextmanager
-def stage_run(stage: str, tracking: TrackingConfig, seed: int, params: Mapping[str, Any],
-              tags: Mapping[str, Any]) -> Iterator[_NullRun]:
+def stage_run(
+    stage: str,
+    tracking: TrackingConfig,
+    seed: int,
+    params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+) -> Iterator[_NullRun]:
     """One MLflow run for one stage execution, tagged with stage, languages, seed, git rev.
 
     The run is written by a worker process (``bloodbank.tracking.worker``), started
@@ -128,21 +136,37 @@ def stage_run(stage: str, tracking: TrackingConfig, seed: int, params: Mapping[s
         yield _NullRun()
         return
     with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: it never blocks
-        worker = subprocess.Popen([sys.executable, "-P", "-m", "bloodbank.tracking.worker"],
-                                  stdin=subprocess.PIPE, stderr=errors, text=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-P", "-m", "bloodbank.tracking.worker"],
+            stdin=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
         with _tracked(_Run(worker, errors), stage, tracking, seed, params, tags) as run:
             yield run
 
 
 @contextmanager
-def _tracked(run: _Run, stage: str, tracking: TrackingConfig, seed: int,
-             params: Mapping[str, Any], tags: Mapping[str, Any]) -> Iterator[_Run]:
+def _tracked(
+    run: _Run,
+    stage: str,
+    tracking: TrackingConfig,
+    seed: int,
+    params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+) -> Iterator[_Run]:
     name = "@".join([stage, *[str(v) for k, v in tags.items() if k in ("language", "pair")]])
     all_tags = {"stage": stage, "seed": seed, "git_revision": git_revision(), **tags}
-    start = {"op": "start", "uri": tracking_uri(), "experiment": tracking.experiment,
-             "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
-             "lock": str(repo_root() / ".mlflow.lock"), "run_name": name,
-             "tags": {k: str(v) for k, v in all_tags.items()}, "params": _params(params)}
+    start = {
+        "op": "start",
+        "uri": tracking_uri(),
+        "experiment": tracking.experiment,
+        "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
+        "lock": str(repo_root() / ".mlflow.lock"),
+        "run_name": name,
+        "tags": {k: str(v) for k, v in all_tags.items()},
+        "params": _params(params),
+    }
     try:
         with _span(run, start):
             yield run
@@ -166,13 +190,19 @@ def _span(run: _Run, start: dict) -> Iterator[_Run]:
 
 
 @contextmanager
-def child_run(parent: _NullRun, name: str, params: Mapping[str, Any],
-              tags: Mapping[str, Any]) -> Iterator[_NullRun]:
+def child_run(
+    parent: _NullRun, name: str, params: Mapping[str, Any], tags: Mapping[str, Any]
+) -> Iterator[_NullRun]:
     """A nested MLflow run inside a stage's run (one per finetune, say)."""
     if not isinstance(parent, _Run):
         yield _NullRun()
         return
-    start = {"op": "start", "nested": True, "run_name": name,
-             "tags": {k: str(v) for k, v in tags.items()}, "params": _params(params)}
+    start = {
+        "op": "start",
+        "nested": True,
+        "run_name": name,
+        "tags": {k: str(v) for k, v in tags.items()},
+        "params": _params(params),
+    }
     with _span(parent, start):
         yield parent

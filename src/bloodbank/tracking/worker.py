@@ -55,8 +55,9 @@ class Writer:
             tags["mlflow.parentRunId"] = self.runs[-1]
         else:
             self.client = MlflowClient(op["uri"])
-            self.experiment = ensure_experiment(self.client, op["experiment"],
-                                                op["artifacts"], Path(op["lock"]))
+            self.experiment = ensure_experiment(
+                self.client, op["experiment"], op["artifacts"], Path(op["lock"])
+            )
         run = self.client.create_run(self.experiment, tags=tags, run_name=op["run_name"])
         self.runs.append(run.info.run_id)
         self.params(op["params"])
@@ -66,7 +67,7 @@ class Writer:
 
         items = [Param(k, v) for k, v in params.items()]
         for chunk in range(0, len(items), 100):
-            self.client.log_batch(self.runs[-1], params=items[chunk:chunk + 100])
+            self.client.log_batch(self.runs[-1], params=items[chunk : chunk + 100])
 
     def metrics(self, metrics: dict[str, float], step: int | None) -> None:
         from mlflow.entities import Metric
@@ -74,7 +75,7 @@ class Writer:
         now = int(time.time() * 1000)
         items = [Metric(k, v, now, step or 0) for k, v in metrics.items()]
         for chunk in range(0, len(items), 1000):
-            self.client.log_batch(self.runs[-1], metrics=items[chunk:chunk + 1000])
+            self.client.log_batch(self.runs[-1], metrics=items[chunk : chunk + 1000])
 
     def apply(self, op: dict) -> None:
         kind = op["op"]

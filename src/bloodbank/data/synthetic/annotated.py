@@ -41,8 +41,9 @@ def conllu_lines(sentences: Iterable[list[Token]], prefix: str) -> Iterable[str]
         yield f"# sent_id = {prefix}-{n}"
         yield f"# text = {surface(tokens)}"
         for i, (tok, (head, rel)) in enumerate(zip(tokens, _heads(tokens), strict=True), 1):
-            yield "\t".join([str(i), tok.form, tok.lemma, tok.upos, "_", "_", str(head), rel,
-                             "_", "_"])
+            yield "\t".join(
+                [str(i), tok.form, tok.lemma, tok.upos, "_", "_", str(head), rel, "_", "_"]
+            )
         yield ""
 
 

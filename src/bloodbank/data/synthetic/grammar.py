@@ -119,8 +119,9 @@ class Grammar:
         tokens.append(Token(end, "PUNCT"))
         first = tokens[0]
         if first.upos != "PROPN" and self.render.spec.cased:
-            tokens[0] = Token(first.form[:1].upper() + first.form[1:], first.upos, first.ner,
-                              first.lemma)
+            tokens[0] = Token(
+                first.form[:1].upper() + first.form[1:], first.upos, first.ner, first.lemma
+            )
         return tokens
 
 

@@ -17,8 +17,16 @@ from bloodbank.core.io import atomic_path
 from bloodbank.data.synthetic.grammar import Grammar, Token, surface
 from bloodbank.data.synthetic.world import rng_for
 
-NAMESPACES = {-2: "Media", -1: "Special", 0: "", 1: "Talk", 4: "Wikipedia", 6: "File",
-              10: "Template", 14: "Category"}
+NAMESPACES = {
+    -2: "Media",
+    -1: "Special",
+    0: "",
+    1: "Talk",
+    4: "Wikipedia",
+    6: "File",
+    10: "Template",
+    14: "Category",
+}
 
 
 def _siteinfo(code: str) -> str:
@@ -38,10 +46,12 @@ def _siteinfo(code: str) -> str:
     )
 
 
-def _page(title: str, ns: int, page_id: int, text: str, timestamp: str,
-          redirect: str | None = None) -> str:
-    redirect_tag = f'    <redirect title="{escape(redirect, {chr(34): "&quot;"})}" />\n' \
-        if redirect else ""
+def _page(
+    title: str, ns: int, page_id: int, text: str, timestamp: str, redirect: str | None = None
+) -> str:
+    redirect_tag = (
+        f'    <redirect title="{escape(redirect, {chr(34): "&quot;"})}" />\n' if redirect else ""
+    )
     return (
         "  <page>\n"
         f"    <title>{escape(title)}</title>\n"
@@ -66,8 +76,9 @@ class ArticleWriter:
     def __init__(self, grammar: Grammar) -> None:
         self.g = grammar
 
-    def _marked_sentence(self, rng: random.Random, subject: list[Token] | None = None,
-                         bold_subject: bool = False) -> str:
+    def _marked_sentence(
+        self, rng: random.Random, subject: list[Token] | None = None, bold_subject: bool = False
+    ) -> str:
         tokens = self.g.sentence(rng, subject)
         parts: list[Token] = []
         i = 0
@@ -92,8 +103,10 @@ class ArticleWriter:
             i += 1
         text = surface(parts)
         if rng.random() < 0.15:
-            text += f"<ref>{{{{cite web|title={self.g.render(self.g.lex.words['NOUN'][0])}" \
-                    f"|url=https://example.org/{rng.randrange(10**6)}}}}}</ref>"
+            text += (
+                f"<ref>{{{{cite web|title={self.g.render(self.g.lex.words['NOUN'][0])}"
+                f"|url=https://example.org/{rng.randrange(10**6)}}}}}</ref>"
+            )
         return text
 
     def article(self, rng: random.Random, title_tokens: list[Token], sections: int) -> str:
@@ -110,8 +123,13 @@ class ArticleWriter:
                 lines += [f"* {self._marked_sentence(rng)}" for _ in range(rng.randint(2, 3))]
             if s == 1 and rng.random() < 0.4:
                 cells = [self.g.render(self.g.lex.words["NOUN"][k]) for k in range(4)]
-                lines.append('{| class="wikitable"\n|-\n! ' + " !! ".join(cells[:2])
-                             + "\n|-\n| " + " || ".join(cells[2:]) + "\n|}")
+                lines.append(
+                    '{| class="wikitable"\n|-\n! '
+                    + " !! ".join(cells[:2])
+                    + "\n|-\n| "
+                    + " || ".join(cells[2:])
+                    + "\n|}"
+                )
         category = self.g.render(self.g.lex.words["NOUN"][rng.randrange(20)], capital=True)
         lines.append(f"\n[[Category:{category}]]")
         return "\n".join(lines)
@@ -123,11 +141,13 @@ def iter_dump_xml(code: str, world_seed: int, articles: int, date: str) -> Itera
     writer = ArticleWriter(grammar)
     rng = rng_for("dump", code, world_seed)
     timestamp = f"{date[:4]}-{date[4:6]}-{date[6:8]}T00:00:00Z"
-    yield ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:schemaLocation="http://www.mediawiki.org/xml/export-0.10/ '
-           'http://www.mediawiki.org/xml/export-0.10.xsd" version="0.10" xml:lang="'
-           f'{code}">\n')
+    yield (
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xsi:schemaLocation="http://www.mediawiki.org/xml/export-0.10/ '
+        'http://www.mediawiki.org/xml/export-0.10.xsd" version="0.10" xml:lang="'
+        f'{code}">\n'
+    )
     yield _siteinfo(code)
     yield _page("Template:Infobox", 10, 1, "<includeonly>{{{name}}}</includeonly>", timestamp)
     yield _page("Wikipedia:About", 4, 2, writer._marked_sentence(rng), timestamp)
@@ -140,8 +160,9 @@ def iter_dump_xml(code: str, world_seed: int, articles: int, date: str) -> Itera
             continue
         seen.add(title)
         page_id += 1
-        yield _page(title, 0, page_id, writer.article(rng, title_tokens, rng.randint(1, 3)),
-                    timestamp)
+        yield _page(
+            title, 0, page_id, writer.article(rng, title_tokens, rng.randint(1, 3)), timestamp
+        )
         if rng.random() < 0.08:  # a redirect to the article just written
             page_id += 1
             alias = grammar.render(grammar.lex.words["NOUN"][rng.randrange(900)], capital=True)

@@ -27,8 +27,16 @@ from bloodbank.core.synthetic_spec import (
 )
 
 # Open-class sizes of every lexicon, and closed-class sizes.
-LEXICON_SIZES = {"NOUN": 900, "VERB": 300, "ADJ": 200, "ADV": 12, "DET": 4, "ADP": 8,
-                 "PRON": 6, "CCONJ": 3}
+LEXICON_SIZES = {
+    "NOUN": 900,
+    "VERB": 300,
+    "ADJ": 200,
+    "ADV": 12,
+    "DET": 4,
+    "ADP": 8,
+    "PRON": 6,
+    "CCONJ": 3,
+}
 NAME_SIZES = {"given": 150, "surname": 250, "place": 250}
 ZIPF_EXPONENT = 1.07
 ZIPF_OFFSET = 2.7
@@ -43,14 +51,22 @@ def _syllable(rng: random.Random, template: str) -> str:
     return "".join(rng.choice(CONSONANTS if t == "C" else VOWELS) for t in template)
 
 
-def make_word(rng: random.Random, templates: tuple[str, ...], min_syl: int = 1,
-              max_syl: int = 3) -> str:
-    return "".join(_syllable(rng, rng.choice(templates))
-                   for _ in range(rng.randint(min_syl, max_syl)))
+def make_word(
+    rng: random.Random, templates: tuple[str, ...], min_syl: int = 1, max_syl: int = 3
+) -> str:
+    return "".join(
+        _syllable(rng, rng.choice(templates)) for _ in range(rng.randint(min_syl, max_syl))
+    )
 
 
-def _unique_words(rng: random.Random, templates: tuple[str, ...], n: int, min_syl: int,
-                  max_syl: int, taken: set[str]) -> list[str]:
+def _unique_words(
+    rng: random.Random,
+    templates: tuple[str, ...],
+    n: int,
+    min_syl: int,
+    max_syl: int,
+    taken: set[str],
+) -> list[str]:
     words: list[str] = []
     while len(words) < n:
         w = make_word(rng, templates, min_syl, max_syl)
@@ -121,8 +137,9 @@ def lexicon(code: str, world_seed: int) -> Lexicon:
             out.append(w)
         words[upos] = tuple(out)
     changes = lang.sound_changes
-    return Lexicon(words, *(apply_sound_changes(a, changes)
-                            for a in (proto.plural, proto.past, proto.present)))
+    return Lexicon(
+        words, *(apply_sound_changes(a, changes) for a in (proto.plural, proto.past, proto.present))
+    )
 
 
 @cache
@@ -130,8 +147,10 @@ def name_inventory(world_seed: int) -> dict[str, tuple[str, ...]]:
     """Names shared by every language of the world, in phonemic form."""
     rng = rng_for("names", world_seed)
     taken: set[str] = set()
-    return {kind: tuple(_unique_words(rng, ("CV", "CVC", "VC"), n, 2, 3, taken))
-            for kind, n in NAME_SIZES.items()}
+    return {
+        kind: tuple(_unique_words(rng, ("CV", "CVC", "VC"), n, 2, 3, taken))
+        for kind, n in NAME_SIZES.items()
+    }
 
 
 def synthetic_language(code: str) -> SyntheticLanguage:
