@@ -13,16 +13,18 @@ from functools import partial
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
-from bloodbank.core.stagekit import run_main
+from bloodbank.core.stagekit import one_of, parse_stage_args, run_main
 from bloodbank.downstream.sets import CONFIGURATIONS, load_selection
 from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", choices=CONFIGURATIONS)
-    parser.add_argument("task", choices=["pos", "ner"])
-    args = parser.parse_args(argv)
+    parser.add_argument("config", help=f"one of {', '.join(CONFIGURATIONS)} (default: DVC_STAGE)")
+    parser.add_argument("task", help="pos or ner")
+    args = parse_stage_args(parser, argv, parts=2)
+    one_of(args.config, CONFIGURATIONS, "configuration")
+    one_of(args.task, ("pos", "ner"), "task")
     params = load_params()
     cfg = params.downstream.finetune
     langs = load_selection(paths.SETS).downstream_languages()

@@ -13,16 +13,16 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
 from bloodbank.core.languages import check_code
-from bloodbank.core.stagekit import run_main
+from bloodbank.core.stagekit import parse_stage_args, run_main
 from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("src", type=check_code, help="source language (its mono model)")
-    parser.add_argument("tgt", type=check_code, help="target language (trained and scored)")
-    args = parser.parse_args(argv)
-    src, tgt = args.src, args.tgt
+    parser.add_argument("src", help="source language (its mono model; default: DVC_STAGE)")
+    parser.add_argument("tgt", help="target language (trained and scored)")
+    args = parse_stage_args(parser, argv, parts=2)
+    src, tgt = check_code(args.src), check_code(args.tgt)
     params = load_params()
     logged = {k: getattr(params, k).model_dump() for k in ("train", "eval")}
     tags = {"pair": f"{src}-{tgt}", "source": src, "target": tgt}

@@ -13,15 +13,15 @@ import argparse
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
-from bloodbank.core.stagekit import run_main
+from bloodbank.core.stagekit import one_of, parse_stage_args, run_main
 from bloodbank.downstream.sets import CONFIGURATIONS, load_selection
 from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("config", choices=CONFIGURATIONS)
-    config = parser.parse_args(argv).config
+    parser.add_argument("config", help=f"one of {', '.join(CONFIGURATIONS)} (default: DVC_STAGE)")
+    config = one_of(parse_stage_args(parser, argv).config, CONFIGURATIONS, "configuration")
     params = load_params()
     langs = load_selection(paths.SETS).configuration(config)
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}

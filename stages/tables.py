@@ -13,7 +13,7 @@ from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path, write_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.downstream.results import collect
-from bloodbank.downstream.sets import load_selection
+from bloodbank.downstream.sets import CONFIGURATIONS, load_selection
 from bloodbank.downstream.zero_shot import report, tables
 from bloodbank.tracking.runs import stage_run
 
@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     sets = load_selection(paths.SETS).sets
-    results = collect(list((paths.METRICS / "finetune").glob("*.json")))
+    results = collect(
+        [
+            paths.finetune_metrics(config, task)
+            for config in CONFIGURATIONS
+            for task in params.downstream.tasks
+        ]
+    )
     with stage_run("tables", params.tracking, params.seed, {}, {}) as run:
         out = tables(results, sets["most_recipient"], sets["least_recipient"])
         write_json(paths.DOWNSTREAM_METRICS, out)

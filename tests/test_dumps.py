@@ -70,6 +70,15 @@ def bad_dumps(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
         "empty_bz2": (bz2.compress(b""), "empty dump (no XML"),
         "no_pages": (bz2.compress(xml(pages=0)), "empty dump (no <page>"),
         "plain_xml": (xml(), "not bz2-compressed"),
+        # whole bz2, cut XML: a page left open, the root never closed
+        "xml_cut_at_a_third": (
+            bz2.compress(xml(pages=9)[: len(xml(pages=9)) // 3]),
+            "truncated XML: 3 <page> opened, 2 closed",
+        ),
+        "root_never_closed": (
+            bz2.compress(xml().removesuffix(b"</mediawiki>")),
+            "truncated XML: it ends before </mediawiki>",
+        ),
     }
 
 
@@ -86,6 +95,8 @@ def bad_dumps(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
         "empty_bz2",
         "no_pages",
         "plain_xml",
+        "xml_cut_at_a_third",
+        "root_never_closed",
     ],
 )
 def test_inspect_dump_names_file_and_cause(tmp_path, kind):

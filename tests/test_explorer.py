@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -254,21 +255,43 @@ def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser
         app.close()
 
 
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing-outputs", "no such folder"),
+        ("malformed-matrix", "en→de"),
+        ("huge-cell", "beyond any plausible transfer score"),
+        ("directory", "not a file"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_before_the_server_starts(tmp_path, case, expected):
+    bad = tmp_path / "bad.csv"
+    args = {
+        "missing-outputs": ["--outputs", str(tmp_path / "nowhere")],
+        "malformed-matrix": ["--matrix", str(bad)],
+        "huge-cell": ["--matrix", str(bad)],
+        "directory": ["--matrix", str(tmp_path)],
+    }[case]
+    cell = {"malformed-matrix": "oops", "huge-cell": "1e308"}.get(case, "1")
+    bad.write_text(f"source,en,de\nen,,{cell}\nde,1,\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bloodbank.cli", "explore", "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 @pytest.mark.e2e
-@pytest.mark.parametrize("case", ["missing-outputs", "malformed-matrix"])
-def test_bad_input_shows_an_error_in_the_app_not_a_traceback(tmp_path, browser, case):
-    if case == "missing-outputs":
-        args, expected = ("--outputs", str(tmp_path / "nowhere")), "no such folder"
-    else:
-        bad = tmp_path / "bad.csv"
-        bad.write_text("source,en,de\nen,,oops\nde,1,\n")
-        args, expected = ("--matrix", str(bad)), "en→de"
-    app = App(*args)
+def test_stopping_the_explorer_by_its_pid_stops_the_server(tmp_path):
+    app = App("--outputs", str(write_outputs(tmp_path / "repo")))
+    app.proc.send_signal(signal.SIGTERM)  # the PID `lbb explore` was started as
     try:
-        page = open_page(browser, app.url)
-        page.get_by_text("Cannot open the transfer matrix").wait_for()
-        body = page.inner_text("body")
-        assert expected in body and "Traceback" not in body
-        shoot(page, tmp_path, f"error-{case}")
+        app.proc.wait(timeout=30)
     finally:
         app.close()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", app.port)) != 0, "the server still listens"

@@ -12,6 +12,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from bloodbank.core.config import load_params
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import REGISTRY
+from bloodbank.core.offline import offline_environment
 from bloodbank.data.dumps import inspect_dump
 from bloodbank.graph.matrix_io import KINDS
 
@@ -83,16 +85,22 @@ def cmd_graph(args: argparse.Namespace) -> int:
     )
     mono = read_mono_mrr(args.mono) if args.mono else matrix.diagonal_mrr
     report = args.out / "report.md"
-    analysis = publish(
-        matrix,
-        mono,
-        args.out,
-        report,
-        args.out / "analysis.json",
-        args.seed,
-        tuple(args.bins),
-        args.resamples,
-    )
+    fresh = not args.out.exists()
+    try:
+        analysis = publish(
+            matrix,
+            mono,
+            args.out,
+            report,
+            args.out / "analysis.json",
+            args.seed,
+            tuple(args.bins),
+            args.resamples,
+        )
+    except BaseException:
+        if fresh:  # never leave a half-written output folder behind
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     print(f"donors:     {analysis['donor_ranking']}\nrecipients: {analysis['recipient_ranking']}")
     for kind in ("O", "AB+"):
         print(f"type {kind + ':':4} {analysis['types'][kind].replace(',', ', ') or 'none'}")
@@ -109,7 +117,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     sets = load_selection(paths.SETS).sets
-    results = results_from_mlflow(tracking_uri(), params.tracking.experiment, params.seed)
+    uri = tracking_uri()
+    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if store is not None and not store.is_file():  # MLflow would create an empty one
+        print(f"error: no MLflow store at {store}; run `dvc repro` first", file=sys.stderr)
+        return 1
+    results = results_from_mlflow(uri, params.tracking.experiment, params.seed)
     if not results:
         print(
             f"error: no finetune runs for seed {params.seed} in {tracking_uri()}", file=sys.stderr
@@ -159,13 +172,18 @@ def explorer_command(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    import subprocess
+    """Check the inputs, then become the Streamlit server (``exec``): one process, so that
+    stopping it by its PID, or with Ctrl-C, stops the server too."""
+    from bloodbank.explorer import data
 
+    if args.matrix:
+        data.load_csv(args.matrix, args.mono, args.kind, args.transpose)
+    else:
+        data.load_outputs(args.outputs, args.baseline)
     print(f"explorer on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(explorer_command(args))
-    except KeyboardInterrupt:
-        return 0
+    cmd = explorer_command(args)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached
 
 
 def _bins(text: str) -> list[float]:
@@ -321,10 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline_environment()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except BloodbankError as e:
+    except (BloodbankError, OSError) as e:  # a missing path, a directory, a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
 

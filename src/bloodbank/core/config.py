@@ -8,13 +8,21 @@ call once the pipeline has hundreds of stages).
 
 from __future__ import annotations
 
-import os
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import check_code
@@ -22,8 +30,22 @@ from bloodbank.core.languages import check_code
 LangCode = Annotated[str, AfterValidator(check_code)]
 
 
+def _placeholders(key: str, pattern: str, allowed: set[str]) -> None:
+    """A format string may use only ``allowed`` named fields (no ``{0}``, no stray brace)."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as e:
+        raise ValueError(f"{key} is not a valid pattern ({e}): {pattern!r}") from None
+    unknown = sorted(fields - allowed)
+    if unknown:
+        named = ", ".join("{" + name + "}" for name in unknown)
+        known = ", ".join("{" + name + "}" for name in sorted(allowed))
+        raise ValueError(f"{key} may only use {known}, not {named}: {pattern!r}")
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `batch_size: true` or `"32"` is refused, not coerced; no inf or nan anywhere
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class DumpConfig(Section):
@@ -47,6 +69,7 @@ class DumpConfig(Section):
     def _date_shape(self) -> DumpConfig:
         if not re.fullmatch(r"\d{8}", self.date):
             raise ValueError(f"dump.date must be YYYYMMDD, got {self.date!r}")
+        _placeholders("dump.local_pattern", self.local_pattern, {"wiki", "date"})
         return self
 
 
@@ -112,7 +135,7 @@ class TrainConfig(Section):
 
     max_length: int = Field(128, gt=2, description="sentences are truncated to this many tokens")
     batch_size: int = Field(8, gt=0)
-    epochs: float = Field(4, gt=0)
+    epochs: float = Field(4, gt=0, le=100_000)
     max_steps: int | None = Field(None, gt=0, description="debug cap on optimiser steps")
     lr: float = Field(5e-5, gt=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -221,7 +244,7 @@ class DownstreamConfig(Section):
     local_dir: str = Field("downloads", description="XTREME-layout folder for source local/ud")
     ud_url: str = Field("", description="URL of a UD release .tgz, for source ud")
     ud_sha256: str = Field("", description="its SHA-256; empty skips the check")
-    max_sentences: dict[Literal["pos", "ner"], int] = Field(
+    max_sentences: dict[Literal["pos", "ner"], PositiveInt] = Field(
         {"pos": 300, "ner": 300},
         description="train sentences kept per language (paper: pos 1000, ner 5000)",
     )
@@ -237,9 +260,9 @@ class TrackingConfig(Section):
 class Params(Section):
     seed: int = Field(0, description="seed every stochastic modelling step derives from")
     languages: list[LangCode] = Field(
-        description="every language dumped, sampled and fed to the tokenizer"
+        min_length=1, description="every language dumped, sampled and fed to the tokenizer"
     )
-    studied: list[LangCode] = Field(description="the languages models are trained on")
+    studied: list[LangCode] = Field(min_length=1, description="the languages models are trained on")
     dump: DumpConfig = DumpConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
     extract: ExtractConfig = ExtractConfig()
@@ -282,8 +305,13 @@ def _format(err: ValidationError, path: Path) -> str:
 
 
 def load_params(path: str | Path | None = None) -> Params:
-    """Load and validate params.yaml (default: the repository root's)."""
-    path = Path(path or Path(os.environ.get("DVC_ROOT", ".")) / "params.yaml")
+    """Load and validate params.yaml (default: the working copy's, in the current folder).
+
+    Never ``$DVC_ROOT``: under ``dvc exp run --queue`` a stage runs in a copy below
+    ``.dvc/tmp/exps`` with the experiment's params, while DVC_ROOT names the main
+    repository and its params.
+    """
+    path = Path(path or "params.yaml")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:

@@ -7,17 +7,25 @@ file) end a stage with one line naming the file and the cause.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import check_code
+from bloodbank.core.offline import offline_environment
+
+
+class StageArgumentError(BloodbankError, ValueError):
+    """A stage was given a value it does not know (by hand, or through DVC_STAGE)."""
+
 
 EXPECTED = (BloodbankError, FileNotFoundError)
 
 
 def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
     """Run a stage's main; expected errors exit 1 with one line, not a traceback."""
+    offline_environment()
     try:
         main(argv)
     except EXPECTED as e:
@@ -28,8 +36,39 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
         sys.exit(130)
 
 
+def stage_arguments(argv: list[str] | None = None, parts: int = 1) -> list[str]:
+    """The stage's values: ``argv`` (or the command line) if any, else the part of
+    ``DVC_STAGE`` after ``@``. A matrix stage joins its ``parts`` values with ``-``; a
+    value that itself holds ``-`` is then split wrongly, and fails validation."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args:
+        return args
+    name = os.environ.get("DVC_STAGE", "").rsplit(":", 1)[-1]  # "sub/dvc.yaml:stage@key"
+    _, at, key = name.partition("@")
+    return key.split("-", parts - 1) if at else []
+
+
+def parse_stage_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, parts: int = 1
+) -> argparse.Namespace:
+    """Parse the stage's values (see :func:`stage_arguments`) with ``parser``."""
+    return parser.parse_args(stage_arguments(argv, parts))
+
+
 def parse_language(argv: list[str] | None, description: str | None) -> str:
-    """The one positional argument of a per-language stage, checked against the registry."""
+    """The one value of a per-language stage, checked against the registry."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("lang", type=check_code, help="language code, e.g. qaa or fi")
-    return parser.parse_args(argv).lang
+    parser.add_argument(
+        "lang", nargs="?", help="language code, e.g. qaa or fi (default: from DVC_STAGE)"
+    )
+    lang = parse_stage_args(parser, argv).lang
+    if lang is None:
+        parser.error("no language: give one, or run the stage through `dvc repro`")
+    return check_code(lang)
+
+
+def one_of(value: str, allowed: tuple[str, ...] | list[str], what: str) -> str:
+    """``value`` if it is one of ``allowed``; otherwise one line naming both."""
+    if value not in allowed:
+        raise StageArgumentError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+    return value

@@ -81,7 +81,6 @@ class _HeadParser:
         self.parser = XMLPullParser(events=("start", "end"))
         self.root: str | None = None
         self.dbname: str | None = None
-        self.pages = 0
 
     def feed(self, text: str) -> None:
         try:
@@ -97,10 +96,33 @@ class _HeadParser:
                 if event == "end" and tag == "dbname":
                     self.dbname = (elem.text or "").strip()
                 elif event == "end" and tag == "page":
-                    self.pages += 1
                     elem.clear()
         except ParseError as e:
             raise DumpError(f"{self.path}: not a MediaWiki XML export ({e})") from None
+
+
+class _TagCounter:
+    """Counts ``<page>`` and ``</page>`` over the whole stream and keeps its last bytes:
+    a dump whose bz2 is complete but whose XML was cut (a page left open, no closing
+    ``</mediawiki>``) is truncated, not finished work."""
+
+    def __init__(self) -> None:
+        self.opened = self.closed = 0
+        self.tail = b""
+
+    def feed(self, raw: bytes) -> None:
+        window = self.tail + raw  # a tag split between two chunks is counted once
+        self.opened += window.count(b"<page>") - self.tail.count(b"<page>")
+        self.closed += window.count(b"</page>") - self.tail.count(b"</page>")
+        self.tail = window[-64:]
+
+    def check_complete(self, path: Path) -> None:
+        if self.opened != self.closed:
+            raise DumpError(
+                f"{path}: truncated XML: {self.opened} <page> opened, {self.closed} closed"
+            )
+        if not self.tail.rstrip().endswith(b"</mediawiki>"):
+            raise DumpError(f"{path}: truncated XML: it ends before </mediawiki>")
 
 
 def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpInfo:
@@ -110,9 +132,12 @@ def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpIn
     decompressed, decoded and counted, which keeps a 20 GB dump affordable.
     """
     path = Path(path)
+    if not path.is_file():
+        raise DumpError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     head = _HeadParser(path)
-    xml_bytes, streamed_pages, tail = 0, 0, b""
+    tags = _TagCounter()
+    xml_bytes = 0
     for raw in _iter_bz2(path):
         if xml_bytes == 0:
             _check_not_utf16(path, raw)
@@ -124,15 +149,14 @@ def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpIn
             ) from None
         if xml_bytes < HEAD_LIMIT:
             head.feed(text)
-        else:
-            streamed_pages += (tail + raw).count(b"<page>")
-            tail = raw[-5:]
+        tags.feed(raw)
         xml_bytes += len(raw)
     if xml_bytes == 0:
         raise DumpError(f"{path}: empty dump (no XML inside the bz2)")
     if head.dbname is None:
         raise DumpError(f"{path}: not a MediaWiki XML export (no <siteinfo><dbname>)")
-    pages = head.pages + streamed_pages
+    tags.check_complete(path)
+    pages = tags.opened
     if pages == 0:
         raise DumpError(f"{path}: empty dump (no <page> elements)")
     if expected_dbname and head.dbname != expected_dbname:

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import read_json
 
 
+class ResultsError(BloodbankError, ValueError):
+    """A finetune result the tables need is missing or incomplete."""
+
+
 def collect(files: list[Path]) -> dict:
-    """``results[config][task][seed][s][t]`` from the finetune stages' metrics."""
+    """``results[config][task][seed][s][t]`` from the finetune stages' metrics: every
+    one of ``files`` must exist, so that no table is built from part of the runs."""
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise ResultsError(
+            f"missing finetune results: {', '.join(missing)}; run `dvc repro finetune` first"
+        )
     results: dict = {}
     for f in sorted(files):
         data = read_json(f)

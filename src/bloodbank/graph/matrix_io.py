@@ -24,6 +24,7 @@ from bloodbank.core.languages import UnknownLanguageError, check_code
 Kind = Literal["auto", "percent", "fraction", "ratio", "mrr"]
 KINDS: tuple[str, ...] = ("auto", "percent", "fraction", "ratio", "mrr")
 EMPTY = {"", "-", "na", "nan", "n/a"}
+MAX_PERCENT = 1e6
 
 
 class MatrixError(BloodbankError, ValueError):
@@ -62,7 +63,20 @@ def read_matrix(path: str | Path, kind: Kind = "auto", transpose: bool = False) 
     mono = None
     if detected == "mrr":
         mono = {c: float(values[i, i]) for i, c in enumerate(langs)}
-    return TransferMatrix(langs, to_percent(values, detected), detected, reason, mono)
+    f = to_percent(values, detected)
+    _plausible(path, langs, f)
+    return TransferMatrix(langs, f, detected, reason, mono)
+
+
+def _plausible(path: Path, langs: list[str], f: np.ndarray) -> None:
+    """F beyond ±1e6 % (an MRR ten thousand times its baseline) is a broken cell, and
+    would only break the figures later."""
+    for (i, j), v in np.ndenumerate(f):
+        if abs(v) > MAX_PERCENT:
+            raise MatrixError(
+                f"{path}: cell {langs[i]}→{langs[j]} gives F = {v:.3g}%, beyond any "
+                f"plausible transfer score (|F| ≤ {MAX_PERCENT:.0e}%)"
+            )
 
 
 def _cells(path: Path) -> list[list[str]]:
@@ -218,7 +232,10 @@ def read_mono_mrr(path: str | Path) -> dict[str, float]:
     if not path.is_file():
         raise MatrixError(f"{path}: no such file")
     if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise MatrixError(f"{path}: not valid JSON ({e})") from None
         data = data.get("mono_mrr", data) if isinstance(data, dict) else data
         if not isinstance(data, dict):
             raise MatrixError(f"{path}: expected an object of language code → MRR")

@@ -162,6 +162,9 @@ def _tracked(
         "uri": tracking_uri(),
         "experiment": tracking.experiment,
         "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
+        # the default store lives in the repository: if the repository was moved or
+        # copied, its experiment still names the old folder and must follow it
+        "relocate": not os.environ.get("MLFLOW_TRACKING_URI"),
         "lock": str(repo_root() / ".mlflow.lock"),
         "run_name": name,
         "tags": {k: str(v) for k, v in all_tags.items()},

@@ -26,17 +26,51 @@ from pathlib import Path
 from typing import Any, TextIO
 
 
-def ensure_experiment(client: Any, name: str, artifacts: str, lock: Path) -> str:
-    """The experiment's id, created once even when stages start at the same time."""
+def ensure_experiment(
+    client: Any, name: str, artifacts: str, lock: Path, relocate: bool = False
+) -> str:
+    """The experiment's id, created once even when stages start at the same time.
+
+    With ``relocate``, an experiment whose artifact folder is not ``artifacts`` (the
+    repository was moved or copied, and MLflow stores absolute locations) is pointed at
+    ``artifacts``, so that this repository never writes into another one's folder.
+    """
     with lock.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             exp = client.get_experiment_by_name(name)
             if exp is None:
                 return client.create_experiment(name, artifact_location=artifacts)
+            if relocate and exp.artifact_location != artifacts:
+                move_artifact_root(
+                    client.tracking_uri, exp.experiment_id, exp.artifact_location, artifacts
+                )
             return exp.experiment_id
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def move_artifact_root(uri: str, experiment_id: str, old: str, new: str) -> None:
+    """Point an experiment of a SQLite store, and its runs, from ``old`` to ``new``.
+
+    MLflow has no API to change an experiment's artifact location, so this updates the
+    two columns that hold it, in the store's own SQLite file (only ever ours: the
+    default store inside the repository).
+    """
+    import sqlite3
+
+    if not uri.startswith("sqlite:///"):
+        return
+    with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+        db.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+            (new, int(experiment_id)),
+        )
+        db.execute(
+            "UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+            "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+            (new, len(old) + 1, int(experiment_id), len(old), old),
+        )
 
 
 class Writer:
@@ -56,7 +90,11 @@ class Writer:
         else:
             self.client = MlflowClient(op["uri"])
             self.experiment = ensure_experiment(
-                self.client, op["experiment"], op["artifacts"], Path(op["lock"])
+                self.client,
+                op["experiment"],
+                op["artifacts"],
+                Path(op["lock"]),
+                op.get("relocate", False),
             )
         run = self.client.create_run(self.experiment, tags=tags, run_name=op["run_name"])
         self.runs.append(run.info.run_id)

@@ -1,0 +1,301 @@
+"""Hostile and careless input: params, paths and processes that must end in one line,
+leave nothing behind, run no shell command, call no network and write only inside the
+repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, make_repo, run, tiny_params
+
+from bloodbank.core.config import load_params
+
+LBB = [sys.executable, "-m", "bloodbank.cli"]
+
+
+def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert expected in lines[0], lines[0]
+
+
+# --- 2. no params value reaches a shell -------------------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("qaa; touch {marker}; echo", "is not of the form 'xx' or 'xxx'"),
+        ("$(touch {marker})", "is not of the form 'xx' or 'xxx'"),
+        ("`touch {marker}`", "is not of the form 'xx' or 'xxx'"),
+        # DVC resolves outputs before any stage runs: its own error names the stage
+        ("../../etc", "already specified in stage: 'sample@../../etc'"),
+    ],
+)
+def test_no_params_value_reaches_a_shell(tmp_path, code, expected):
+    repo = make_repo(tmp_path / "repo", tiny_params(tracking={"enabled": False}))
+    marker = tmp_path / "marker"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["languages"] = [code.format(marker=marker)]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run(["dvc", "repro"], repo, check=False)
+    assert proc.returncode != 0
+    assert not marker.exists(), "a params value ran as a shell command"
+    assert expected in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # nothing outside it
+
+
+def test_dvc_yaml_commands_hold_no_interpolated_value():
+    for line in (ROOT / "dvc.yaml").read_text().splitlines():
+        if line.strip().startswith("cmd:"):
+            assert "${" not in line, line
+
+
+# --- 4, 5. bad params are refused in one line ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"dump": {"local_pattern": "dumps/{lang}.bz2"}}, "not {lang}"),
+        ({"dump": {"local_pattern": "dumps/{0}.bz2"}}, "not {0}"),
+        ({"dump": {"local_pattern": "dumps/{wiki.bz2"}}, "not a valid pattern"),
+        ({"train": {"epochs": float("inf")}}, "train.epochs: Input should be a finite number"),
+        ({"train": {"batch_size": True}}, "train.batch_size: Input should be a valid integer"),
+        ({"train": {"batch_size": "32"}}, "train.batch_size: Input should be a valid integer"),
+        (
+            {"downstream": {"max_sentences": {"pos": -1, "ner": 5}}},
+            "downstream.max_sentences.pos: Input should be greater than 0",
+        ),
+        ({"languages": [], "studied": []}, "languages: List should have at least 1 item"),
+    ],
+)
+def test_bad_params_end_in_one_line(tmp_path, change, expected):
+    params = tiny_params()
+    for key, value in change.items():
+        if isinstance(value, dict):
+            params[key] = {**params.get(key, {}), **value}
+        else:
+            params[key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    one_line_error(
+        subprocess.run([*LBB, "config", "--params", str(path)], capture_output=True, text=True),
+        expected,
+    )
+
+
+# --- 4. lbb given bad paths and bad files ------------------------------------------------
+
+
+def lbb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
+    return subprocess.run([*LBB, *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["dump", "missing.xml.bz2"], "missing.xml.bz2: no such file"),
+        (["dump", "folder"], "folder: is a directory"),
+        (["graph", "--matrix", "missing.csv", "--out", "out"], "missing.csv: no such file"),
+        (["graph", "--matrix", "folder", "--out", "out"], "folder: not a file"),
+        (["graph", "--matrix", "m.csv", "--mono", "broken.json", "--out", "out"], "not valid JSON"),
+        (["graph", "--matrix", "huge.csv", "--out", "out"], "beyond any plausible"),
+        (["tables"], "metrics/sets.json: not found"),
+    ],
+)
+def test_lbb_bad_paths_and_files_end_in_one_line(tmp_path, args, expected):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "m.csv").write_text("source,en,de\nen,,15\nde,-20,\n")
+    (tmp_path / "huge.csv").write_text("source,en,de\nen,,1e308\nde,2,\n")
+    (tmp_path / "broken.json").write_text('{"en": 0.2,')
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    one_line_error(lbb(*args, cwd=tmp_path), expected)
+    assert not (tmp_path / "out").exists(), "a failed `lbb graph` left its --out behind"
+
+
+def test_lbb_tables_without_a_store_creates_none(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    (tmp_path / "metrics").mkdir()
+    sets = {"sets": {"most_recipient": ["qaa"], "least_recipient": ["qab"]}, "reasons": {}}
+    (tmp_path / "metrics/sets.json").write_text(json.dumps(sets))
+    proc = lbb("tables", cwd=tmp_path)
+    assert proc.returncode == 1 and "no MLflow store at" in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+# --- 5. a stage without its inputs fails instead of writing empty results ---------------
+
+
+@pytest.mark.parametrize("present", [[], ["most-pos"]])
+def test_the_tables_stage_refuses_missing_finetune_results(tmp_path, present):
+    params = tiny_params(tracking={"enabled": False})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "metrics/finetune").mkdir(parents=True)
+    sets = {"sets": {"most_recipient": ["qaa"], "least_recipient": ["qab"]}, "reasons": {}}
+    (tmp_path / "metrics/sets.json").write_text(json.dumps(sets))
+    for name in present:
+        config, task = name.split("-")
+        scores = {"0": {"qaa": {"qaa": 90.0, "qab": 40.0}, "qab": {"qaa": 41.0, "qab": 88.0}}}
+        data = {"config": config, "task": task, "scores": scores}
+        (tmp_path / f"metrics/finetune/{name}.json").write_text(json.dumps(data))
+    proc = subprocess.run(
+        [sys.executable, "-P", str(ROOT / "stages/tables.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    one_line_error(proc, "missing finetune results: ")
+    assert "metrics/finetune/least-pos.json" in proc.stderr
+    assert ("most-pos.json" in proc.stderr) == (not present)
+    assert not (tmp_path / "metrics/downstream.json").exists()
+    assert not (tmp_path / "reports/tables.md").exists()
+
+
+# --- 6. defaults that exercise what they promise ----------------------------------------
+
+
+def test_the_default_mono_run_writes_a_resumable_checkpoint():
+    """A default mono run is longer than the checkpoint interval, so a killed default
+    run really resumes (the committed metrics give the step count)."""
+    params = load_params(ROOT / "params.yaml")
+    steps = json.loads((ROOT / "metrics/mono/qaa.json").read_text())["train"]["steps"]
+    assert steps > params.train.checkpoint_every
+
+
+def test_the_committed_lock_matches_the_languages():
+    """A fresh clone must not rerun the tokenizer because of a stale input listing."""
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())
+    deps = {d["path"]: d for d in lock["stages"]["tokenizer"]["deps"]}
+    languages = load_params(ROOT / "params.yaml").languages
+    assert deps["data/samples/train"]["nfiles"] == len(languages)
+
+
+# --- 1. queued experiments read their own params ----------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_queued_experiments_train_with_their_own_params(built_copy):
+    repo = built_copy
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    for seed in (3, 4):
+        run(
+            ["dvc", "exp", "run", "--queue", "-n", f"s{seed}", "-S", f"seed={seed}", "mono@qaa"],
+            repo,
+        )
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert "Success" in status and "Failed" not in status, status
+    seen = {}
+    for seed in (3, 4):
+        run(["dvc", "exp", "apply", f"s{seed}"], repo)
+        metrics = json.loads((repo / "metrics/mono/qaa.json").read_text())
+        weights = (repo / "models/mono/qaa/model.safetensors").read_bytes()
+        assert metrics["seed"] == seed
+        seen[seed] = (metrics["mrr"], weights)
+    assert seen[3][0] != seen[4][0] and seen[3][1] != seen[4][1]
+    import sqlite3  # the MLflow store stays in the main repository, tagged per seed
+
+    db = sqlite3.connect(repo / "mlflow.db")
+    tagged = {
+        v
+        for (v,) in db.execute(
+            "select t.value from tags t join runs r on t.run_uuid = r.run_uuid "
+            "where t.key = 'seed' and r.name = 'mono@qaa'"
+        )
+    }
+    assert {"3", "4"} <= tagged
+
+
+# --- 3. MLflow stays inside the repository, and the network stays silent ----------------
+
+
+def test_a_copied_repository_writes_artifacts_into_itself(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from bloodbank.core.config import TrackingConfig
+    from bloodbank.tracking.runs import stage_run
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    for repo in (original,):
+        repo.mkdir()
+        (repo / "report").mkdir()
+        (repo / "report/a.txt").write_text("a")
+    cfg = TrackingConfig(experiment="t", enabled=True)
+    monkeypatch.setenv("DVC_ROOT", str(original))
+    with stage_run("graph", cfg, 0, {}, {}) as run_:
+        run_.log_artifacts(original / "report")
+    shutil.copytree(original, copy)
+    before = sorted(p.relative_to(original) for p in original.rglob("*"))
+    monkeypatch.setenv("DVC_ROOT", str(copy))
+    with stage_run("graph", cfg, 0, {}, {}) as run_:
+        run_.log_artifacts(copy / "report")
+    assert sorted(p.relative_to(original) for p in original.rglob("*")) == before
+    client = MlflowClient(f"sqlite:///{copy / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("t")
+    assert exp.artifact_location.startswith(copy.as_uri())
+    uris = [r.info.artifact_uri for r in client.search_runs([exp.experiment_id])]
+    assert len(uris) == 2 and all(u.startswith(copy.as_uri()) for u in uris)
+
+
+SOCKET_AUDIT = """
+import os, socket, sys
+_log = os.environ["BLOODBANK_SOCKET_LOG"]
+def _hook(event, args):
+    if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.connect"):
+        if event == "socket.connect" and args[0].family == socket.AF_UNIX:
+            return
+        with open(_log, "a") as fh:
+            fh.write(f"{os.getpid()} {event} {args[1:]!r}\\n")
+sys.addaudithook(_hook)
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stage", [["stages/graph.py"], ["stages/mono.py", "qaa"]])
+def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy, tmp_path, stage):
+    """Every socket look-up and connection of the stage and of its MLflow worker is
+    recorded by an audit hook; the home folder is a fresh empty one."""
+    hook, home = tmp_path / "hook", tmp_path / "home"
+    hook.mkdir()
+    home.mkdir()
+    (hook / "sitecustomize.py").write_text(SOCKET_AUDIT)
+    log = tmp_path / "sockets.log"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "MPLCONFIGDIR", "HF_HOME")
+    }
+    env.update(
+        HOME=str(home),
+        PYTHONPATH=str(hook),
+        BLOODBANK_SOCKET_LOG=str(log),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-P", *stage], cwd=built_copy, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), log.read_text()
+    assert sorted(home.rglob("*")) == [], "the stage wrote into the home folder"
