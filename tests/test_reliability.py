@@ -124,6 +124,7 @@ def test_lbb_bad_paths_and_files_end_in_one_line(tmp_path, args, expected):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     one_line_error(lbb(*args, cwd=tmp_path), expected)
     assert not (tmp_path / "out").exists(), "a failed `lbb graph` left its --out behind"
+    assert not (tmp_path / ".cache").exists(), "lbb made a cache folder outside a repository"
 
 
 def test_lbb_tables_without_a_store_creates_none(tmp_path):

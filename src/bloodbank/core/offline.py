@@ -25,11 +25,15 @@ SILENT = {
 
 
 def offline_environment(root: Path | None = None) -> None:
-    """Set the variables above, and point the caches into ``root``/.cache."""
-    cache = ((root or Path.cwd()) / CACHE).resolve()
-    for key, value in {
-        **SILENT,
-        "MPLCONFIGDIR": str(cache / "matplotlib"),
-        "HF_HOME": str(cache / "huggingface"),
-    }.items():
+    """Set the variables above; inside a DVC repository (a stage always runs in one),
+    also point the caches into its ``.cache``. Elsewhere (``lbb graph`` on a matrix in
+    any folder) the libraries keep their usual caches, and no folder is created here."""
+    root = (root or Path.cwd()).resolve()
+    caches = {}
+    if (root / ".dvc").is_dir():
+        caches = {
+            "MPLCONFIGDIR": str(root / CACHE / "matplotlib"),
+            "HF_HOME": str(root / CACHE / "huggingface"),
+        }
+    for key, value in {**SILENT, **caches}.items():
         os.environ.setdefault(key, value)
