@@ -22,32 +22,37 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 
-def ensure_experiment(
-    client: Any, name: str, artifacts: str, lock: Path, relocate: bool = False
-) -> str:
-    """The experiment's id, created once even when stages start at the same time.
+@contextmanager
+def store_lock(lock: Path) -> Iterator[None]:
+    """Serialises opening the store: the first opening of a SQLite store creates and
+    migrates its schema, which two processes must not do at once."""
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_experiment(client: Any, name: str, artifacts: str, relocate: bool = False) -> str:
+    """The experiment's id, created if needed (call it under :func:`store_lock`).
 
     With ``relocate``, an experiment whose artifact folder is not ``artifacts`` (the
     repository was moved or copied, and MLflow stores absolute locations) is pointed at
     ``artifacts``, so that this repository never writes into another one's folder.
     """
-    with lock.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                return client.create_experiment(name, artifact_location=artifacts)
-            if relocate and exp.artifact_location != artifacts:
-                move_artifact_root(
-                    client.tracking_uri, exp.experiment_id, exp.artifact_location, artifacts
-                )
-            return exp.experiment_id
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        return client.create_experiment(name, artifact_location=artifacts)
+    if relocate and exp.artifact_location != artifacts:
+        move_artifact_root(client.tracking_uri, exp.experiment_id, exp.artifact_location, artifacts)
+    return exp.experiment_id
 
 
 def move_artifact_root(uri: str, experiment_id: str, old: str, new: str) -> None:
@@ -88,14 +93,11 @@ class Writer:
         if self.runs:  # a child: same experiment, linked to its parent
             tags["mlflow.parentRunId"] = self.runs[-1]
         else:
-            self.client = MlflowClient(op["uri"])
-            self.experiment = ensure_experiment(
-                self.client,
-                op["experiment"],
-                op["artifacts"],
-                Path(op["lock"]),
-                op.get("relocate", False),
-            )
+            with store_lock(Path(op["lock"])):
+                self.client = MlflowClient(op["uri"])
+                self.experiment = ensure_experiment(
+                    self.client, op["experiment"], op["artifacts"], op.get("relocate", False)
+                )
         run = self.client.create_run(self.experiment, tags=tags, run_name=op["run_name"])
         self.runs.append(run.info.run_id)
         self.params(op["params"])

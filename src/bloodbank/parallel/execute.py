@@ -1,0 +1,149 @@
+"""Run a DVC plan on Ray: every stale stage's command as a Ray task, recorded by DVC.
+
+Ray schedules and places the tasks (CPU threads, GPU shares, retries after a lost
+worker); this module only walks DVC's graph. A stage is submitted once its upstream
+stages are done, after DVC has said it is still stale. Only this driver touches DVC's
+state: a finished task's stage is saved, committed to the cache and written to dvc.lock
+exactly as ``dvc repro`` does it (``Stage.save``, ``Stage.commit``, ``Stage.dump``).
+Workers only run commands, in the repository on a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bloodbank.parallel.plan import Step
+
+LOGS = Path(".dvc") / "tmp" / "lbb"  # one log per stage run, inside DVC's own tmp folder
+
+
+@dataclass
+class Outcome:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unchanged: nothing to do
+    failed: dict[str, str] = field(default_factory=dict)  # stage -> its last error line
+    blocked: list[str] = field(default_factory=list)  # downstream of a failure
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocked
+
+
+def run_command(cmd: str, cwd: str, env: dict[str, str], log: str) -> tuple[int, str, str]:
+    """A stage's command in a shell, as DVC runs it; the output goes to ``log``.
+
+    Returns the exit code, the last line of output (the stage's one-line error when it
+    fails) and the CUDA devices Ray gave this task."""
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    with open(log, "w", encoding="utf-8") as out:
+        code = subprocess.call(
+            [shell, "-c", cmd],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    lines = [
+        x for x in Path(log).read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()
+    ]
+    return code, (lines[-1] if lines else ""), os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def _submit(ray: Any, step: Step, root: Path, retries: int) -> Any:
+    stage = step.stage
+    env = {"DVC_STAGE": stage.addressing, "DVC_ROOT": str(root)}
+    log = str(root / LOGS / f"{stage.addressing.replace('/', '_')}.log")
+    task = ray.remote(run_command).options(max_retries=retries, **step.resources.ray_options())
+    return task.remote(stage.cmd, stage.wdir, env, log)
+
+
+def _restore_from_run_cache(stage: Any) -> bool:
+    """DVC's run cache: a stage already run with these very deps is restored, not rerun."""
+    from dvc.stage.cache import RunCacheNotFoundError
+
+    try:
+        stage.repo.stage_cache.restore(stage)
+        return True
+    except RunCacheNotFoundError:
+        stage.save_deps()
+        return False
+
+
+def _record(stage: Any) -> None:
+    """What ``dvc repro`` does after a stage's command succeeded."""
+    stage.save()
+    stage.commit()
+    stage.dump(update_pipeline=False)
+
+
+def execute(
+    ray: Any,
+    steps: list[Step],
+    root: Path,
+    force: bool = False,
+    retries: int = 2,
+    on_change: Callable[[Outcome, list[str]], None] = lambda outcome, running: None,
+) -> Outcome:
+    """Run ``steps`` (upstream first) on an initialised Ray; return what happened."""
+    outcome = Outcome()
+    done: set[str] = set()
+    waiting = list(steps)
+    running: dict[Any, Step] = {}
+    try:
+        while waiting or running:
+            for step in list(waiting):
+                ups = [u.addressing for u in step.upstream]
+                if any(u in outcome.failed or u in outcome.blocked for u in ups):
+                    waiting.remove(step)
+                    outcome.blocked.append(step.name)
+                elif all(u in done for u in ups):
+                    waiting.remove(step)
+                    _start(ray, step, root, force, retries, running, outcome, done)
+            on_change(outcome, [s.name for s in running.values()])
+            if running:
+                ready, _ = ray.wait(list(running), num_returns=1)
+                step = running.pop(ready[0])
+                code, last, _devices = ray.get(ready[0])
+                if code == 0:
+                    _record(step.stage)
+                    outcome.ran.append(step.name)
+                    done.add(step.name)
+                else:
+                    outcome.failed[step.name] = last or f"exited with {code}"
+                on_change(outcome, [s.name for s in running.values()])
+    except KeyboardInterrupt:
+        for ref in running:  # nothing of a cancelled stage is recorded
+            ray.cancel(ref, force=True)
+        raise
+    return outcome
+
+
+def _start(
+    ray: Any,
+    step: Step,
+    root: Path,
+    force: bool,
+    retries: int,
+    running: dict[Any, Step],
+    outcome: Outcome,
+    done: set[str],
+) -> None:
+    stage = step.stage
+    if not force and not stage.changed(upstream=step.upstream):
+        outcome.skipped.append(step.name)
+        done.add(step.name)
+        return
+    stage.remove_outs(ignore_remove=False, force=False)
+    if not force and _restore_from_run_cache(stage):
+        _record(stage)
+        outcome.ran.append(step.name)
+        done.add(step.name)
+        return
+    running[_submit(ray, step, root, retries)] = step
