@@ -101,24 +101,38 @@ def repo_factory(tmp_path):
     return factory
 
 
+def _without_tracking_uri():
+    return {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """Two fresh clones: one runs the whole pipeline, the other its data half."""
+    """A fresh repository that ran the whole tiny pipeline: ``((repo, None), (log, ""))``.
+
+    Session-wide and never modified: a test that changes it uses ``built_copy``."""
     base = tmp_path_factory.mktemp("pipeline")
-    env_backup = {k: os.environ.pop(k) for k in ("MLFLOW_TRACKING_URI",) if k in os.environ}
+    backup = _without_tracking_uri()
     try:
-        # the second clone only rebuilds the data half to compare bytes: no MLflow needed
-        repos = [
-            make_repo(base / "one", tiny_params()),
-            make_repo(base / "two", tiny_params(tracking={"enabled": False})),
-        ]
-        logs = [
-            run(["dvc", "repro"], repos[0]).stdout,
-            run(["dvc", "repro", "--glob", "stats@*"], repos[1]).stdout,
-        ]
+        repo = make_repo(base / "one", tiny_params())
+        log = run(["dvc", "repro"], repo).stdout
     finally:
-        os.environ.update(env_backup)
-    return repos, logs
+        os.environ.update(backup)
+    return (repo, None), (log, "")
+
+
+@pytest.fixture(scope="session")
+def data_twin(tmp_path_factory):
+    """A second fresh repository that built only the data half (no MLflow), to compare
+    bytes with ``built``."""
+    backup = _without_tracking_uri()
+    try:
+        repo = make_repo(
+            tmp_path_factory.mktemp("twin") / "two", tiny_params(tracking={"enabled": False})
+        )
+        run(["dvc", "repro", "--glob", "stats@*"], repo)
+    finally:
+        os.environ.update(backup)
+    return repo
 
 
 @pytest.fixture

@@ -98,6 +98,7 @@ def lbb_repro(repo: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_a_failure_stops_its_descendants_and_a_rerun_runs_only_what_is_stale(tmp_path):
     repo = toy_repo(tmp_path / "toy", fail=True)

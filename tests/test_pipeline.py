@@ -50,8 +50,10 @@ def test_repro_produces_every_artifact(built):
     assert "Running stage 'tokenizer'" in log
 
 
-def test_two_fresh_clones_are_byte_identical(built):
-    (one, two), _ = built
+@pytest.mark.slow
+def test_two_fresh_clones_are_byte_identical(built, data_twin):
+    (one, _), _ = built
+    two = data_twin
     a, b = digests(one), digests(two)
     assert len(a) >= 20 and a == b
 
