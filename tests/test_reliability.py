@@ -230,6 +230,7 @@ def test_queued_experiments_train_with_their_own_params(built_copy):
 # --- 3. MLflow stays inside the repository, and the network stays silent ----------------
 
 
+@pytest.mark.slow
 def test_a_copied_repository_writes_artifacts_into_itself(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
@@ -273,7 +274,10 @@ sys.addaudithook(_hook)
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("stage", [["stages/graph.py"], ["stages/mono.py", "qaa"]])
+@pytest.mark.parametrize(
+    "stage",
+    [["stages/graph.py"], pytest.param(["stages/mono.py", "qaa"], marks=pytest.mark.slow)],
+)
 def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy, tmp_path, stage):
     """Every socket look-up and connection of the stage and of its MLflow worker is
     recorded by an audit hook; the home folder is a fresh empty one."""
