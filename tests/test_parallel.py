@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,92 @@ def test_lbb_repro_gives_the_same_hashes_as_dvc_repro_and_a_sound_store(built, t
         )
     }
     assert expected - {"tokenize", "sample_pretrain", "task_data"} <= stages
+
+
+def long_mono(repo: Path) -> Path:
+    """Make mono@qab a training of about 150 steps with a checkpoint every 10; return
+    the resumable checkpoint's path."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(checkpoint_every=10, epochs=8)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    return repo / "models/.resume/mono-qab/checkpoint.pt"
+
+
+def start_lbb(repo: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "MLFLOW_TRACKING_URI")}
+    return subprocess.Popen(
+        [*LBB, "repro", "--workers", "2", *args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.time() + seconds
+    while not path.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert path.exists(), f"{path} never appeared: {proc.poll()}"
+
+
+def pids(repo: Path, stage: str) -> tuple[int, int]:
+    """The Ray worker running ``stage`` and the stage's own process."""
+    worker, child = (repo / ".dvc/tmp/lbb" / f"{stage}.pid").read_text().split()
+    return int(worker), int(child)
+
+
+def gone(pid: int, seconds: float = 15) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_lost_worker_is_retried_and_the_training_resumes(built_copy):
+    repo = built_copy
+    ckpt = long_mono(repo)
+    proc = start_lbb(repo, "mono@qab")
+    wait_for(ckpt, proc)
+    worker, child = pids(repo, "mono@qab")
+    os.kill(worker, signal.SIGKILL)  # the worker dies mid-training, as on a lost node
+    assert gone(child)  # the stage dies with it: never two runs of one stage at once
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    assert pids(repo, "mono@qab")[0] != worker  # Ray ran it again, on another worker
+    timing = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    assert timing["resumed_from_step"] >= 10 and not ckpt.exists()
+    assert "up to date" in run(["dvc", "status", "mono@qab"], repo).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_ctrl_c_stops_the_stages_and_records_none_of_them(built_copy):
+    repo = built_copy
+    ckpt = long_mono(repo)
+    lock = (repo / "dvc.lock").read_bytes()
+    proc = start_lbb(repo, "mono@qab")
+    wait_for(ckpt, proc)
+    worker, child = pids(repo, "mono@qab")
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole job
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert gone(worker) and gone(child)
+    assert (repo / "dvc.lock").read_bytes() == lock  # nothing half-recorded
+    assert not (repo / "models/mono/qab/model.safetensors").exists()
+    assert "mono@qab" in run(["dvc", "status", "mono@qab"], repo).stdout  # still stale
+
+    again = start_lbb(repo, "mono@qab")
+    out, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err
+    assert "ran 1 stages" in out  # its upstream was up to date all along
+    timing = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    assert timing["resumed_from_step"] >= 10

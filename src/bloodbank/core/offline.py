@@ -24,10 +24,10 @@ SILENT = {
 }
 
 
-def offline_environment(root: Path | None = None) -> None:
-    """Set the variables above; inside a DVC repository (a stage always runs in one),
-    also point the caches into its ``.cache``. Elsewhere (``lbb graph`` on a matrix in
-    any folder) the libraries keep their usual caches, and no folder is created here."""
+def offline_variables(root: Path | None = None) -> dict[str, str]:
+    """The variables above; inside a DVC repository (a stage always runs in one), also
+    the caches pointed into its ``.cache``. Elsewhere (``lbb graph`` on a matrix in any
+    folder) the libraries keep their usual caches, and no folder is created here."""
     root = (root or Path.cwd()).resolve()
     caches = {}
     if (root / ".dvc").is_dir():
@@ -35,5 +35,10 @@ def offline_environment(root: Path | None = None) -> None:
             "MPLCONFIGDIR": str(root / CACHE / "matplotlib"),
             "HF_HOME": str(root / CACHE / "huggingface"),
         }
-    for key, value in {**SILENT, **caches}.items():
+    return {**SILENT, **caches}
+
+
+def offline_environment(root: Path | None = None) -> None:
+    """Set :func:`offline_variables` in this process, keeping values the user set."""
+    for key, value in offline_variables(root).items():
         os.environ.setdefault(key, value)

@@ -7,6 +7,7 @@ cluster (``--address``). Ctrl-C cancels the running tasks and records none of th
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bloodbank.core.config import load_params
-from bloodbank.parallel.execute import Outcome, execute
+from bloodbank.parallel.execute import Outcome, Settings, execute
 from bloodbank.parallel.plan import describe, plan, repo_root
 
 
@@ -28,6 +29,7 @@ class ReproOptions:
     force: bool = False
     dry_run: bool = False
     retries: int = 2
+    warm: bool = True  # python stages forked from a warm interpreter (see parallel.warm)
 
 
 def _init_ray(opts: ReproOptions):
@@ -66,6 +68,8 @@ def repro(root: Path, opts: ReproOptions) -> Outcome:
     """Reproduce ``opts.targets`` (all of dvc.yaml by default) in parallel."""
     from dvc.repo import Repo
 
+    logging.getLogger("dvc").setLevel(logging.WARNING)  # not a line per lock update
+
     params = load_params(root / "params.yaml")
     ray = _init_ray(opts)
     try:
@@ -82,7 +86,8 @@ def repro(root: Path, opts: ReproOptions) -> Outcome:
                 )
 
             start = time.perf_counter()
-            outcome = execute(ray, steps, root, opts.force, opts.retries, show)
+            settings = Settings(opts.force, opts.retries, opts.warm)
+            outcome = execute(ray, steps, root, settings, show)
             bar.close()
             outcome.seconds = time.perf_counter() - start
             return outcome

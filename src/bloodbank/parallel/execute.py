@@ -11,13 +11,14 @@ Workers only run commands, in the repository on a shared filesystem.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bloodbank.core.offline import offline_variables
 from bloodbank.parallel.plan import Step
+from bloodbank.parallel.warm import run_stage
 
 LOGS = Path(".dvc") / "tmp" / "lbb"  # one log per stage run, inside DVC's own tmp folder
 
@@ -35,33 +36,46 @@ class Outcome:
         return not self.failed and not self.blocked
 
 
-def run_command(cmd: str, cwd: str, env: dict[str, str], log: str) -> tuple[int, str, str]:
-    """A stage's command in a shell, as DVC runs it; the output goes to ``log``.
+def run_command(
+    cmd: str, cwd: str, env: dict[str, str], log: str, warm: bool = True
+) -> tuple[int, str, str]:
+    """A stage's command, as DVC runs it, in a child process; the output goes to ``log``.
 
-    Returns the exit code, the last line of output (the stage's one-line error when it
-    fails) and the CUDA devices Ray gave this task."""
+    With ``warm``, a ``python stages/...`` command is forked from an interpreter that
+    has torch and transformers imported (:mod:`bloodbank.parallel.warm`). Returns the
+    exit code, the last line of output (the stage's one-line error when it fails) and
+    the CUDA devices Ray gave this task."""
     Path(log).parent.mkdir(parents=True, exist_ok=True)
-    shell = os.environ.get("SHELL") or "/bin/sh"
-    with open(log, "w", encoding="utf-8") as out:
-        code = subprocess.call(
-            [shell, "-c", cmd],
-            cwd=cwd,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    root = Path(env.get("DVC_ROOT") or cwd)
+    # the stage sets the offline variables itself; the warm server needs them on import
+    code = run_stage(cmd, cwd, {**offline_variables(root), **os.environ, **env}, log, warm)
     lines = [
         x for x in Path(log).read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()
     ]
     return code, (lines[-1] if lines else ""), os.environ.get("CUDA_VISIBLE_DEVICES", "")
 
 
-def _submit(ray: Any, step: Step, root: Path, retries: int) -> Any:
+def log_path(root: Path, stage_name: str) -> Path:
+    """The stage's output log; beside it, ``.pid`` holds the PIDs of the Ray worker
+    running the stage and of the stage's own process (see ``parallel.warm``)."""
+    return root / LOGS / f"{stage_name.replace('/', '_').replace(':', '_')}.log"
+
+
+@dataclass(frozen=True)
+class Settings:
+    force: bool = False  # run every planned stage, stale or not (``dvc repro -f``)
+    retries: int = 2  # Ray's retries of a task whose worker died
+    warm: bool = True  # python stages forked from an interpreter with torch imported
+
+
+def _submit(ray: Any, step: Step, root: Path, settings: Settings) -> Any:
     stage = step.stage
     env = {"DVC_STAGE": stage.addressing, "DVC_ROOT": str(root)}
-    log = str(root / LOGS / f"{stage.addressing.replace('/', '_')}.log")
-    task = ray.remote(run_command).options(max_retries=retries, **step.resources.ray_options())
-    return task.remote(stage.cmd, stage.wdir, env, log)
+    log = str(log_path(root, stage.addressing))
+    task = ray.remote(run_command).options(
+        max_retries=settings.retries, **step.resources.ray_options()
+    )
+    return task.remote(stage.cmd, stage.wdir, env, log, settings.warm)
 
 
 def _restore_from_run_cache(stage: Any) -> bool:
@@ -87,8 +101,7 @@ def execute(
     ray: Any,
     steps: list[Step],
     root: Path,
-    force: bool = False,
-    retries: int = 2,
+    settings: Settings = Settings(),
     on_change: Callable[[Outcome, list[str]], None] = lambda outcome, running: None,
 ) -> Outcome:
     """Run ``steps`` (upstream first) on an initialised Ray; return what happened."""
@@ -105,7 +118,7 @@ def execute(
                     outcome.blocked.append(step.name)
                 elif all(u in done for u in ups):
                     waiting.remove(step)
-                    _start(ray, step, root, force, retries, running, outcome, done)
+                    _start(ray, step, root, settings, running, outcome, done)
             on_change(outcome, [s.name for s in running.values()])
             if running:
                 ready, _ = ray.wait(list(running), num_returns=1)
@@ -129,21 +142,20 @@ def _start(
     ray: Any,
     step: Step,
     root: Path,
-    force: bool,
-    retries: int,
+    settings: Settings,
     running: dict[Any, Step],
     outcome: Outcome,
     done: set[str],
 ) -> None:
     stage = step.stage
-    if not force and not stage.changed(upstream=step.upstream):
+    if not settings.force and not stage.changed(upstream=step.upstream):
         outcome.skipped.append(step.name)
         done.add(step.name)
         return
     stage.remove_outs(ignore_remove=False, force=False)
-    if not force and _restore_from_run_cache(stage):
+    if not settings.force and _restore_from_run_cache(stage):
         _record(stage)
         outcome.ran.append(step.name)
         done.add(step.name)
         return
-    running[_submit(ray, step, root, retries)] = step
+    running[_submit(ray, step, root, settings)] = step
