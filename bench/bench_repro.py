@@ -1,13 +1,15 @@
 """`lbb repro --workers N` against `dvc repro` on the embedded default, from a clean state.
 
-Both sides start from a fresh clone of this repository's committed code with empty data,
+Three runs, each from a fresh clone of this repository's committed code with empty data,
 models and DVC cache, and `train.threads` set to 1 (so that two stages can share the
-two cores). The script prints both wall times, their ratio, and whether the outputs
-recorded in dvc.lock are identical (timings excepted). Run it alone: a benchmark beside
-another job measures the other job.
+two cores): `dvc repro`; `lbb repro --cold`, where every stage starts a fresh
+interpreter as under DVC; and `lbb repro`, where python stages are forked from a worker
+that has torch, transformers and MLflow imported. The script prints the wall times,
+their ratios to `dvc repro`, and whether the outputs recorded in dvc.lock are identical
+(timings excepted). Run it alone: a benchmark beside another job measures the other job.
 
     python bench/bench_repro.py              # about 20 minutes on 2 cores
-    python bench/bench_repro.py --workers 4
+    python bench/bench_repro.py --workers 4 --no-cold
 """
 
 from __future__ import annotations
@@ -59,21 +61,32 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=2, help="Ray CPUs (default: 2)")
     parser.add_argument("--threads", type=int, default=1, help="train.threads (default: 1)")
+    parser.add_argument("--no-cold", action="store_true", help="skip the `lbb repro --cold` run")
     args = parser.parse_args()
+    lbb = [sys.executable, "-m", "bloodbank.cli", "repro", "--workers", str(args.workers)]
+    runs = {"dvc repro": ["dvc", "repro"]}
+    if not args.no_cold:
+        runs[f"lbb repro --workers {args.workers} --cold"] = [*lbb, "--cold"]
+    runs[f"lbb repro --workers {args.workers}"] = lbb
+    seconds, outs = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        serial = clone(Path(tmp) / "serial", args.threads)
-        parallel = clone(Path(tmp) / "parallel", args.threads)
-        t_serial = timed(["dvc", "repro"], serial)
-        t_parallel = timed(
-            [sys.executable, "-m", "bloodbank.cli", "repro", "--workers", str(args.workers)],
-            parallel,
-        )
-        same = outputs(serial) == outputs(parallel)
-    print(f"embedded default, train.threads {args.threads}, {os.cpu_count()} cores")
-    print(f"dvc repro                      {t_serial:7.1f} s")
-    print(f"lbb repro --workers {args.workers:<2}         {t_parallel:7.1f} s")
-    print(f"ratio                          {t_serial / t_parallel:7.2f}x")
+        for i, (name, cmd) in enumerate(runs.items()):
+            repo = clone(Path(tmp) / str(i), args.threads)
+            seconds[name] = timed(cmd, repo)
+            outs[name] = outputs(repo)
+    print(f"embedded default, train.threads {args.threads}, {os.cpu_count()} cores, {cpu()}")
+    base = seconds["dvc repro"]
+    for name, value in seconds.items():
+        print(f"{name:32} {value:7.1f} s  {base / value:5.2f}x")
+    same = all(o == outs["dvc repro"] for o in outs.values())
     print(f"outputs in dvc.lock identical: {same}")
+
+
+def cpu() -> str:
+    """The CPU model and whether it has AVX512-BF16: figures depend on the machine."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((x.split(":", 1)[1].strip() for x in info.splitlines() if "model name" in x), "?")
+    return f"{model}, {'AVX512-BF16' if 'avx512_bf16' in info else 'no AVX512-BF16'}"
 
 
 if __name__ == "__main__":
