@@ -76,10 +76,17 @@ def main() -> None:
             outs[name] = outputs(repo)
     print(f"embedded default, train.threads {args.threads}, {os.cpu_count()} cores, {cpu()}")
     base = seconds["dvc repro"]
+    base_outs = outs["dvc repro"]
     for name, value in seconds.items():
         print(f"{name:32} {value:7.1f} s  {base / value:5.2f}x")
     same = all(o == outs["dvc repro"] for o in outs.values())
     print(f"outputs in dvc.lock identical: {same}")
+    for name, found in outs.items():
+        differ = sorted(
+            k for k in found.keys() | base_outs.keys() if found.get(k) != base_outs.get(k)
+        )
+        if differ:
+            print(f"  {name} differs from dvc repro in: {', '.join(differ)}")
 
 
 def cpu() -> str:
