@@ -1,18 +1,23 @@
 """graph: the Linguistic Blood Bank from the finetune-score matrix.
 
-Reads metrics/finetune_scores.csv (or its compute-matched twin, graph.baseline) and the
-monolingual MRRs; writes metrics/graph.json, reports/graph.md and reports/graph/.
+Reads the completed matrix of metrics/estimate/ (F against the mono baseline or its
+compute-matched twin, graph.baseline; the measured matrix itself when every pair was
+trained), the mask of measured cells and the monolingual MRRs; writes
+metrics/graph.json, reports/graph.md and reports/graph/, marking estimated edges.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+
+import pandas as pd
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json
 from bloodbank.core.stagekit import run_main
-from bloodbank.graph.matrix_io import read_matrix
+from bloodbank.graph.matrix_io import BASELINES, read_matrix, read_measured
 from bloodbank.tracking.runs import stage_run
 
 
@@ -20,8 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     cfg = params.graph
-    source = paths.SCORES if cfg.baseline == "mono" else paths.SCORES_MATCHED
-    matrix = read_matrix(source, kind="percent")
+    suffix = BASELINES[cfg.baseline]
+    matrix = read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{suffix}.csv", kind="percent")
+    measured = read_measured(paths.ESTIMATE_DIR / "measured.csv").loc[matrix.langs, matrix.langs]
+    intervals = None
+    if not measured.to_numpy()[matrix.off_diagonal()].all():
+        matrix = replace(matrix, measured=measured.to_numpy())
+        intervals = pd.read_csv(paths.ESTIMATE_DIR / f"languages{suffix}.csv", index_col=0)
     mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
     with stage_run(
         "graph",
@@ -42,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             params.seed,
             tuple(cfg.bins),
             cfg.resamples,
+            intervals,
         )
         run.log_metrics(analysis)
         run.log_artifacts(paths.GRAPH_DIR)

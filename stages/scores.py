@@ -3,6 +3,8 @@
 metrics/finetune_scores.csv: F against the mono baseline (equation 4).
 metrics/finetune_scores_matched.csv: F against the compute-matched diagonal.
 metrics/mrr.csv: raw MRR of every pair model; metrics/scores.json: mono MRR and summary.
+Only the pairs pairs.yaml plans are read (it must follow params.yaml); a pair not
+planned is an empty cell, which the estimate stage completes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json, write_json
 from bloodbank.core.stagekit import run_main
+from bloodbank.graph.design import check_plan
 from bloodbank.graph.finetune_scores import (
     finetune_scores,
     matched_baseline,
@@ -29,9 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     langs = list(params.studied)
+    planned = check_plan(paths.PAIRS_PLAN, langs, params.pairs).values()
     mono = {t: read_json(paths.mono_metrics(t))["mrr"] for t in langs}
     pairs = pair_frame(
-        {(s, t): read_json(paths.pair_metrics(s, t))["mrr"] for s in langs for t in langs}, langs
+        {
+            (p["src"], p["tgt"]): read_json(paths.pair_metrics(p["src"], p["tgt"]))["mrr"]
+            for p in planned
+        },
+        langs,
     )
     scores = finetune_scores(pairs, pd.Series(mono))
     matched = finetune_scores(pairs, matched_baseline(pairs))

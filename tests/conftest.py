@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bloodbank.core.config import Params
+from bloodbank.graph.design import write_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,8 +82,10 @@ def make_repo(path: Path, params: dict) -> Path:
         (path / folder).mkdir(exist_ok=True)
         shutil.copy(ROOT / folder / ".gitignore", path / folder / ".gitignore")
     # DVC needs every key a stage names, so write the complete, validated params.
-    full = Params.model_validate(params).model_dump(mode="json")
+    valid = Params.model_validate(params)
+    full = valid.model_dump(mode="json")
     (path / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
+    write_plan(path / "pairs.yaml", valid.studied, valid.pairs)
     run(["git", "init", "-q"], path)
     run(["git", "config", "user.email", "test@example.org"], path)
     run(["git", "config", "user.name", "test"], path)

@@ -27,13 +27,16 @@ SHOTS = (
 )
 
 
-def write_outputs(root: Path, seed: int = 3) -> Path:
-    """A repository's outputs as the pipeline leaves them: the F matrix and scores.json."""
-    (root / "metrics").mkdir(parents=True, exist_ok=True)
+def write_outputs(root: Path, seed: int = 3, measured: np.ndarray | None = None) -> Path:
+    """A repository's outputs as the pipeline leaves them: the completed F matrix, the
+    mask of measured cells (all by default) and scores.json."""
+    (root / "metrics/estimate").mkdir(parents=True, exist_ok=True)
     f = np.random.default_rng(seed).normal(0, 20, (len(LANGS), len(LANGS)))
-    rows = ["source," + ",".join(LANGS)]
-    rows += [s + "," + ",".join(f"{v:.2f}" for v in f[i]) for i, s in enumerate(LANGS)]
-    (root / "metrics/finetune_scores.csv").write_text("\n".join(rows) + "\n")
+    mask = np.ones_like(f, dtype=int) if measured is None else measured.astype(int)
+    for name, values, fmt in (("finetune_scores", f, ".2f"), ("measured", mask, "d")):
+        rows = ["source," + ",".join(LANGS)]
+        rows += [s + "," + ",".join(f"{v:{fmt}}" for v in values[i]) for i, s in enumerate(LANGS)]
+        (root / f"metrics/estimate/{name}.csv").write_text("\n".join(rows) + "\n")
     mono = {c: round(0.2 + 0.03 * i, 3) for i, c in enumerate(LANGS)}
     (root / "metrics/scores.json").write_text(json.dumps({"mono_mrr": mono}))
     return root
@@ -295,3 +298,21 @@ def test_stopping_the_explorer_by_its_pid_stops_the_server(tmp_path):
         app.close()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", app.port)) != 0, "the server still listens"
+
+
+def test_estimated_edges_are_dotted_and_measured_ones_solid(tmp_path):
+    from bloodbank.explorer import figures as xf
+
+    measured = np.ones((len(LANGS), len(LANGS)), dtype=bool)
+    measured[0, 1] = measured[2, 3] = False  # en→de and fr→hi were estimated
+    bank = xd.load_outputs(write_outputs(tmp_path, measured=measured))
+    estimated = bank.matrix.estimated()
+    assert estimated.sum() == 2 and estimated[0, 1] and estimated[2, 3]
+    fig = xf.graph_view(bank.langs, bank.matrix.f, 0.0, ["grey"] * 6, LANGS, None, estimated)
+    dashes = [t.line.dash for t in fig.data if t.mode == "lines+markers"]
+    dotted = sum(
+        len(t.x) // 3 for t in fig.data if t.mode == "lines+markers" and t.line.dash == "dot"
+    )
+    assert "dot" in dashes and "solid" in dashes and dotted == 2
+    whole = xd.load_outputs(write_outputs(tmp_path / "all"))
+    assert whole.matrix.measured is None  # measured throughout: nothing marked

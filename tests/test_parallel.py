@@ -49,14 +49,14 @@ def test_gpu_shares_are_placed_by_ray_with_declared_resources(ray_gpus, tmp_path
     cmd = "echo $CUDA_VISIBLE_DEVICES"
     whole = [
         task.options(**Resources(1, 1).ray_options()).remote(
-            cmd, str(tmp_path), {}, str(tmp_path / f"w{i}.log")
+            cmd, str(tmp_path), {}, str(tmp_path / f"w{i}.log"), False
         )
         for i in range(2)
     ]
     devices = sorted(ray_gpus.get(ref)[2] for ref in whole)
     assert devices == ["0", "1"]  # one GPU each, never the same one at once
     quarter = task.options(**Resources(1, 0.25).ray_options()).remote(
-        cmd, str(tmp_path), {}, str(tmp_path / "q.log")
+        cmd, str(tmp_path), {}, str(tmp_path / "q.log"), False
     )
     code, last, device = ray_gpus.get(quarter)
     assert code == 0 and device in ("0", "1") and last == device

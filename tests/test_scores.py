@@ -63,8 +63,12 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
     import yaml
     from conftest import ROOT, tiny_params
 
+    from bloodbank.core.config import PairsConfig
+    from bloodbank.graph.design import write_plan
+
     params = tiny_params(languages=LANGS, studied=LANGS, tracking={"enabled": False})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    write_plan(tmp_path / "pairs.yaml", LANGS, PairsConfig())
     for t in LANGS:
         (tmp_path / "metrics/mono").mkdir(parents=True, exist_ok=True)
         (tmp_path / f"metrics/mono/{t}.json").write_text(json.dumps({"mrr": MONO[t]}))
@@ -85,3 +89,12 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "metrics/scores.json").read_text())["mean_f"] == pytest.approx(
         12.5
     )
+
+
+def test_a_pair_not_trained_is_an_empty_cell_and_left_out_of_the_summary():
+    partial = pair_frame({("qaa", "qaa"): 0.25, ("qab", "qaa"): 0.3, ("qab", "qab"): 0.2}, LANGS)
+    assert np.isnan(partial.loc["qaa", "qab"])
+    f = finetune_scores(partial, MONO)
+    s = summary(MONO.to_dict(), partial, f, f)
+    assert s["measured_pairs"] == 1 and "qab" not in s["f"]["qaa"]
+    assert s["mean_f"] == pytest.approx(f.loc["qab", "qaa"])

@@ -8,6 +8,9 @@ Subcommands:
   explore     the interactive explorer of the transfer graph (Streamlit, on 127.0.0.1)
   tables      Tables 3 and 4 recomputed from the finetune runs in MLflow
   repro       `dvc repro` with independent stages in parallel on Ray
+  pairs       write pairs.yaml, the pair trainings params.yaml plans
+  backtest    how well a fraction of the pairs recovers a full matrix
+  next-pairs  the pairs whose training would narrow D and R most (and add them)
 """
 
 from __future__ import annotations
@@ -18,14 +21,20 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from bloodbank.core.config import load_params
 from bloodbank.core.errors import BloodbankError
+from bloodbank.core.io import atomic_path
 from bloodbank.core.languages import REGISTRY
 from bloodbank.core.offline import offline_environment
 from bloodbank.data.dumps import inspect_dump
+from bloodbank.graph.design import check_plan, coverage, write_plan
 from bloodbank.graph.matrix_io import KINDS
 
 CONFIGS = Path("configs")
+PLAN = "pairs.yaml"  # beside params.yaml; dvc.yaml reads it as `vars`
 
 
 def cmd_languages(args: argparse.Namespace) -> int:
@@ -53,9 +62,13 @@ def cmd_config(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        load_params(src)
+        params = load_params(src)
         shutil.copyfile(src, target)
-        print(f"{target} is now {src}; run `dvc repro` (or `dvc status` to see what changes)")
+        stages = write_plan(target.parent / PLAN, params.studied, params.pairs)
+        print(
+            f"{target} is now {src} ({len(stages)} pair stages in {PLAN}); run `dvc repro` "
+            "(or `dvc status` to see what changes)"
+        )
         return 0
     params = load_params(target)
     print(
@@ -64,6 +77,126 @@ def cmd_config(args: argparse.Namespace) -> int:
         "characters per language"
     )
     return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    out = args.params.parent / PLAN
+    if args.check:
+        stages = check_plan(out, params.studied, params.pairs)
+        print(f"{out}: follows {args.params} ({len(stages)} pair stages)")
+        return 0
+    stages = write_plan(out, params.studied, params.pairs)
+    n = len(params.studied)
+    off = sum(1 for item in stages.values() if item["src"] != item["tgt"])
+    cfg = params.pairs
+    design = cfg.design if isinstance(cfg.design, str) else "explicit list"
+    if design == "balanced":
+        design += f", fraction {cfg.fraction}, seed {cfg.seed}"
+    diagonal = f", and {n} compute-matched diagonal runs" if cfg.matched_diagonal else ""
+    print(
+        f"{out}: {off} of {n * (n - 1)} pairs ({coverage(n, off):.1%}; design {design}; "
+        f"{len(cfg.extra)} extra){diagonal}"
+    )
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from bloodbank.graph.backtest import backtest, figure, summarise
+    from bloodbank.graph.covariates import pair_covariates
+    from bloodbank.graph.estimate import Settings
+    from bloodbank.graph.figures import save
+    from bloodbank.graph.matrix_io import read_matrix
+
+    matrix = read_matrix(args.matrix, args.kind, args.transpose)
+    full = matrix.frame()
+    if np.isnan(full.to_numpy()[matrix.off_diagonal()]).any():
+        print(f"error: {args.matrix}: a backtest needs every off-diagonal cell", file=sys.stderr)
+        return 1
+    covariates = pair_covariates(matrix.langs) if args.covariates else None
+    settings = Settings(draws=args.bootstrap)
+    methods = {}
+    results = {}
+    for name, chosen in (("ours", settings), ("additive", settings.additive)):
+        results[name] = backtest(full, args.fraction, args.draws, chosen, covariates, progress=True)
+        methods[name] = summarise(results[name])
+    table = pd.concat(methods, names=["method"])
+    n = len(matrix.langs)
+    print(f"{args.matrix}: {n} languages, {args.draws} draws per fraction (balanced designs)")
+    print(table.round(3).to_string())
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        pd.concat(results, names=["method"]).to_csv(args.out / "backtest.csv")
+        table.to_csv(args.out / "summary.csv")
+        save(figure(methods), args.out, "backtest")
+        print(f"written: {args.out}/backtest.csv, summary.csv, backtest.png/.svg")
+    return 0
+
+
+def cmd_next_pairs(args: argparse.Namespace) -> int:
+    from bloodbank.graph.completion import complete
+    from bloodbank.graph.estimate import next_pairs
+    from bloodbank.graph.matrix_io import BASELINES
+
+    params = load_params(args.params)
+    root = args.params.parent
+    suffix = BASELINES[params.graph.baseline]
+    source = root / f"metrics/finetune_scores{suffix}.csv"
+    if not source.is_file():
+        print(f"error: {source}: not found; run `dvc repro` first", file=sys.stderr)
+        return 1
+    frame = pd.read_csv(source, index_col="source")
+    est = complete({params.graph.baseline: frame}, params.estimate, params.seed).estimates
+    chosen = next_pairs(est[params.graph.baseline], args.count)
+    if not chosen:
+        print("every pair is measured already: nothing to propose")
+        return 0
+    print(f"{'source':8}{'target':8}variance of D and R removed (F², greedy order)")
+    for s, t, gain in chosen:
+        print(f"{s:8}{t:8}{gain:,.1f}")
+    if args.append:
+        added = append_extra(args.params, [(s, t) for s, t, _ in chosen])
+        stages = write_plan(root / PLAN, params.studied, load_params(args.params).pairs)
+        print(
+            f"added {added} pairs to pairs.extra in {args.params}; {root / PLAN} now plans "
+            f"{len(stages)} pair stages; run `dvc repro` (nothing trained before reruns)"
+        )
+    return 0
+
+
+def append_extra(params_path: Path, pairs: list[tuple[str, str]]) -> int:
+    """Add ``pairs`` to ``pairs.extra`` in params.yaml, keeping its comments and layout."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedSeq
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.representer.add_representer(  # keep `null` as written, not an empty value
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    doc = yaml.load(params_path.read_text(encoding="utf-8"))
+    section = doc.setdefault("pairs", {})
+    extra = section.get("extra") or CommentedSeq()
+    known = {tuple(p) for p in extra}
+    new = [p for p in pairs if tuple(p) not in known]
+    for pair in new:
+        item = CommentedSeq(pair)
+        item.fa.set_flow_style()  # [src, tgt] on one line
+        extra.append(item)
+    section["extra"] = extra
+    with atomic_path(params_path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    return len(new)
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must lie in (0, 1]: {text!r}")
+    return sorted(set(values))
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
@@ -268,6 +401,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use", metavar="NAME", help="configuration in configs/ to switch to")
     p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser(
+        "pairs",
+        help="write pairs.yaml: the pair trainings params.yaml plans",
+        description="dvc.yaml's pair stages run over pairs.yaml, which follows "
+        "params.yaml's `studied` and `pairs` (design all | balanced | a list, fraction, "
+        "seed, extra, matched_diagonal). Run this after changing them; the scores stage "
+        "refuses a pairs.yaml that does not follow params.yaml. Pairs already trained "
+        "keep their stage names and are not rerun.",
+    )
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="default: %(default)s")
+    p.add_argument("--check", action="store_true", help="only check that pairs.yaml follows")
+    p.set_defaults(func=cmd_pairs)
+
+    p = sub.add_parser(
+        "backtest",
+        help="how well a fraction of the pairs recovers a full matrix",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Hide all pairs but a balanced design's, complete the matrix (additive "
+        "+ low-rank + covariates, bootstrap intervals), and compare with the full matrix: "
+        "Spearman of D and of R, blood types right, RMSE of the hidden cells, and the "
+        "share of hidden cells inside their 90%% interval. Mean and worst case over the "
+        "draws, for our estimate and for the additive baseline.",
+        epilog="example: lbb backtest --matrix metrics/finetune_scores.csv "
+        "--fraction 0.3,0.5 --draws 10 --out /tmp/bt",
+    )
+    p.add_argument("--matrix", type=Path, required=True, metavar="CSV", help="a full matrix")
+    p.add_argument("--kind", choices=KINDS, default="auto", help="as for `lbb graph`")
+    p.add_argument("--transpose", action="store_true", help="the CSV's rows are targets")
+    p.add_argument(
+        "--fraction",
+        type=_fractions,
+        default=[0.3],
+        metavar="F[,F...]",
+        help="share(s) of the pairs kept (default: 0.3)",
+    )
+    p.add_argument("--draws", type=int, default=10, help="designs per fraction (default: 10)")
+    p.add_argument(
+        "--bootstrap", type=int, default=200, help="bootstrap draws per estimate (default: 200)"
+    )
+    p.add_argument(
+        "--covariates",
+        action="store_true",
+        help="use shared script and family of the registry's languages as covariates",
+    )
+    p.add_argument("--out", type=Path, metavar="DIR", help="write CSVs and the figure here")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "next-pairs",
+        help="the pairs whose training would narrow D and R most",
+        description="Estimate the matrix from the pairs trained so far "
+        "(metrics/finetune_scores.csv, after `dvc repro`) and propose the N untrained "
+        "pairs that would remove the most variance from donation D and recipience R, "
+        "chosen greedily from the bootstrap draws. With --append they go to "
+        "pairs.extra in params.yaml and pairs.yaml is rewritten: the next `dvc repro` "
+        "trains only them (and refreshes the estimate).",
+    )
+    p.add_argument("count", type=int, metavar="N", help="how many pairs to propose")
+    p.add_argument("--append", action="store_true", help="add them to the plan")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"), help="default: %(default)s")
+    p.set_defaults(func=cmd_next_pairs)
 
     p = sub.add_parser(
         "dump",

@@ -28,6 +28,7 @@ from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import check_code
 
 LangCode = Annotated[str, AfterValidator(check_code)]
+PairCodes = Annotated[list[LangCode], Field(min_length=2, max_length=2)]  # [source, target]
 
 
 def _placeholders(key: str, pattern: str, allowed: set[str]) -> None:
@@ -190,6 +191,48 @@ class GraphConfig(Section):
         return self
 
 
+class PairsConfig(Section):
+    """Which ordered pairs get a pair training (see ``graph.design``)."""
+
+    design: Literal["all", "balanced"] | list[PairCodes] = Field(
+        "all",
+        description="all n(n-1) pairs (the study), a balanced seeded subset, "
+        "or an explicit list of [source, target]",
+    )
+    fraction: float = Field(
+        0.3, gt=0, le=1, description="balanced: the share of the pairs to train"
+    )
+    seed: int = Field(0, description="balanced: seed of the design")
+    extra: list[PairCodes] = Field(
+        [], description="pairs added to the design (`lbb next-pairs N --append`)"
+    )
+    matched_diagonal: bool = Field(
+        True, description="also train t on t again: the compute-matched baseline F(t->t)"
+    )
+
+
+class EstimateConfig(Section):
+    """Completing F from the measured pairs (``graph.estimate``); idle with design all."""
+
+    ranks: list[int] = Field(
+        [0, 1, 2], min_length=1, description="interaction ranks cross-validation chooses from"
+    )
+    shrinks: list[float] = Field(
+        [0.3, 1.0, 3.0, 10.0],
+        min_length=1,
+        description="interaction penalties tried, in units of the measured cells' sd",
+    )
+    folds: int = Field(5, ge=2, description="cross-validation folds")
+    draws: int = Field(200, ge=10, description="bootstrap draws for the intervals")
+    covariates: bool = Field(True, description="shared script and family as pair covariates")
+
+    @model_validator(mode="after")
+    def _valid(self) -> EstimateConfig:
+        if any(r < 0 for r in self.ranks) or any(c <= 0 for c in self.shrinks):
+            raise ValueError("ranks must be >= 0 and shrinks > 0")
+        return self
+
+
 class SetSizes(Section):
     donors: int = Field(1, ge=1, description="languages in each donor set (paper: 4)")
     most_recipient: int = Field(1, ge=1, description="size of Rh (paper: 3)")
@@ -272,6 +315,8 @@ class Params(Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    pairs: PairsConfig = PairsConfig()
+    estimate: EstimateConfig = EstimateConfig()
     graph: GraphConfig = GraphConfig()
     downstream: DownstreamConfig = DownstreamConfig()
     tracking: TrackingConfig = TrackingConfig()

@@ -58,6 +58,11 @@ def pair_metrics(src: str, tgt: str) -> Path:
     return METRICS / "pairs" / f"{src}-{tgt}.json"
 
 
+PAIRS_PLAN = Path("pairs.yaml")  # the planned pair stages, written by `lbb pairs`
+ESTIMATE_DIR = METRICS / "estimate"  # completed matrices, intervals, the measured mask
+ESTIMATE_METRICS = METRICS / "estimate.json"
+
+
 RESUME = MODELS / ".resume"  # resumable checkpoints, outside every stage's outputs
 
 

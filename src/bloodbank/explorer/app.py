@@ -28,7 +28,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--mono")
     parser.add_argument("--kind", choices=KINDS, default="auto")
     parser.add_argument("--transpose", action="store_true")
-    parser.add_argument("--baseline", choices=sorted(xd.MATRICES), default="mono")
+    parser.add_argument("--baseline", choices=sorted(xd.BASELINES), default="mono")
     return parser.parse_known_args(argv)[0]
 
 
@@ -124,7 +124,9 @@ def graph_tab(
     focus = st.selectbox("Highlight the in- and out-edges of", ["(none)", *m.langs])
     focus = None if focus == "(none)" else focus
     st.plotly_chart(
-        xf.graph_view(m.langs, m.f, threshold, colours, hovers, focus), width="stretch", key="graph"
+        xf.graph_view(m.langs, m.f, threshold, colours, hovers, focus, m.estimated()),
+        width="stretch",
+        key="graph",
     )
     if not types:
         st.caption("Collapsed: nodes are feature groups, edges the mean F between them.")

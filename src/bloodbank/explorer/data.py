@@ -3,7 +3,7 @@ feature, thresholded edges and per-language cards. The app only lays these out."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +13,16 @@ from bloodbank.core import languages
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import read_json
 from bloodbank.graph.analysis import analyse, donation, recipience
-from bloodbank.graph.matrix_io import MatrixError, TransferMatrix, read_matrix, read_mono_mrr
+from bloodbank.graph.matrix_io import (
+    BASELINES,
+    MatrixError,
+    TransferMatrix,
+    read_matrix,
+    read_measured,
+    read_mono_mrr,
+)
 
-MATRICES = {
-    "mono": Path("metrics/finetune_scores.csv"),
-    "matched": Path("metrics/finetune_scores_matched.csv"),
-}
+ESTIMATE = Path("metrics/estimate")  # completed matrices and the mask of measured cells
 SCORES_JSON = Path("metrics/scores.json")
 
 
@@ -54,14 +58,17 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
             f"{root}: no such folder; pass the repository root where "
             "`dvc repro` ran, or open a matrix CSV instead"
         )
-    path = root / MATRICES[baseline]
+    path = root / ESTIMATE / f"finetune_scores{BASELINES[baseline]}.csv"
     if not path.is_file():
         raise ExplorerError(
             f"{path}: not found; run `dvc repro` in {root} first (the "
-            "`scores` stage writes it), or open a matrix CSV instead"
+            "`estimate` stage writes it), or open a matrix CSV instead"
         )
     try:
         matrix = read_matrix(path, kind="percent")
+        mask = read_measured(root / ESTIMATE / "measured.csv").loc[matrix.langs, matrix.langs]
+        if not mask.to_numpy()[matrix.off_diagonal()].all():  # dotted edges: estimated
+            matrix = replace(matrix, measured=mask.to_numpy())
         mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() else {}
     except (MatrixError, KeyError, ValueError) as e:
         raise ExplorerError(str(e)) from None

@@ -41,23 +41,27 @@ def graph_view(
     colours: list[str],
     hover: list[str],
     focus: str | None = None,
+    estimated: np.ndarray | None = None,
 ) -> go.Figure:
     """The directed graph: an arrow per edge with |F| ≥ threshold, width ∝ |F|, colour by F.
-    With ``focus``, its in-edges and out-edges stand out and the rest fade."""
+    With ``focus``, its in-edges and out-edges stand out and the rest fade. Edges marked
+    in ``estimated`` (not trained, filled in by the estimate) are dotted."""
+    guessed = np.zeros((len(labels),) * 2, bool) if estimated is None else estimated
     pos, limit, fig = positions(len(labels)), _limit(f), go.Figure()
     rows, cols = np.nonzero(
         ~np.eye(len(labels), dtype=bool) & np.isfinite(f) & (np.abs(np.nan_to_num(f)) >= threshold)
     )
     # Edges share a trace per (strength level, sign, focus): a few traces, not hundreds,
     # drawn under the nodes; an arrow marker at each target end gives the direction.
-    groups: dict[tuple[int, bool, bool], list[tuple[np.ndarray, np.ndarray]]] = {}
+    groups: dict[tuple[int, bool, bool, bool], list[tuple[np.ndarray, np.ndarray]]] = {}
     for i, j in zip(rows, cols, strict=True):
         a, b = pos[i], pos[j]
         normal = np.array([b[1] - a[1], a[0] - b[0]]) * 0.04  # a→b and b→a side by side
         level = min(LEVELS - 1, int(LEVELS * abs(f[i, j]) / limit))
-        key = (level, bool(f[i, j] >= 0), focus is None or focus in (labels[i], labels[j]))
+        lit = focus is None or focus in (labels[i], labels[j])
+        key = (level, bool(f[i, j] >= 0), lit, bool(guessed[i, j]))
         groups.setdefault(key, []).append((a + 0.1 * (b - a) + normal, b - 0.13 * (b - a) + normal))
-    for (level, positive, lit), segments in sorted(groups.items()):
+    for (level, positive, lit, dotted), segments in sorted(groups.items()):
         strength = (level + 0.5) / LEVELS
         colour = sample_colorscale(SCALE, [0.5 + 0.5 * strength * (1 if positive else -1)])[0]
         xs, ys, sizes = [], [], []
@@ -72,7 +76,11 @@ def graph_view(
                 mode="lines+markers",
                 hoverinfo="skip",
                 opacity=1.0 if lit else 0.12,
-                line={"color": colour, "width": 0.6 + 4.0 * strength},
+                line={
+                    "color": colour,
+                    "width": 0.6 + 4.0 * strength,
+                    "dash": "dot" if dotted else "solid",
+                },
                 marker={"symbol": "arrow", "angleref": "previous", "size": sizes, "color": colour},
             )
         )

@@ -23,8 +23,13 @@ def build_graph(m: TransferMatrix, analysis: dict) -> nx.DiGraph:
     for code in m.langs:
         attrs = {k: v for k, v in analysis["languages"][code].items() if v is not None}
         graph.add_node(code, **attrs)
+    estimated = m.estimated()
+    index = {c: i for i, c in enumerate(m.langs)}
     for p in pairs_of(m):
-        graph.add_edge(p.source, p.target, f=round(p.f, 4), weight=round(p.f, 4))
+        extra = {}
+        if m.measured is not None:  # only a partly estimated matrix says so on every edge
+            extra["measured"] = not bool(estimated[index[p.source], index[p.target]])
+        graph.add_edge(p.source, p.target, f=round(p.f, 4), weight=round(p.f, 4), **extra)
     return graph
 
 

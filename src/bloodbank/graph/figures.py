@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from bloodbank.core.io import atomic_path
 from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, contingency, pairs_of
@@ -94,6 +95,10 @@ def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
     image = ax.imshow(f, cmap=F_CMAP, norm=norm, aspect="auto")
     ax.imshow(np.where(np.eye(n), 1.0, np.nan), cmap="Greys", vmin=0, vmax=4, aspect="auto")
     _annotate(ax, f, norm, fmt, size)
+    for i, j in zip(*np.nonzero(m.estimated()), strict=True):  # estimated, not trained
+        ax.add_patch(
+            Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", lw=0, color="0.35")
+        )
     ax.set_xticks(range(n), langs, rotation=90)
     ax.set_yticks(range(n), langs)
     ax.xaxis.tick_top()
@@ -114,9 +119,10 @@ def heatmap(m: TransferMatrix, analysis: dict) -> Figure:
     cax = fig.add_subplot(grid[0, 2])
     fig.colorbar(image, cax=cax, label="F(s→t), % change of MRR on t")
     height = fig.get_figheight()  # the title goes above the target codes on top
+    hatched = "; hatched cells estimated, not trained" if m.estimated().any() else ""
     fig.suptitle(
         "Finetune scores F(s→t): rows donate to columns\nDon. = row sums, "
-        "Recp. = column sums (diagonal excluded; own colour scale)",
+        f"Recp. = column sums (diagonal excluded; own colour scale){hatched}",
         fontsize=9,
         y=1.0 + 0.75 / height,
         va="bottom",

@@ -19,9 +19,13 @@ from bloodbank.core.io import atomic_path
 
 
 def pair_frame(pair_mrr: dict[tuple[str, str], float], langs: list[str]) -> pd.DataFrame:
-    """MRR(M_st, t) as a source × target DataFrame in the order of ``langs``."""
+    """MRR(M_st, t) as a source × target DataFrame in the order of ``langs``; a pair not
+    trained (a design with a subset of the pairs) is NaN, an empty cell in the CSV."""
     frame = pd.DataFrame(
-        [[pair_mrr[s, t] for t in langs] for s in langs], index=langs, columns=langs, dtype=float
+        [[pair_mrr.get((s, t), np.nan) for t in langs] for s in langs],
+        index=langs,
+        columns=langs,
+        dtype=float,
     )
     frame.index.name = "source"
     return frame
@@ -51,10 +55,20 @@ def summary(
     off = ~np.eye(len(langs), dtype=bool)
 
     def nested(m: pd.DataFrame, digits: int | None = 4) -> dict[str, dict[str, float]]:
+        """Measured cells only: JSON has no NaN, and a pair not trained has no value."""
         return {
-            s: {t: round(float(v), digits) if digits else float(v) for t, v in row.items()}
+            s: {
+                t: round(float(v), digits) if digits else float(v)
+                for t, v in row.items()
+                if not np.isnan(v)
+            }
             for s, row in m.iterrows()
         }
+
+    def mean(m: pd.DataFrame) -> float | None:
+        cells = m.to_numpy()[off]
+        cells = cells[~np.isnan(cells)]
+        return float(cells.mean()) if cells.size else None
 
     return {
         "languages": langs,
@@ -62,7 +76,8 @@ def summary(
         "f_matched": nested(matched),
         "mono_mrr": mono,
         "pair_mrr": nested(pair_mrr, None),
-        "mean_f": float(scores.to_numpy()[off].mean()) if off.any() else None,
-        "mean_f_matched": float(matched.to_numpy()[off].mean()) if off.any() else None,
-        "diagonal_f": {t: float(scores.loc[t, t]) for t in langs},
+        "measured_pairs": int((~np.isnan(pair_mrr.to_numpy()[off])).sum()),
+        "mean_f": mean(scores),
+        "mean_f_matched": mean(matched),
+        "diagonal_f": {t: float(scores.loc[t, t]) for t in langs if not np.isnan(scores.loc[t, t])},
     }

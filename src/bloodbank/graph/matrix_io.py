@@ -25,6 +25,7 @@ Kind = Literal["auto", "percent", "fraction", "ratio", "mrr"]
 KINDS: tuple[str, ...] = ("auto", "percent", "fraction", "ratio", "mrr")
 EMPTY = {"", "-", "na", "nan", "n/a"}
 MAX_PERCENT = 1e6
+BASELINES = {"mono": "", "matched": "_matched"}  # file suffix of F against each baseline
 
 
 class MatrixError(BloodbankError, ValueError):
@@ -38,6 +39,15 @@ class TransferMatrix:
     kind: str  # what the cells held: percent, fraction, ratio or mrr
     kind_reason: str  # how that was decided, for the report
     diagonal_mrr: dict[str, float] | None = None  # monolingual MRRs, when the input held MRRs
+    # True where the pair was trained, False where graph.estimate filled it in; None when
+    # the matrix is measured throughout (then nothing is marked anywhere)
+    measured: np.ndarray | None = None
+
+    def estimated(self) -> np.ndarray:
+        """Off-diagonal cells that were estimated, not measured."""
+        if self.measured is None:
+            return np.zeros((len(self.langs), len(self.langs)), dtype=bool)
+        return self.off_diagonal() & ~self.measured
 
     def off_diagonal(self) -> np.ndarray:
         return ~np.eye(len(self.langs), dtype=bool)
@@ -253,3 +263,9 @@ def read_mono_mrr(path: str | Path) -> dict[str, float]:
         except (TypeError, ValueError):
             raise MatrixError(f"{path}: MRR of {code} is not a number: {value!r}") from None
     return out
+
+
+def read_measured(path: str | Path) -> pd.DataFrame:
+    """The estimate's mask (metrics/estimate/measured.csv): True where the pair was
+    trained, False where its F was estimated."""
+    return pd.read_csv(path, index_col=0).astype(bool)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from bloodbank.core.io import atomic_path, write_json
 from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, TYPES, analyse
 from bloodbank.graph.exports import export_all
@@ -169,6 +171,40 @@ def render(analysis: dict, figures: dict[str, Path], report_path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def estimate_section(matrix: TransferMatrix, table: pd.DataFrame | None) -> str:
+    """What was measured and what estimated, with each language's intervals."""
+    estimated = matrix.estimated()
+    if not estimated.any():
+        return ""
+    n = len(matrix.langs)
+    lines = [
+        "",
+        "## Measured and estimated edges",
+        "",
+        f"{n * (n - 1) - int(estimated.sum())} of {n * (n - 1)} ordered pairs were trained; "
+        f"the other {int(estimated.sum())} were estimated from them (additive + low-rank + "
+        "covariates, `metrics/estimate/`). Hatched cells in Figure 2 and edges with "
+        "`measured: false` in the exports are estimates. Every number above is read from "
+        "the completed matrix; the intervals below say how far to trust it.",
+    ]
+    if table is not None:
+        lines += [
+            "",
+            "| language | D | D 90% | R | R 90% | donor rank 90% | recipient rank 90% "
+            "| P(O) | P(AB+) | P(mutual) | P(isolated) |",
+            "|---|---:|---|---:|---|---|---|---:|---:|---:|---:|",
+        ]
+        for code, x in table.iterrows():
+            lines.append(
+                f"| {code} | {x['D']:.1f} | [{x['D_low']:.1f}, {x['D_high']:.1f}] | "
+                f"{x['R']:.1f} | [{x['R_low']:.1f}, {x['R_high']:.1f}] | "
+                f"{int(x['D_rank_low'])}–{int(x['D_rank_high'])} | "
+                f"{int(x['R_rank_low'])}–{int(x['R_rank_high'])} | {x['p_O']:.2f} | "
+                f"{x['p_AB+']:.2f} | {x['p_mutual']:.2f} | {x['p_isolated']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def publish(
     matrix: TransferMatrix,
     mono_mrr: dict[str, float] | None,
@@ -178,13 +214,19 @@ def publish(
     seed: int = 0,
     borders: tuple[float, ...] = BIN_BORDERS,
     resamples: int = 9999,
+    intervals: pd.DataFrame | None = None,
 ) -> dict:
-    """Analyse ``matrix`` and write metrics JSON, figures, exports and the report."""
+    """Analyse ``matrix`` and write metrics JSON, figures, exports and the report.
+
+    ``intervals`` is the estimate's per-language table, for a matrix partly estimated."""
     analysis = analyse(matrix, mono_mrr, seed, borders, resamples)
+    if matrix.estimated().any():
+        analysis["estimated_pairs"] = int(matrix.estimated().sum())
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = draw_all(matrix, analysis, out_dir)
     export_all(matrix, analysis, out_dir)
+    text = render(analysis, figures, report_path) + estimate_section(matrix, intervals)
     with atomic_path(report_path) as tmp:
-        tmp.write_text(render(analysis, figures, report_path), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     write_json(metrics_path, analysis)
     return analysis

@@ -1,0 +1,90 @@
+"""The estimate stage's work: complete both F matrices and write them beside a mask.
+
+``metrics/estimate/`` holds, for F against the monolingual baseline and against the
+compute-matched one (suffix ``_matched``): the completed matrix in the scores' own CSV
+format (so ``graph``, the report and the explorer read it unchanged), the 90% interval
+of every cell, and the per-language table (D and R with intervals, rank intervals,
+blood-type probabilities). ``measured.csv`` marks the cells that were trained (1) and
+those estimated (0). With every pair measured, the completed matrix is the measured one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bloodbank.core.config import EstimateConfig
+from bloodbank.core.io import atomic_path
+from bloodbank.graph.covariates import pair_covariates
+from bloodbank.graph.estimate import NONE, Estimate, Settings, estimate
+from bloodbank.graph.finetune_scores import write_matrix
+from bloodbank.graph.matrix_io import BASELINES
+
+
+def settings_for(cfg: EstimateConfig, seed: int) -> Settings:
+    return Settings(
+        ranks=tuple(cfg.ranks),
+        shrinks=tuple(cfg.shrinks),
+        folds=cfg.folds,
+        draws=cfg.draws,
+        seed=seed,
+    )
+
+
+@dataclass
+class Completed:
+    estimates: dict[str, Estimate | None]  # by baseline; None: no cell to start from
+
+    def summary(self) -> dict:
+        """metrics/estimate.json: what was measured, the model chosen, the error."""
+        out: dict = {}
+        for name, est in self.estimates.items():
+            if est is None:
+                out[name] = {"available": False}
+                continue
+            n = len(est.langs)
+            measured = int(est.measured.to_numpy().sum())
+            out[name] = {
+                "available": True,
+                "measured_pairs": measured,
+                "pairs": n * (n - 1),
+                "fraction_measured": round(measured / (n * (n - 1)), 4),
+                "rank": None if est.model == NONE else est.model.rank,
+                "shrink": None if est.model == NONE else round(est.model.shrink, 4),
+                "prediction_sd": round(est.prediction_sd, 4),
+            }
+        return out
+
+
+def complete(matrices: dict[str, pd.DataFrame], cfg: EstimateConfig, seed: int) -> Completed:
+    """Estimate every matrix of ``matrices`` (by baseline) with the same settings."""
+    settings = settings_for(cfg, seed)
+    out: dict[str, Estimate | None] = {}
+    for name, frame in matrices.items():
+        off = ~np.eye(len(frame), dtype=bool)
+        if np.isnan(frame.to_numpy()[off]).all():
+            out[name] = None
+            continue
+        langs = list(frame.index)
+        covariates = pair_covariates(langs) if cfg.covariates else None
+        out[name] = estimate(frame, covariates, settings)
+    return Completed(out)
+
+
+def write(completed: Completed, folder: Path) -> None:
+    """Every file of ``metrics/estimate/`` (atomically, one by one)."""
+    for name, est in completed.estimates.items():
+        suffix = BASELINES[name]
+        if est is None:
+            continue
+        low, high = est.cell_interval()
+        write_matrix(folder / f"finetune_scores{suffix}.csv", est.point, digits=2)
+        write_matrix(folder / f"interval_low{suffix}.csv", low, digits=2)
+        write_matrix(folder / f"interval_high{suffix}.csv", high, digits=2)
+        with atomic_path(folder / f"languages{suffix}.csv") as tmp:
+            est.summary().to_csv(tmp, float_format="%.4f", lineterminator="\n")
+    first = next(e for e in completed.estimates.values() if e is not None)
+    write_matrix(folder / "measured.csv", first.measured.astype(int), digits=0)

@@ -1,0 +1,362 @@
+"""Complete a transfer matrix from a subset of its pairs, with uncertainty.
+
+The model of a finetune score, for an ordered pair s ≠ t:
+
+    F(s→t) = μ + d_s + r_t + β·x_st + u_s·v_t + ε,
+
+an additive part (a source effect, a target effect), pair covariates known without any
+pair training (shared script, shared family, typological distance), a low-rank
+interaction u_s·v_t of rank ``rank``, and noise. It is fitted to the measured cells by
+alternating ridge least squares: the additive part and β as one ridge regression, then
+each u_s and v_t as small ridge regressions, until the fit settles. Monolingual MRR is
+not a covariate of the cells: a language's effect d_s or r_t is measured directly by
+its k pairs in a balanced design (it enters as a report column instead).
+
+Uncertainty comes from a residual bootstrap: each draw refits the model to the fitted
+values plus resampled residuals, predicts every unmeasured cell, and adds a prediction
+error resampled from the out-of-fold errors of a K-fold cross-validation on the measured
+cells (the errors a prediction of an unseen cell actually makes). Measured cells keep
+their measured value in every draw. From the draws come intervals for each cell, for
+donation D and recipience R, for their ranks, and each language's probability of each
+blood type. Everything is seeded; the same inputs give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from bloodbank.graph.analysis import blood_type
+
+LEVEL = 0.9  # the intervals' nominal coverage
+
+
+@dataclass(frozen=True)
+class Settings:
+    ranks: tuple[int, ...] = (0, 1, 2)  # interaction ranks tried; 0 = additive only
+    shrinks: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)  # interaction penalties tried, in
+    # units of the measured cells' standard deviation (so that F in % or as a ratio alike)
+    ridge: float = 1e-3  # on the source and target effects d, r: only to fix the level
+    draws: int = 200  # bootstrap draws
+    folds: int = 5  # cross-validation folds: model choice and prediction errors
+    iterations: int = 50  # alternating least-squares rounds, at most
+    seed: int = 0
+
+    @property
+    def additive(self) -> Settings:
+        """The baseline: rank 0 only (covariates, if given, still enter)."""
+        return replace(self, ranks=(0,))
+
+
+DEFAULT = Settings()
+
+
+@dataclass(frozen=True)
+class Model:
+    """One candidate: an interaction rank and its penalty (absolute, F's units)."""
+
+    rank: int
+    shrink: float
+
+
+NONE = Model(-1, 0.0)  # no model: every cell was measured
+
+
+@dataclass
+class Fit:
+    mu: float
+    d: np.ndarray
+    r: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray  # n × rank
+    v: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The n × n matrix of fitted values (diagonal included, meaningless)."""
+        return self.mu + self.d[:, None] + self.r[None, :] + x @ self.beta + self.u @ self.v.T
+
+
+def fit(f: np.ndarray, mask: np.ndarray, x: np.ndarray, model: Model, settings: Settings) -> Fit:
+    """Fit the model to the cells of ``f`` where ``mask`` holds; ``x`` is n × n × p.
+
+    With the targets' factors V fixed, the model is linear in (μ, d, r, β, U); with U
+    fixed, in (μ, d, r, β, V). Each half-step is one ridge regression over everything,
+    so the additive part and the interaction are never fitted against each other's
+    stale values. The factors start from the leading singular vectors of the additive
+    fit's residuals (deterministic); rank 0 is a single ridge regression."""
+    n, q = len(f), model.rank
+    rows, cols = np.nonzero(mask)
+    y = f[rows, cols]
+    base = _additive_design(rows, cols, x, n)
+    theta, _ = _solve(base, y, rows, np.zeros((len(y), 0)), n, 0, settings.ridge, 0.0)
+    u, v = _start(y - base @ theta, rows, cols, n, q)
+    previous = base @ theta
+    for _ in range(settings.iterations if q else 0):
+        theta, u = _solve(base, y, rows, v[cols], n, q, settings.ridge, model.shrink)
+        theta, v = _solve(base, y, cols, u[rows], n, q, settings.ridge, model.shrink)
+        u, v = _balance(u, v)
+        fitted = base @ theta + np.einsum("ij,ij->i", u[rows], v[cols])
+        if np.max(np.abs(fitted - previous)) < 1e-4 * (1 + np.std(y)):
+            break
+        previous = fitted
+    p = x.shape[2]
+    return Fit(
+        theta[0], theta[1 : 1 + n], theta[1 + n : 1 + 2 * n], theta[1 + 2 * n : 1 + 2 * n + p], u, v
+    )
+
+
+def _start(
+    resid: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, q: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-q factors of the residual matrix (unmeasured cells as 0, rescaled)."""
+    if q == 0:
+        return np.zeros((n, 0)), np.zeros((n, 0))
+    matrix = np.zeros((n, n))
+    matrix[rows, cols] = resid * (n * (n - 1) / max(1, len(resid)))
+    left, values, right = np.linalg.svd(matrix)
+    root = np.sqrt(values[:q])
+    return left[:, :q] * root, right[:q].T * root
+
+
+def _additive_design(rows: np.ndarray, cols: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """Columns: 1, one-hot source, one-hot target, the pair covariates."""
+    design = np.zeros((len(rows), 1 + 2 * n + x.shape[2]))
+    design[:, 0] = 1.0
+    design[np.arange(len(rows)), 1 + rows] = 1.0
+    design[np.arange(len(rows)), 1 + n + cols] = 1.0
+    design[:, 1 + 2 * n :] = x[rows, cols]
+    return design
+
+
+def _solve(
+    base: np.ndarray,
+    y: np.ndarray,
+    own: np.ndarray,
+    fixed: np.ndarray,
+    n: int,
+    q: int,
+    ridge: float,
+    shrink: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression of y on the additive columns and on ``own``'s factors (each cell
+    contributes the other side's fixed factor row); returns (additive θ, factors)."""
+    inter = np.zeros((len(y), n * q))
+    for k in range(q):
+        inter[np.arange(len(y)), own * q + k] = fixed[:, k]
+    design = np.hstack([base, inter])
+    k_add = base.shape[1]
+    penalty = np.zeros(design.shape[1])
+    penalty[1:k_add] = ridge  # d and r; β below
+    penalty[k_add - (base.shape[1] - 1 - 2 * n) : k_add] = 1e-6
+    penalty[k_add:] = shrink
+    coef = np.linalg.solve(design.T @ design + np.diag(penalty), design.T @ y)
+    return coef[:k_add], coef[k_add:].reshape(n, q)
+
+
+def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rescale each component so that u and v carry equal norms (the product is kept):
+    the ridge then penalises the interaction as a whole, not one side of it."""
+    nu, nv = np.linalg.norm(u, axis=0), np.linalg.norm(v, axis=0)
+    scale = np.sqrt(np.where(nu > 0, nv / np.where(nu > 0, nu, 1), 1.0))
+    return u * scale, v / np.where(scale > 0, scale, 1.0)
+
+
+def candidates(y: np.ndarray, settings: Settings) -> list[Model]:
+    scale = float(np.std(y)) or 1.0
+    models = [Model(0, 0.0)] if 0 in settings.ranks else []
+    for rank in (r for r in settings.ranks if r > 0):
+        models += [Model(rank, c * scale) for c in settings.shrinks]
+    return models
+
+
+def cv_errors(
+    f: np.ndarray,
+    mask: np.ndarray,
+    x: np.ndarray,
+    model: Model,
+    settings: Settings,
+    folds: np.ndarray,
+) -> np.ndarray:
+    """Out-of-fold errors (measured − predicted) of every measured cell."""
+    rows, cols = np.nonzero(mask)
+    errors = np.empty(len(rows))
+    for k in range(settings.folds):
+        held = folds == k
+        train = mask.copy()
+        train[rows[held], cols[held]] = False
+        pred = fit(f, train, x, model, settings).predict(x)
+        errors[held] = f[rows[held], cols[held]] - pred[rows[held], cols[held]]
+    return errors
+
+
+def select(
+    f: np.ndarray, mask: np.ndarray, x: np.ndarray, settings: Settings, rng: np.random.Generator
+) -> tuple[Model, np.ndarray]:
+    """The candidate with the least cross-validated error, and its out-of-fold errors.
+
+    Folds are balanced over sources, so that every language keeps cells to fit on."""
+    rows, _ = np.nonzero(mask)
+    folds = np.empty(len(rows), dtype=int)
+    for s in np.unique(rows):
+        mine = np.nonzero(rows == s)[0]
+        folds[mine] = (rng.permutation(len(mine)) + rng.integers(settings.folds)) % settings.folds
+    best: tuple[float, Model, np.ndarray] | None = None
+    for model in candidates(f[mask], settings):
+        errors = cv_errors(f, mask, x, model, settings, folds)
+        mse = float(np.mean(errors**2))
+        if best is None or mse < best[0] - 1e-12:
+            best = (mse, model, errors)
+    assert best is not None
+    return best[1], best[2]
+
+
+@dataclass
+class Estimate:
+    """A completed matrix, which cells were measured, and the bootstrap draws."""
+
+    point: pd.DataFrame  # measured cells as measured, the others predicted
+    measured: pd.DataFrame  # bool; the diagonal is False
+    draws: np.ndarray  # B × n × n completed matrices
+    prediction_sd: float  # of an unmeasured cell's prediction error (cross-validated)
+    model: Model  # the rank and penalty cross-validation chose
+
+    @property
+    def langs(self) -> list[str]:
+        return list(self.point.index)
+
+    def cell_interval(self, level: float = LEVEL) -> tuple[pd.DataFrame, pd.DataFrame]:
+        lo, hi = np.quantile(self.draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        frame = lambda m: pd.DataFrame(m, index=self.langs, columns=self.langs)  # noqa: E731
+        return frame(lo), frame(hi)
+
+    def summary(self, level: float = LEVEL) -> pd.DataFrame:
+        """Per language: D and R (point, interval), rank intervals, blood-type odds."""
+        d_draw, r_draw = sums(self.draws)
+        d, r = sums(self.point.to_numpy()[None])
+        q = [(1 - level) / 2, (1 + level) / 2]
+        table = pd.DataFrame(index=pd.Index(self.langs, name="language"))
+        table["D"], table["R"] = d[0], r[0]
+        table["D_low"], table["D_high"] = np.quantile(d_draw, q, axis=0)
+        table["R_low"], table["R_high"] = np.quantile(r_draw, q, axis=0)
+        for name, draw in (("D", d_draw), ("R", r_draw)):
+            ranks = (-draw).argsort(axis=1).argsort(axis=1) + 1  # 1 = largest
+            table[f"{name}_rank_low"], table[f"{name}_rank_high"] = np.quantile(
+                ranks, q, axis=0, method="nearest"
+            ).astype(int)
+        types = np.vectorize(blood_type)(d_draw, r_draw)
+        for kind in ("O", "AB+", "mutual", "isolated"):
+            table[f"p_{kind}"] = (types == kind).mean(axis=0)
+        table["type"] = [blood_type(a, b) for a, b in zip(d[0], r[0], strict=True)]
+        table["measured_as_source"] = self.measured.sum(axis=1).to_numpy()
+        table["measured_as_target"] = self.measured.sum(axis=0).to_numpy()
+        return table
+
+
+def sums(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """D and R of each draw (B × n each), the diagonal excluded."""
+    off = ~np.eye(draws.shape[1], dtype=bool)
+    cells = np.where(off, draws, 0.0)
+    return cells.sum(axis=2), cells.sum(axis=1)
+
+
+def estimate(
+    frame: pd.DataFrame,
+    covariates: dict[str, pd.DataFrame] | None = None,
+    settings: Settings = DEFAULT,
+) -> Estimate:
+    """Complete ``frame`` (source × target F, NaN where not measured, diagonal ignored)."""
+    langs = list(frame.index)
+    if list(frame.columns) != langs:
+        raise ValueError("the matrix must list the same languages as rows and columns")
+    f = frame.to_numpy(dtype=float)
+    n = len(langs)
+    off = ~np.eye(n, dtype=bool)
+    mask = off & ~np.isnan(f)
+    x = stack(covariates or {}, langs)
+    rng = np.random.default_rng(settings.seed)
+    if not (off & ~mask).any():  # every pair measured: nothing to estimate
+        return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE)
+    if mask.sum() < 2 * n:
+        raise ValueError(f"{mask.sum()} measured pairs for {n} languages: too few to estimate")
+    model, errors = select(f, mask, x, settings, rng)
+    fitted = fit(f, mask, x, model, settings).predict(x)
+    point = np.where(mask, f, fitted)
+    errors = errors - errors.mean()
+    resid = f[mask] - fitted[mask]
+    resid = (resid - resid.mean()) * np.sqrt(mask.sum() / max(1, mask.sum() - 2 * n))
+    draws = np.empty((settings.draws, n, n))
+    hidden = off & ~mask
+    for b in range(settings.draws):
+        boot = np.where(mask, fitted, np.nan)
+        boot[mask] += rng.choice(resid, size=mask.sum())
+        pred = fit(boot, mask, x, model, settings).predict(x)
+        pred[hidden] += rng.choice(errors, size=hidden.sum())
+        draws[b] = np.where(mask, f, pred)
+    draws[:, ~off] = np.nan_to_num(f[~off])  # the diagonal: not part of D or R
+    point[~off] = f[~off]
+    measured = _frame(mask, langs)
+    return Estimate(
+        pd.DataFrame(point, index=langs, columns=langs).rename_axis("source"),
+        measured,
+        draws,
+        float(np.sqrt(np.mean(errors**2))),
+        model,
+    )
+
+
+def _frame(values: np.ndarray, langs: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(values, index=langs, columns=langs).rename_axis("source")
+
+
+def stack(covariates: dict[str, pd.DataFrame], langs: list[str]) -> np.ndarray:
+    """n × n × p pair covariates in the order of ``langs`` (p may be 0)."""
+    n = len(langs)
+    if not covariates:
+        return np.zeros((n, n, 0))
+    layers = [c.loc[langs, langs].to_numpy(dtype=float) for c in covariates.values()]
+    return np.stack(layers, axis=2)
+
+
+def type_of(d: np.ndarray, r: np.ndarray) -> list[str]:
+    return [blood_type(a, b) for a, b in zip(d, r, strict=True)]
+
+
+def next_pairs(est: Estimate, count: int) -> list[tuple[str, str, float]]:
+    """The ``count`` unmeasured pairs whose training would narrow D and R most.
+
+    Under a Gaussian reading of the bootstrap draws, learning cell c lowers the total
+    variance of all D and R by Σ_j Cov(Q_j, F_c)² / Var(F_c). Pairs are chosen greedily:
+    after each choice every column of the centred draws is residualised on the chosen
+    cell (conditioning, in sample space), so the next choice counts only what is left.
+    Returns (source, target, variance removed) in the order chosen."""
+    langs = est.langs
+    n = len(langs)
+    hidden = np.argwhere(~np.eye(n, dtype=bool) & ~est.measured.to_numpy())
+    if len(hidden) == 0 or len(est.draws) < 2:
+        return []
+    cells = est.draws[:, hidden[:, 0], hidden[:, 1]]
+    d, r = sums(est.draws)
+    z = np.hstack([cells, d, r])
+    z = z - z.mean(axis=0)
+    m = len(hidden)
+    chosen: list[tuple[str, str, float]] = []
+    free = np.ones(m, dtype=bool)
+    for _ in range(min(count, m)):
+        zc, zq = z[:, :m], z[:, m:]
+        norms = np.einsum("ij,ij->j", zc, zc)
+        gains = np.where(
+            free & (norms > 1e-12),
+            np.square(zq.T @ zc).sum(axis=0) / np.where(norms > 1e-12, norms, 1.0),
+            -1.0,
+        ) / (len(z) - 1)
+        best = int(np.argmax(gains))
+        if gains[best] < 0:
+            break
+        s, t = hidden[best]
+        chosen.append((langs[s], langs[t], float(gains[best])))
+        free[best] = False
+        pivot = z[:, best].copy()
+        z = z - np.outer(pivot, pivot @ z) / (pivot @ pivot)
+    return chosen

@@ -1,0 +1,133 @@
+"""Completing a transfer matrix from a balanced subset, and backtesting it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bloodbank.graph.backtest import backtest, hide, summarise
+from bloodbank.graph.estimate import Settings, estimate, sums
+
+
+def simulated(n: int, seed: int, inter: float = 3.0, noise: float = 2.0) -> pd.DataFrame:
+    """Additive + rank-1 interaction + noise, F in percent, diagonal 0."""
+    rng = np.random.default_rng(seed)
+    d, r = rng.normal(0, 10, n), rng.normal(0, 15, n)
+    u, v = rng.normal(0, inter, n), rng.normal(0, inter, n)
+    f = 5 + d[:, None] + r[None, :] + np.outer(u, v) + rng.normal(0, noise, (n, n))
+    np.fill_diagonal(f, 0.0)
+    langs = [f"q{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(n)]
+    return pd.DataFrame(f, index=langs, columns=langs)
+
+
+FAST = Settings(draws=60, shrinks=(1.0, 3.0))
+
+
+def test_an_additive_matrix_is_recovered_exactly_from_a_third_of_its_pairs():
+    full = simulated(10, seed=1, inter=0.0, noise=0.0)
+    seen = hide(full, 0.34, seed=0)
+    est = estimate(seen, settings=FAST)
+    off = ~np.eye(10, dtype=bool)
+    assert np.isnan(seen.to_numpy()[off]).mean() > 0.6
+    assert np.allclose(est.point.to_numpy()[off], full.to_numpy()[off], atol=0.05)
+    assert est.measured.to_numpy().sum() == 10 * 3
+
+
+def test_hidden_cells_fall_inside_their_intervals_and_measured_ones_stay():
+    full = simulated(12, seed=2)
+    seen = hide(full, 0.4, seed=3)
+    est = estimate(seen, settings=FAST)
+    measured = est.measured.to_numpy()
+    assert np.array_equal(est.point.to_numpy()[measured], full.to_numpy()[measured])
+    lo, hi = (m.to_numpy() for m in est.cell_interval(0.9))
+    hidden = ~measured & ~np.eye(12, dtype=bool)
+    truth = full.to_numpy()
+    inside = ((truth >= lo) & (truth <= hi))[hidden].mean()
+    assert inside >= 0.8
+    table = est.summary()
+    d_true, _ = (a[0] for a in sums(truth[None]))
+    assert ((table["D_low"] <= d_true) & (d_true <= table["D_high"])).mean() >= 0.75
+    assert np.allclose(table[[c for c in table if c.startswith("p_")]].sum(axis=1), 1.0)
+    assert (table["D_rank_low"] <= table["D_rank_high"]).all()
+
+
+def test_the_estimate_is_seeded():
+    seen = hide(simulated(8, seed=4), 0.5, seed=1)
+    a, b = estimate(seen, settings=FAST), estimate(seen, settings=FAST)
+    assert np.array_equal(a.draws, b.draws) and a.model == b.model
+
+
+def test_the_interaction_beats_the_additive_baseline_where_there_is_one():
+    full = simulated(14, seed=5, inter=5.0, noise=1.0)
+    ours = summarise(backtest(full, [0.4], 2, FAST))
+    base = summarise(backtest(full, [0.4], 2, FAST.additive))
+    assert ours.loc[0.4, ("mean", "rmse")] < 0.8 * base.loc[0.4, ("mean", "rmse")]
+
+
+def test_too_few_pairs_are_refused():
+    seen = hide(simulated(6, seed=0), 0.2, seed=0)  # k = 1: 6 cells for 6 languages
+    with pytest.raises(ValueError, match="too few"):
+        estimate(seen, settings=FAST)
+
+
+def widths(est) -> float:
+    table = est.summary()
+    return float((table["D_high"] - table["D_low"] + table["R_high"] - table["R_low"]).mean())
+
+
+def test_next_pairs_narrow_d_and_r_more_than_random_pairs():
+    from bloodbank.graph.estimate import next_pairs
+
+    full = simulated(10, seed=7, inter=4.0)
+    seen = hide(full, 0.34, seed=2)
+    est = estimate(seen, settings=FAST)
+    chosen = next_pairs(est, 6)
+    assert len({(s, t) for s, t, _ in chosen}) == 6
+    assert all(np.isnan(seen.loc[s, t]) and s != t for s, t, _ in chosen)
+    assert [g for *_, g in chosen] == sorted((g for *_, g in chosen), reverse=True)
+
+    def measured_with(pairs) -> float:
+        more = seen.copy()
+        for s, t in pairs:
+            more.loc[s, t] = full.loc[s, t]
+        return widths(estimate(more, settings=FAST))
+
+    hidden = [(s, t) for s in seen.index for t in seen.columns if np.isnan(seen.loc[s, t])]
+    rng = np.random.default_rng(0)
+    randoms = [
+        measured_with([hidden[i] for i in rng.choice(len(hidden), 6, replace=False)])
+        for _ in range(3)
+    ]
+    assert measured_with([(s, t) for s, t, _ in chosen]) < min(randoms)
+
+
+def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch):
+    import yaml
+    from conftest import ROOT
+
+    from bloodbank.cli import main
+
+    langs = ["qaa", "qab", "qac", "qae"]
+    text = (ROOT / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    text = text.replace(
+        f"studied: {params['studied']}".replace("'", ""), f"studied: [{', '.join(langs)}]"
+    )
+    text = text.replace("design: all ", "design: balanced ")
+    text = text.replace("fraction: 0.3 ", "fraction: 0.67")
+    (tmp_path / "params.yaml").write_text(text)
+    full = simulated(4, seed=1)
+    full.index = full.columns = langs
+    seen = hide(full, 0.67, seed=0)
+    (tmp_path / "metrics").mkdir()
+    seen.rename_axis("source").to_csv(tmp_path / "metrics/finetune_scores.csv")
+    monkeypatch.chdir(tmp_path)
+    assert main(["next-pairs", "2", "--append"]) == 0
+    after = (tmp_path / "params.yaml").read_text()
+    assert "# Which ordered pairs (s, t) get a pair training." in after  # comments kept
+    extra = yaml.safe_load(after)["pairs"]["extra"]
+    assert len(extra) == 2 and all(np.isnan(seen.loc[s, t]) for s, t in extra)
+    plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())["pair_stages"]
+    assert all(f"{s}-{t}" in plan for s, t in extra)
+    assert sum(v["src"] != v["tgt"] for v in plan.values()) == 8 + 2  # k = 2, and the new
