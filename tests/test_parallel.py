@@ -130,6 +130,20 @@ def test_dry_run_lists_the_plan_with_resources_and_runs_nothing(tmp_path):
     assert not (repo / "a.txt").exists() and not (repo / "dvc.lock").exists()
 
 
+@pytest.mark.e2e
+def test_the_plan_calls_stale_what_dvc_status_calls_stale(tmp_path):
+    repo = toy_repo(tmp_path / "toy", fail=False)
+    run(["dvc", "repro", "c"], repo)  # c is up to date, a and b are not
+    (repo / "c.txt").write_text("changed by hand\n")  # ...and now c is stale again
+    run(["dvc", "repro", "a"], repo)
+    status = run(["dvc", "status"], repo).stdout
+    stale_in_dvc = {x.rstrip(":") for x in status.splitlines() if x and not x[0].isspace()}
+    plan = lbb_repro(repo, "--dry-run").stdout
+    rows = {line.split()[0]: line.split()[1] for line in plan.splitlines()[1:-1]}
+    assert {name for name, state in rows.items() if state == "stale"} == stale_in_dvc
+    assert stale_in_dvc == {"b", "c"} and rows["a"] == "up"  # "up to date"
+
+
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_lbb_repro_gives_the_same_hashes_as_dvc_repro_and_a_sound_store(built, tmp_path):
