@@ -229,6 +229,7 @@ def settle(page, text: str) -> None:
     page.wait_for_timeout(800)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser):
     app = App("--outputs", str(write_outputs(tmp_path / "repo")))

@@ -129,6 +129,7 @@ def test_every_sentence_of_the_test_split_is_scored_once(built):
     assert metrics["train"]["threads"] == 2
 
 
+@pytest.mark.slow
 def test_a_forced_rerun_gives_identical_weights_and_invalidates_nothing(built_copy):
     repo = built_copy
     weights = (repo / "models/mono/qab/model.safetensors").read_bytes()

@@ -130,6 +130,7 @@ def test_dry_run_lists_the_plan_with_resources_and_runs_nothing(tmp_path):
     assert not (repo / "a.txt").exists() and not (repo / "dvc.lock").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_the_plan_calls_stale_what_dvc_status_calls_stale(tmp_path):
     repo = toy_repo(tmp_path / "toy", fail=False)

@@ -40,6 +40,7 @@ save_tokenizer(train_tokenizer(lambda: iter(lines), cfg), Path(sys.argv[2]), cfg
 """
 
 
+@pytest.mark.slow
 def test_training_is_byte_identical_across_processes(tmp_path):
     """tokenizers#1794: the raw trainer varies from process to process; ours must not."""
     (tmp_path / "corpus.txt").write_text("\n".join(corpus()))
