@@ -163,12 +163,19 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u * scale, v / np.where(scale > 0, scale, 1.0)
 
 
-def candidates(y: np.ndarray, settings: Settings) -> list[Model]:
+CELLS_PER_PARAMETER = 1.2  # an interaction is tried only with this many cells per parameter
+
+
+def candidates(y: np.ndarray, n: int, settings: Settings) -> list[Model]:
+    """The models cross-validation chooses from. A rank whose parameters (μ, d, r and
+    2nq factors) outnumber the measured cells is not tried: with 12 cells for 6
+    languages, cross-validation itself is too noisy to keep it from overfitting."""
     scale = float(np.std(y)) or 1.0
     models = [Model(0, 0.0)] if 0 in settings.ranks else []
     for rank in (r for r in settings.ranks if r > 0):
-        models += [Model(rank, c * scale) for c in settings.shrinks]
-    return models
+        if len(y) >= CELLS_PER_PARAMETER * (1 + 2 * n * (1 + rank)):
+            models += [Model(rank, c * scale) for c in settings.shrinks]
+    return models or [Model(0, 0.0)]
 
 
 def cv_errors(
@@ -203,7 +210,7 @@ def select(
         mine = np.nonzero(rows == s)[0]
         folds[mine] = (rng.permutation(len(mine)) + rng.integers(settings.folds)) % settings.folds
     best: tuple[float, Model, np.ndarray] | None = None
-    for model in candidates(f[mask], settings):
+    for model in candidates(f[mask], len(f), settings):
         errors = cv_errors(f, mask, x, model, settings, folds)
         mse = float(np.mean(errors**2))
         if best is None or mse < best[0] - 1e-12:
