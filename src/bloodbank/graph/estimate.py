@@ -163,7 +163,7 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u * scale, v / np.where(scale > 0, scale, 1.0)
 
 
-CELLS_PER_PARAMETER = 1.2  # an interaction is tried only with this many cells per parameter
+CELLS_PER_PARAMETER = 1.2  # covariates and interactions only with this many cells per parameter
 
 
 def candidates(y: np.ndarray, n: int, settings: Settings) -> list[Model]:
@@ -282,6 +282,8 @@ def estimate(
     off = ~np.eye(n, dtype=bool)
     mask = off & ~np.isnan(f)
     x = stack(covariates or {}, langs)
+    if mask.sum() < CELLS_PER_PARAMETER * (1 + 2 * n + x.shape[2]):
+        x = x[:, :, :0]  # too few cells to fit covariates beside the additive part
     rng = np.random.default_rng(settings.seed)
     if not (off & ~mask).any():  # every pair measured: nothing to estimate
         return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE)
