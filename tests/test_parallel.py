@@ -88,12 +88,16 @@ def toy_repo(path: Path, fail: bool) -> Path:
     return path
 
 
+def clean_env() -> dict[str, str]:
+    """The environment without variables that would point a repo at another one."""
+    return {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "MLFLOW_TRACKING_URI")}
+
+
 def lbb_repro(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "MLFLOW_TRACKING_URI")}
     return subprocess.run(
         [*LBB, "repro", "--workers", "2", *args],
         cwd=repo,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=600,
@@ -194,11 +198,10 @@ def long_mono(repo: Path) -> Path:
 
 
 def start_lbb(repo: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "MLFLOW_TRACKING_URI")}
     return subprocess.Popen(
         [*LBB, "repro", "--workers", "2", *args],
         cwd=repo,
-        env=env,
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
