@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hide all pairs but a balanced design's, complete the matrix (additive "
         "+ low-rank + covariates, bootstrap intervals), and compare with the full matrix: "
         "Spearman of D and of R, blood types right, RMSE of the hidden cells, and the "
-        "share of hidden cells inside their 90%% interval. Mean and worst case over the "
+        "share of hidden cells inside their 90% interval. Mean and worst case over the "
         "draws, for our estimate and for the additive baseline.",
         epilog="example: lbb backtest --matrix metrics/finetune_scores.csv "
         "--fraction 0.3,0.5 --draws 10 --out /tmp/bt",
