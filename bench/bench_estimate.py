@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bloodbank.core.languages import REGISTRY
-from bloodbank.graph.backtest import backtest, summarise
+from bloodbank.graph.backtest import WORST, backtest, summarise
 from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.design import per_language
 from bloodbank.graph.estimate import Settings
@@ -133,7 +133,7 @@ def main() -> None:
     pooled = sims.groupby(level=["method", "fraction"]).agg(
         {
             **{(s, m): "mean" for s in ("mean",) for m in sims["mean"].columns},
-            **{("worst", m): ("max" if m == "rmse" else "min") for m in sims["worst"].columns},
+            **{("worst", m): WORST[m] for m in sims["worst"].columns},
         }
     )
     print("\nsimulated worlds pooled (mean of means; worst of worsts):")

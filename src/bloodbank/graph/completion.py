@@ -62,14 +62,14 @@ class Completed:
 def complete(matrices: dict[str, pd.DataFrame], cfg: EstimateConfig, seed: int) -> Completed:
     """Estimate every matrix of ``matrices`` (by baseline) with the same settings."""
     settings = settings_for(cfg, seed)
+    langs = list(next(iter(matrices.values())).index)
+    covariates = pair_covariates(langs) if cfg.covariates else None  # the same for each
     out: dict[str, Estimate | None] = {}
     for name, frame in matrices.items():
         off = ~np.eye(len(frame), dtype=bool)
         if np.isnan(frame.to_numpy()[off]).all():
             out[name] = None
             continue
-        langs = list(frame.index)
-        covariates = pair_covariates(langs) if cfg.covariates else None
         out[name] = estimate(frame, covariates, settings)
     return Completed(out)
 

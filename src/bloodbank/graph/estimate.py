@@ -235,8 +235,7 @@ class Estimate:
 
     def cell_interval(self, level: float = LEVEL) -> tuple[pd.DataFrame, pd.DataFrame]:
         lo, hi = np.quantile(self.draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        frame = lambda m: pd.DataFrame(m, index=self.langs, columns=self.langs)  # noqa: E731
-        return frame(lo), frame(hi)
+        return _frame(lo, self.langs), _frame(hi, self.langs)
 
     def summary(self, level: float = LEVEL) -> pd.DataFrame:
         """Per language: D and R (point, interval), rank intervals, blood-type odds."""
@@ -255,7 +254,7 @@ class Estimate:
         types = np.vectorize(blood_type)(d_draw, r_draw)
         for kind in ("O", "AB+", "mutual", "isolated"):
             table[f"p_{kind}"] = (types == kind).mean(axis=0)
-        table["type"] = [blood_type(a, b) for a, b in zip(d[0], r[0], strict=True)]
+        table["type"] = type_of(d[0], r[0])
         table["measured_as_source"] = self.measured.sum(axis=1).to_numpy()
         table["measured_as_target"] = self.measured.sum(axis=0).to_numpy()
         return table
