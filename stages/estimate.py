@@ -1,7 +1,7 @@
 """estimate: complete the finetune-score matrices where pairs were not trained.
 
 Reads metrics/finetune_scores.csv and its compute-matched twin (empty cells where
-pairs.yaml planned no training); writes metrics/estimate/ (completed matrices, 90%
+pairs.yaml planned no training) and the monolingual MRRs (metrics/scores.json); writes metrics/estimate/ (completed matrices, 90%
 intervals, per-language D and R with intervals and blood-type odds, the mask of measured
 cells) and metrics/estimate.json. With every pair trained it copies the matrices.
 """
@@ -17,6 +17,7 @@ from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.graph.completion import complete, write
+from bloodbank.graph.matrix_io import read_mono_mrr
 from bloodbank.tracking.runs import stage_run
 
 
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     logged = params.estimate.model_dump()
     with stage_run("estimate", params.tracking, params.seed, logged, {}) as run:
-        completed = complete(matrices, params.estimate, params.seed)
+        mono = read_mono_mrr(paths.SCORES_SUMMARY)
+        completed = complete(matrices, params.estimate, params.seed, mono)
         write(completed, paths.ESTIMATE_DIR)
         summary = completed.summary()
         write_json(paths.ESTIMATE_METRICS, summary)

@@ -133,3 +133,99 @@ def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch)
     plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())["pair_stages"]
     assert all(f"{s}-{t}" in plan for s, t in extra)
     assert sum(v["src"] != v["tgt"] for v in plan.values()) == 8 + 2  # k = 2, and the new
+
+
+def test_covariates_hold_mono_mrr_first_and_a_syntactic_distance():
+    from bloodbank.graph.covariates import pair_covariates
+
+    langs = ["de", "en", "ja", "hi"]
+    mono = pd.Series({"de": 0.28, "en": 0.25, "ja": 0.39, "hi": 0.21})
+    cov = pair_covariates(langs, mono)
+    assert list(cov)[:2] == ["mono_source", "mono_target"]  # kept first when cells are few
+    assert cov["mono_source"].loc["ja", "de"] > cov["mono_source"].loc["hi", "de"]
+    assert (cov["mono_target"]["ja"] == cov["mono_target"].loc["de", "ja"]).all()
+    dist = cov["syntax_distance"]
+    assert (
+        dist.loc["de", "en"] < dist.loc["de", "ja"] and dist.loc["en", "de"] == dist.loc["de", "en"]
+    )
+    synthetic = pair_covariates(["qaa", "qac", "qad"])["syntax_distance"]
+    assert synthetic.loc["qaa", "qac"] == 0.0  # the registry gives them the same four features
+    assert synthetic.loc["qaa", "qad"] == 0.5  # SOV and postpositions against SVO, prepositions
+    assert list(pair_covariates(langs, mono, typology=False)) == ["mono_source", "mono_target"]
+
+
+def mono_world(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Effects that follow log monolingual MRR closely (the study's Figure 4, sharpened)."""
+    rng = np.random.default_rng(seed)
+    mono = pd.Series(rng.uniform(0.15, 0.45, n))
+    z = np.log(mono.to_numpy())
+    z = (z - z.mean()) / z.std()
+    d, r = 8 * z + rng.normal(0, 1, n), -15 * z + rng.normal(0, 2, n)
+    f = d[:, None] + r[None, :] + rng.normal(0, 6, (n, n))
+    np.fill_diagonal(f, 0.0)
+    langs = [f"q{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(n)]
+    mono.index = langs
+    return pd.DataFrame(f, index=langs, columns=langs), mono
+
+
+def test_monolingual_mrr_helps_where_the_effects_follow_it():
+    from bloodbank.graph.covariates import pair_covariates
+
+    errors = {"with": [], "without": []}
+    for seed in range(3):
+        full, mono = mono_world(16, seed)
+        truth = sums(full.to_numpy()[None])[0][0]
+        seen = hide(full, 0.2, seed=seed)  # k = 3 pairs per language
+        for name, cov in (
+            ("with", pair_covariates(list(full.index), mono, False)),
+            ("without", None),
+        ):
+            est = estimate(seen, cov, FAST)
+            errors[name].append(np.sqrt(np.mean((est.summary()["D"].to_numpy() - truth) ** 2)))
+            if name == "with":
+                assert est.covariates == ["mono_source", "mono_target"]
+                assert est.model.effects > 0  # cross-validation shrinks d toward the line
+    assert np.mean(errors["with"]) < 0.85 * np.mean(errors["without"])
+
+
+def test_next_pairs_focus_on_the_language_whose_type_is_undecided():
+    from bloodbank.graph.estimate import next_pairs, undecided
+
+    n = 10
+    rng = np.random.default_rng(3)
+    a = np.array([10.0, -10, 8, -8, 6, -6, 12, -12, 9, 0.0])  # source effects
+    b = np.array([-12.0, 12, -10, 10, -8, 8, 11, -11, 10, -10])  # target effects, sum 0
+    a[-1] = b[-1] / 9  # so D of the last language, 9a - b, is 0; every other D is far off
+    f = a[:, None] + b[None, :] + rng.normal(0, 1.5, (n, n))
+    np.fill_diagonal(f, 0.0)
+    langs = [f"q{chr(97 + i)}" for i in range(n)]
+    seen = hide(pd.DataFrame(f, index=langs, columns=langs), 0.34, seed=0)
+    est = estimate(seen, settings=Settings(draws=200, ranks=(0,)))
+    weights = undecided(*sums(est.draws))
+    assert np.argmax(weights[:n]) == n - 1
+    chosen = next_pairs(est, 4, focus="types")
+    assert chosen[0][0] == langs[-1] and sum(s == langs[-1] for s, _, _ in chosen) >= 3
+    everything = next_pairs(est, 4, focus="sums")
+    assert everything[0][0] != langs[-1] and sum(s == langs[-1] for s, _, _ in everything) < 3
+    with pytest.raises(ValueError, match="focus"):
+        next_pairs(est, 1, focus="nothing")
+
+
+def test_an_adaptive_plan_grows_a_smaller_design_to_the_same_budget():
+    from bloodbank.graph.backtest import grow
+
+    full = simulated(10, seed=8)
+    start = hide(full, 0.23, seed=1)  # k = 2
+    budget = int(hide(full, 0.34, seed=1).notna().to_numpy().sum()) - 10  # k = 3, diagonal off
+    grown = grow(full, start, budget, FAST, round_size=4)
+    off = ~np.eye(10, dtype=bool)
+    assert int(grown.notna().to_numpy()[off].sum()) == budget
+    assert grown.notna().to_numpy()[start.notna().to_numpy()].all()  # nothing dropped
+    assert np.array_equal(
+        grown.to_numpy()[off & grown.notna().to_numpy()],
+        full.to_numpy()[off & grown.notna().to_numpy()],
+    )
+    again = grow(full, start, budget, FAST, round_size=4)
+    assert grown.equals(again)
+    rows = backtest(full, [0.34], 2, FAST, adaptive_from=0.23)
+    assert len(rows) == 2 and rows["type_accuracy"].between(0, 1).all()

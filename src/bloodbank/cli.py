@@ -31,6 +31,7 @@ from bloodbank.core.languages import REGISTRY
 from bloodbank.core.offline import offline_environment
 from bloodbank.data.dumps import inspect_dump
 from bloodbank.graph.design import check_plan, coverage, write_plan
+from bloodbank.graph.estimate import FOCUS
 from bloodbank.graph.matrix_io import KINDS
 
 CONFIGS = Path("configs")
@@ -106,19 +107,32 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bloodbank.graph.covariates import pair_covariates
     from bloodbank.graph.estimate import Settings
     from bloodbank.graph.figures import save
-    from bloodbank.graph.matrix_io import read_matrix
+    from bloodbank.graph.matrix_io import read_matrix, read_mono_mrr
 
     matrix = read_matrix(args.matrix, args.kind, args.transpose)
     full = matrix.frame()
     if np.isnan(full.to_numpy()[matrix.off_diagonal()]).any():
         print(f"error: {args.matrix}: a backtest needs every off-diagonal cell", file=sys.stderr)
         return 1
-    covariates = pair_covariates(matrix.langs) if args.covariates else None
+    mono = read_mono_mrr(args.mono) if args.mono else matrix.diagonal_mrr
+    if mono is not None and not set(matrix.langs) <= set(mono):
+        missing = ", ".join(sorted(set(matrix.langs) - set(mono)))
+        print(f"error: no monolingual MRR for {missing}", file=sys.stderr)
+        return 1
+    covariates = None
+    if args.covariates or mono is not None:
+        known = pd.Series(mono) if mono is not None else None
+        covariates = pair_covariates(matrix.langs, known, typology=args.covariates)
     settings = Settings(draws=args.bootstrap)
+    runs = [("ours", settings, None), ("additive", settings.additive, None)]
+    if args.adaptive is not None:
+        runs.append((f"ours, adaptive from {args.adaptive:g}", settings, args.adaptive))
     methods = {}
     results = {}
-    for name, chosen in (("ours", settings), ("additive", settings.additive)):
-        results[name] = backtest(full, args.fraction, args.draws, chosen, covariates, progress=True)
+    for name, chosen, start in runs:
+        results[name] = backtest(
+            full, args.fraction, args.draws, chosen, covariates, True, adaptive_from=start
+        )
         methods[name] = summarise(results[name])
     table = pd.concat(methods, names=["method"])
     n = len(matrix.langs)
@@ -136,7 +150,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_next_pairs(args: argparse.Namespace) -> int:
     from bloodbank.graph.completion import complete
     from bloodbank.graph.estimate import next_pairs
-    from bloodbank.graph.matrix_io import BASELINES
+    from bloodbank.graph.matrix_io import BASELINES, read_mono_mrr
 
     params = load_params(args.params)
     root = args.params.parent
@@ -146,8 +160,10 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
         print(f"error: {source}: not found; run `dvc repro` first", file=sys.stderr)
         return 1
     frame = pd.read_csv(source, index_col="source")
-    est = complete({params.graph.baseline: frame}, params.estimate, params.seed).estimates
-    chosen = next_pairs(est[params.graph.baseline], args.count)
+    scores = root / "metrics/scores.json"
+    mono = read_mono_mrr(scores) if scores.is_file() else None
+    est = complete({params.graph.baseline: frame}, params.estimate, params.seed, mono).estimates
+    chosen = next_pairs(est[params.graph.baseline], args.count, args.focus)
     if not chosen:
         print("every pair is measured already: nothing to propose")
         return 0
@@ -444,22 +460,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--covariates",
         action="store_true",
-        help="use shared script and family of the registry's languages as covariates",
+        help="use shared script, shared family and URIEL syntactic distance of the "
+        "registry's languages as covariates",
+    )
+    p.add_argument(
+        "--mono",
+        type=Path,
+        metavar="FILE",
+        help="monolingual MRRs as a covariate: CSV (language,mrr) or JSON (our "
+        "scores.json); default: the matrix's diagonal when it holds raw MRRs",
+    )
+    p.add_argument(
+        "--adaptive",
+        type=float,
+        metavar="START",
+        help="also backtest an adaptive plan: a balanced START fraction, then rounds of 8 "
+        "next-pairs up to each fraction's budget",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="write CSVs and the figure here")
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser(
         "next-pairs",
-        help="the pairs whose training would narrow D and R most",
+        help="the pairs whose training would settle the blood bank most",
         description="Estimate the matrix from the pairs trained so far "
         "(metrics/finetune_scores.csv, after `dvc repro`) and propose the N untrained "
         "pairs that would remove the most variance from donation D and recipience R, "
-        "chosen greedily from the bootstrap draws. With --append they go to "
-        "pairs.extra in params.yaml and pairs.yaml is rewritten: the next `dvc repro` "
-        "trains only them (and refreshes the estimate).",
+        "chosen greedily from the bootstrap draws; by default each D and R counts by how "
+        "undecided its sign (the blood type) and its rank still are. With --append they "
+        "go to pairs.extra in params.yaml and pairs.yaml is rewritten: the next `dvc "
+        "repro` trains only them (and refreshes the estimate). A few pairs per round, "
+        "then repeat: each round's estimate informs the next.",
     )
     p.add_argument("count", type=int, metavar="N", help="how many pairs to propose")
+    p.add_argument(
+        "--focus",
+        choices=FOCUS,
+        default="types",
+        help="types: weigh D and R by their undecided sign and rank (default); sums: all "
+        "D and R alike",
+    )
     p.add_argument("--append", action="store_true", help="add them to the plan")
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="default: %(default)s")
     p.set_defaults(func=cmd_next_pairs)

@@ -140,3 +140,17 @@ def features(codes: list[str], detailed: bool = False) -> dict[str, dict[str, st
             feats = dict.fromkeys(CATEGORICAL, UNKNOWN)
         out[code] = feats
     return out
+
+
+def syntactic_distance(a: str, b: str) -> float:
+    """The share of syntax features on which ``a`` and ``b`` differ, over those known for
+    both (NaN if none): every URIEL S_* feature for real languages, the four categorical
+    features of the registry for synthetic ones (a language of each kind: the four)."""
+    if languages.get(a).synthetic or languages.get(b).synthetic:
+        fa, fb = categorical(a), categorical(b)
+    else:
+        fa, fb = syntax_flags(a), syntax_flags(b)
+    known = [n for n in fa if fa[n] != UNKNOWN and fb.get(n, UNKNOWN) != UNKNOWN]
+    if not known:
+        return float("nan")
+    return sum(fa[n] != fb[n] for n in known) / len(known)

@@ -222,14 +222,25 @@ class EstimateConfig(Section):
         min_length=1,
         description="interaction penalties tried, in units of the measured cells' sd",
     )
+    effects: list[float] = Field(
+        [1.0, 3.0, 10.0],
+        description="penalties tried on the language effects around the covariates, in "
+        "cells ([] leaves them free)",
+    )
     folds: int = Field(5, ge=2, description="cross-validation folds")
     draws: int = Field(200, ge=10, description="bootstrap draws for the intervals")
-    covariates: bool = Field(True, description="shared script and family as pair covariates")
+    covariates: bool = Field(
+        True,
+        description="shared script, shared family, URIEL syntactic distance and "
+        "monolingual MRR as covariates",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> EstimateConfig:
         if any(r < 0 for r in self.ranks) or any(c <= 0 for c in self.shrinks):
             raise ValueError("ranks must be >= 0 and shrinks > 0")
+        if any(e <= 0 for e in self.effects):
+            raise ValueError("effects penalties must be > 0")
         return self
 
 

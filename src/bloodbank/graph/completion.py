@@ -28,6 +28,7 @@ def settings_for(cfg: EstimateConfig, seed: int) -> Settings:
     return Settings(
         ranks=tuple(cfg.ranks),
         shrinks=tuple(cfg.shrinks),
+        effects=tuple(cfg.effects),
         folds=cfg.folds,
         draws=cfg.draws,
         seed=seed,
@@ -54,16 +55,25 @@ class Completed:
                 "fraction_measured": round(measured / (n * (n - 1)), 4),
                 "rank": None if est.model == NONE else est.model.rank,
                 "shrink": None if est.model == NONE else round(est.model.shrink, 4),
+                "effects_penalty": None if est.model == NONE else est.model.effects,
+                "covariates": est.covariates,
                 "prediction_sd": round(est.prediction_sd, 4),
             }
         return out
 
 
-def complete(matrices: dict[str, pd.DataFrame], cfg: EstimateConfig, seed: int) -> Completed:
-    """Estimate every matrix of ``matrices`` (by baseline) with the same settings."""
+def complete(
+    matrices: dict[str, pd.DataFrame],
+    cfg: EstimateConfig,
+    seed: int,
+    mono: dict[str, float] | None = None,
+) -> Completed:
+    """Estimate every matrix of ``matrices`` (by baseline) with the same settings;
+    ``mono`` (monolingual MRR by language) enters the covariates when given."""
     settings = settings_for(cfg, seed)
     langs = list(next(iter(matrices.values())).index)
-    covariates = pair_covariates(langs) if cfg.covariates else None  # the same for each
+    known = pd.Series(mono) if mono and set(langs) <= set(mono) else None
+    covariates = pair_covariates(langs, known) if cfg.covariates else None
     out: dict[str, Estimate | None] = {}
     for name, frame in matrices.items():
         off = ~np.eye(len(frame), dtype=bool)

@@ -4,13 +4,16 @@ The model of a finetune score, for an ordered pair s ≠ t:
 
     F(s→t) = μ + d_s + r_t + β·x_st + u_s·v_t + ε,
 
-an additive part (a source effect, a target effect), pair covariates known without any
-pair training (shared script, shared family, typological distance), a low-rank
-interaction u_s·v_t of rank ``rank``, and noise. It is fitted to the measured cells by
-alternating ridge least squares: the additive part and β as one ridge regression, then
-each u_s and v_t as small ridge regressions, until the fit settles. Monolingual MRR is
-not a covariate of the cells: a language's effect d_s or r_t is measured directly by
-its k pairs in a balanced design (it enters as a report column instead).
+an additive part (a source effect, a target effect), covariates known without any pair
+training (shared script, shared family, URIEL syntactic distance; and each side's
+monolingual MRR, which the study finds correlated with donation and recipience), a
+low-rank interaction u_s·v_t of rank ``rank``, and noise. The language effects d and r
+are ridge-penalised by ``effects``: with monolingual MRR among the covariates they are
+then deviations from the MRR line, so a language measured in few pairs borrows from it.
+It is fitted to the measured cells by alternating ridge least squares: the additive part
+and β as one ridge regression, then each u_s and v_t as small ridge regressions, until
+the fit settles. Cross-validation chooses the effects penalty on the additive model
+first, then the interaction's rank and penalty.
 
 Uncertainty comes from a residual bootstrap: each draw refits the model to the fitted
 values plus resampled residuals, predicts every unmeasured cell, and adds a prediction
@@ -38,7 +41,9 @@ class Settings:
     ranks: tuple[int, ...] = (0, 1, 2)  # interaction ranks tried; 0 = additive only
     shrinks: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)  # interaction penalties tried, in
     # units of the measured cells' standard deviation (so that F in % or as a ratio alike)
-    ridge: float = 1e-3  # on the source and target effects d, r: only to fix the level
+    effects: tuple[float, ...] = (1.0, 3.0, 10.0)  # penalties tried on d and r (in cells:
+    # k measured cells and penalty λ shrink a language's effect by k / (k + λ))
+    ridge: float = 1e-3  # the least penalty on d and r: only to fix the level
     draws: int = 200  # bootstrap draws
     folds: int = 5  # cross-validation folds: model choice and prediction errors
     iterations: int = 50  # alternating least-squares rounds, at most
@@ -46,8 +51,8 @@ class Settings:
 
     @property
     def additive(self) -> Settings:
-        """The baseline: rank 0 only (covariates, if given, still enter)."""
-        return replace(self, ranks=(0,))
+        """The baseline: rank 0 and free effects (covariates, if given, still enter)."""
+        return replace(self, ranks=(0,), effects=())
 
 
 DEFAULT = Settings()
@@ -55,10 +60,12 @@ DEFAULT = Settings()
 
 @dataclass(frozen=True)
 class Model:
-    """One candidate: an interaction rank and its penalty (absolute, F's units)."""
+    """One candidate: an interaction rank and its penalty (absolute, F's units), and the
+    penalty on the language effects (in cells)."""
 
     rank: int
     shrink: float
+    effects: float = 0.0
 
 
 NONE = Model(-1, 0.0)  # no model: every cell was measured
@@ -90,12 +97,13 @@ def fit(f: np.ndarray, mask: np.ndarray, x: np.ndarray, model: Model, settings: 
     rows, cols = np.nonzero(mask)
     y = f[rows, cols]
     base = _additive_design(rows, cols, x, n)
-    theta, _ = _solve(base, y, rows, np.zeros((len(y), 0)), n, 0, settings.ridge, 0.0)
+    ridge = max(settings.ridge, model.effects)
+    theta, _ = _solve(base, y, rows, np.zeros((len(y), 0)), n, 0, ridge, 0.0)
     u, v = _start(y - base @ theta, rows, cols, n, q)
     previous = base @ theta
     for _ in range(settings.iterations if q else 0):
-        theta, u = _solve(base, y, rows, v[cols], n, q, settings.ridge, model.shrink)
-        theta, v = _solve(base, y, cols, u[rows], n, q, settings.ridge, model.shrink)
+        theta, u = _solve(base, y, rows, v[cols], n, q, ridge, model.shrink)
+        theta, v = _solve(base, y, cols, u[rows], n, q, ridge, model.shrink)
         u, v = _balance(u, v)
         fitted = base @ theta + np.einsum("ij,ij->i", u[rows], v[cols])
         if np.max(np.abs(fitted - previous)) < 1e-4 * (1 + np.std(y)):
@@ -166,16 +174,22 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 CELLS_PER_PARAMETER = 1.2  # covariates and interactions only with this many cells per parameter
 
 
-def candidates(y: np.ndarray, n: int, settings: Settings) -> list[Model]:
-    """The models cross-validation chooses from. A rank whose parameters (μ, d, r and
-    2nq factors) outnumber the measured cells is not tried: with 12 cells for 6
-    languages, cross-validation itself is too noisy to keep it from overfitting."""
+def effect_candidates(settings: Settings) -> list[Model]:
+    """The additive models: free effects, then each penalty on them."""
+    return [Model(0, 0.0, e) for e in (0.0, *settings.effects)]
+
+
+def candidates(y: np.ndarray, n: int, settings: Settings, effects: float = 0.0) -> list[Model]:
+    """The models cross-validation chooses from, with the effects penalty chosen first.
+    A rank whose parameters (μ, d, r and 2nq factors) outnumber the measured cells is not
+    tried: with 12 cells for 6 languages, cross-validation itself is too noisy to keep it
+    from overfitting."""
     scale = float(np.std(y)) or 1.0
-    models = [Model(0, 0.0)] if 0 in settings.ranks else []
+    models = [Model(0, 0.0, effects)] if 0 in settings.ranks else []
     for rank in (r for r in settings.ranks if r > 0):
         if len(y) >= CELLS_PER_PARAMETER * (1 + 2 * n * (1 + rank)):
-            models += [Model(rank, c * scale) for c in settings.shrinks]
-    return models or [Model(0, 0.0)]
+            models += [Model(rank, c * scale, effects) for c in settings.shrinks]
+    return models or [Model(0, 0.0, effects)]
 
 
 def cv_errors(
@@ -209,14 +223,33 @@ def select(
     for s in np.unique(rows):
         mine = np.nonzero(rows == s)[0]
         folds[mine] = (rng.permutation(len(mine)) + rng.integers(settings.folds)) % settings.folds
+    additive = _best(f, mask, x, effect_candidates(settings), settings, folds)
+    models = candidates(f[mask], len(f), settings, additive[1].effects)
+    return _best(f, mask, x, models, settings, folds, additive)[1:]
+
+
+def _best(
+    f: np.ndarray,
+    mask: np.ndarray,
+    x: np.ndarray,
+    models: list[Model],
+    settings: Settings,
+    folds: np.ndarray,
+    known: tuple[float, Model, np.ndarray] | None = None,
+) -> tuple[float, Model, np.ndarray]:
+    """(mean squared out-of-fold error, model, errors) of the best of ``models``; the
+    first wins ties, and ``known`` is a result already computed for one of them."""
     best: tuple[float, Model, np.ndarray] | None = None
-    for model in candidates(f[mask], len(f), settings):
-        errors = cv_errors(f, mask, x, model, settings, folds)
-        mse = float(np.mean(errors**2))
-        if best is None or mse < best[0] - 1e-12:
-            best = (mse, model, errors)
+    for model in models:
+        if known is not None and model == known[1]:
+            result = known
+        else:
+            errors = cv_errors(f, mask, x, model, settings, folds)
+            result = (float(np.mean(errors**2)), model, errors)
+        if best is None or result[0] < best[0] - 1e-12:
+            best = result
     assert best is not None
-    return best[1], best[2]
+    return best
 
 
 @dataclass
@@ -227,7 +260,8 @@ class Estimate:
     measured: pd.DataFrame  # bool; the diagonal is False
     draws: np.ndarray  # B × n × n completed matrices
     prediction_sd: float  # of an unmeasured cell's prediction error (cross-validated)
-    model: Model  # the rank and penalty cross-validation chose
+    model: Model  # the rank and penalties cross-validation chose
+    covariates: list[str]  # the covariates fitted (none with too few cells)
 
     @property
     def langs(self) -> list[str]:
@@ -280,12 +314,13 @@ def estimate(
     n = len(langs)
     off = ~np.eye(n, dtype=bool)
     mask = off & ~np.isnan(f)
-    x = stack(covariates or {}, langs)
-    if mask.sum() < CELLS_PER_PARAMETER * (1 + 2 * n + x.shape[2]):
-        x = x[:, :, :0]  # too few cells to fit covariates beside the additive part
+    names = list(covariates or {})
+    while names and mask.sum() < CELLS_PER_PARAMETER * (1 + 2 * n + len(names)):
+        names.pop()  # too few cells to fit them all beside the additive part: the last goes
+    x = stack({k: (covariates or {})[k] for k in names}, langs)
     rng = np.random.default_rng(settings.seed)
     if not (off & ~mask).any():  # every pair measured: nothing to estimate
-        return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE)
+        return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE, [])
     if mask.sum() < 2 * n:
         raise ValueError(f"{mask.sum()} measured pairs for {n} languages: too few to estimate")
     model, errors = select(f, mask, x, settings, rng)
@@ -311,6 +346,7 @@ def estimate(
         draws,
         float(np.sqrt(np.mean(errors**2))),
         model,
+        names,
     )
 
 
@@ -331,22 +367,34 @@ def type_of(d: np.ndarray, r: np.ndarray) -> list[str]:
     return [blood_type(a, b) for a, b in zip(d, r, strict=True)]
 
 
-def next_pairs(est: Estimate, count: int) -> list[tuple[str, str, float]]:
-    """The ``count`` unmeasured pairs whose training would narrow D and R most.
+FOCUS = ("types", "sums")  # what next_pairs narrows: see its docstring
 
-    Under a Gaussian reading of the bootstrap draws, learning cell c lowers the total
-    variance of all D and R by Σ_j Cov(Q_j, F_c)² / Var(F_c). Pairs are chosen greedily:
-    after each choice every column of the centred draws is residualised on the chosen
-    cell (conditioning, in sample space), so the next choice counts only what is left.
-    Returns (source, target, variance removed) in the order chosen."""
+
+def next_pairs(est: Estimate, count: int, focus: str = "types") -> list[tuple[str, str, float]]:
+    """The ``count`` unmeasured pairs whose training would inform the graph most.
+
+    Under a Gaussian reading of the bootstrap draws, learning cell c lowers the variance
+    of a sum Q (a language's D or R) by Cov(Q, F_c)² / Var(F_c). ``focus="sums"`` adds
+    this up over all D and R. ``focus="types"`` weighs each D and R by how undecided
+    what the study reads from it still is: 4p(1-p) for p = P(Q > 0) (the blood type),
+    plus the mean of 4q(1-q) over the other languages for q = P(Q above theirs) (the
+    ranking), plus 0.02; a sum already settled in sign and rank then draws no pairs.
+    Pairs are chosen greedily: after each choice every column of the centred draws is
+    residualised on the chosen cell (conditioning, in sample space), so the next choice
+    counts only what is left. Returns (source, target, weighted variance removed) in the
+    order chosen."""
+    if focus not in FOCUS:
+        raise ValueError(f"focus must be one of {FOCUS}, not {focus!r}")
     langs = est.langs
     n = len(langs)
     hidden = np.argwhere(~np.eye(n, dtype=bool) & ~est.measured.to_numpy())
     if len(hidden) == 0 or len(est.draws) < 2:
         return []
     cells = est.draws[:, hidden[:, 0], hidden[:, 1]]
-    d, r = sums(est.draws)
-    z = np.hstack([cells, d, r])
+    sums_ = np.hstack(sums(est.draws))
+    if focus == "types":
+        sums_ = sums_ * np.sqrt(undecided(*sums(est.draws)))
+    z = np.hstack([cells, sums_])
     z = z - z.mean(axis=0)
     m = len(hidden)
     chosen: list[tuple[str, str, float]] = []
@@ -368,3 +416,14 @@ def next_pairs(est: Estimate, count: int) -> list[tuple[str, str, float]]:
         pivot = z[:, best].copy()
         z = z - np.outer(pivot, pivot @ z) / (pivot @ pivot)
     return chosen
+
+
+def undecided(d: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Weights of D_1..D_n, R_1..R_n (draws × n each) for ``next_pairs``: sign and rank
+    ambiguity across the draws, from 0.02 (settled) up."""
+    out = []
+    for block in (d, r):
+        p = (block > 0).mean(axis=0)
+        above = (block[:, :, None] > block[:, None, :]).mean(axis=0)
+        out.append(4 * p * (1 - p) + (4 * above * (1 - above)).mean(axis=1) + 0.02)
+    return np.concatenate(out)
