@@ -1,7 +1,9 @@
 """dump@<lang>: the pinned Wikipedia snapshot of one language, validated.
 
-Source (params ``dump.source``): the synthetic world, a local file, or a
-Wikimedia mirror (resumable download checked against the published checksums).
+Source (params ``dump.source``): the synthetic world, a local file, a Wikimedia
+mirror (resumable download checked against the published checksums), or only the
+streams of a multistream dump that the sample and the statistics need (HTTP Range).
+Beside the dump: a manifest of what was fetched.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
-from bloodbank.data.dumps import fetch_dump
+from bloodbank.data.snapshot import fetch_dump
 from bloodbank.tracking.runs import stage_run
 
 
@@ -18,9 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     out = paths.dump(get(lang).wiki, params.dump.date)
+    manifest = paths.dump_manifest(get(lang).wiki, params.dump.date)
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
     with stage_run("dump", params.tracking, params.seed, logged, {"language": lang}) as run:
-        info = fetch_dump(lang, params.dump, params.synthetic, out)
+        info = fetch_dump(lang, params.dump, params.synthetic, out, manifest)
         run.log_metrics(
             {
                 "pages": info.pages,

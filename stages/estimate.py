@@ -1,9 +1,10 @@
 """estimate: complete the finetune-score matrices where pairs were not trained.
 
 Reads metrics/finetune_scores.csv and its compute-matched twin (empty cells where
-pairs.yaml planned no training) and the monolingual MRRs (metrics/scores.json); writes metrics/estimate/ (completed matrices, 90%
-intervals, per-language D and R with intervals and blood-type odds, the mask of measured
-cells) and metrics/estimate.json. With every pair trained it copies the matrices.
+pairs.yaml planned no training) and the monolingual MRRs (metrics/scores.json); writes
+metrics/estimate/ (completed matrices, 90% intervals, per-language D and R with intervals
+and blood-type odds, the mask of measured cells) and metrics/estimate.json. With every
+pair trained it copies the matrices.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """sample@<lang>: a fixed number of characters of consecutive sentences, plus a test split.
 
 The start is drawn with ``sample.seed``, the data snapshot's own seed, so that
-changing the modelling ``seed`` reuses samples and tokenizer.
+changing the modelling ``seed`` reuses samples and tokenizer. From a streams snapshot
+(its manifest lists a sample part), the block starts at the part's first sentence: the
+dump stage drew the start already, as a random stream.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from dataclasses import asdict
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
+from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
-from bloodbank.data.sampling import sample_language
+from bloodbank.data.sampling import sample_language, snapshot_parts
 from bloodbank.tracking.runs import stage_run
 
 
@@ -26,12 +29,14 @@ def main(argv: list[str] | None = None) -> None:
         params.sample.model_dump(),
         {"language": lang, "sample_seed": params.sample.seed},
     ) as run:
+        parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
         result = sample_language(
             lang,
             paths.text(lang),
             paths.sample(lang, "train"),
             paths.sample(lang, "test"),
             params.sample,
+            parts["sample"] if parts else None,
         )
         meta = asdict(result)
         write_json(paths.sample_meta(lang), meta)

@@ -1,7 +1,8 @@
 """stats@<lang>: is the sample balanced and representative of its full corpus?
 
 Counts, tokens, unique tokens, the information ratio, and Earth Mover's
-Distances between sample and corpus length distributions (a DVC metric).
+Distances between sample and corpus length distributions (a DVC metric). The corpus
+is the whole extracted dump, or for a streams snapshot its reference part.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json, write_json
+from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sample_stats import language_report
-from bloodbank.data.sampling import language_sentences
+from bloodbank.data.sampling import count_corpus, language_sentences, snapshot_parts
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.tracking.runs import stage_run
 
@@ -20,17 +22,21 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     meta = read_json(paths.sample_meta(lang))
+    parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
+    reference = parts["reference"] if parts else None  # a streams snapshot's second part
+    corpus = language_sentences(paths.text(lang), params.sample.min_sentence_chars, reference)
+    counted = count_corpus(corpus()) if parts else None
     with stage_run(
         "stats", params.tracking, params.seed, params.stats.model_dump(), {"language": lang}
     ) as run:
         report = language_report(
             load_tokenizer(paths.TOKENIZER),
-            language_sentences(paths.text(lang), params.sample.min_sentence_chars),
+            corpus,
             paths.sample(lang, "train"),
-            meta["corpus"]["sentences"],
+            counted.sentences if counted else meta["corpus"]["sentences"],
             params.stats.reference_sentences,
         )
-        report["corpus_characters"] = meta["corpus"]["chars"]
+        report["corpus_characters"] = counted.chars if counted else meta["corpus"]["chars"]
         report["test_characters"] = meta["test_chars"]
         write_json(paths.stats(lang), report)
         run.log_metrics(report)

@@ -14,6 +14,8 @@ class MirrorState:
     drops_left: int = 0
     ignore_range: bool = False
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)  # path -> body bytes sent
+    down_after: int | None = None  # answer 503 once this many requests were served
 
 
 def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
@@ -25,32 +27,42 @@ def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
             rng = self.headers.get("Range")
             state.requests.append((self.path, rng))
             body = state.files.get(self.path)
+            if state.down_after is not None and len(state.requests) > state.down_after:
+                self.send_error(503)
+                return
             if body is None:
                 self.send_error(404)
                 return
-            start = 0
+            start, end = 0, len(body)
             if rng and not state.ignore_range:
-                start = int(rng.removeprefix("bytes=").split("-")[0])
+                first, _, last = rng.removeprefix("bytes=").partition("-")
+                start = int(first)
+                end = min(len(body), int(last) + 1) if last else len(body)
                 if start >= len(body):
                     self.send_response(416)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(body)}")
             else:
                 self.send_response(200)
-            payload = body[start:]
+            payload = body[start:end]
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             cut = state.drop_after.get(self.path)
             if cut is not None and state.drops_left > 0:
                 state.drops_left -= 1
+                state.sent[self.path] = state.sent.get(self.path, 0) + len(payload[:cut])
                 self.wfile.write(payload[:cut])
                 self.wfile.flush()
                 self.connection.shutdown(2)  # drop the connection midway
                 return
-            self.wfile.write(payload)
+            state.sent[self.path] = state.sent.get(self.path, 0) + len(payload)
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client went away
+                pass
 
     return Handler
 

@@ -16,10 +16,10 @@ from bloodbank.data.dumps import (
     DumpError,
     download,
     dump_filename,
-    fetch_dump,
     inspect_dump,
     published_checksum,
 )
+from bloodbank.data.snapshot import fetch_dump
 from bloodbank.data.synthetic.wikidump import iter_dump_xml, write_dump
 
 GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
@@ -145,7 +145,9 @@ def test_real_enwiki_excerpt_is_accepted():
 
 def test_synthetic_source_refuses_real_language(tmp_path):
     with pytest.raises(DumpError, match="real language cannot come from dump.source='synth"):
-        fetch_dump("fi", DumpConfig(), SyntheticConfig(), tmp_path / "x.xml.bz2")
+        fetch_dump(
+            "fi", DumpConfig(), SyntheticConfig(), tmp_path / "x.xml.bz2", tmp_path / "m.json"
+        )
 
 
 def test_local_source_copies_and_validates(tmp_path):
@@ -154,10 +156,12 @@ def test_local_source_copies_and_validates(tmp_path):
     pattern = tmp_path / "src" / "{wiki}wiki-{date}-pages-articles.xml.bz2"
     cfg = DumpConfig(source="local", local_pattern=str(pattern))
     out = tmp_path / "out" / dump_filename("fi", "20211101")
-    info = fetch_dump("fi", cfg, SyntheticConfig(), out)
+    info = fetch_dump("fi", cfg, SyntheticConfig(), out, tmp_path / "m.json")
     assert info.pages == 2 and out.read_bytes() == bz2.compress(xml())
     with pytest.raises(DumpError, match="no such dump"):
-        fetch_dump("de", cfg, SyntheticConfig(), tmp_path / "out" / "de.xml.bz2")
+        fetch_dump(
+            "de", cfg, SyntheticConfig(), tmp_path / "out" / "de.xml.bz2", tmp_path / "m.json"
+        )
 
 
 def serve_dump(mirror: Mirror, wiki: str, date: str, data: bytes, checksum: str | None = None):
@@ -181,7 +185,7 @@ def test_wikimedia_download_verifies_checksum(tmp_path):
         serve_dump(m, "fi", "20211101", data)
         cfg = DumpConfig(source="wikimedia", mirror=m.url, retries=0)
         out = tmp_path / dump_filename("fi", "20211101")
-        info = fetch_dump("fi", cfg, SyntheticConfig(), out)
+        info = fetch_dump("fi", cfg, SyntheticConfig(), out, tmp_path / "m.json")
     assert out.read_bytes() == data and info.pages == 3000
     assert not out.with_name(out.name + ".part").exists()
 
@@ -239,7 +243,7 @@ def test_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path):
         cfg = DumpConfig(source="wikimedia", mirror=m.url, retries=0)
         out = tmp_path / dump_filename("fi", "20211101")
         with pytest.raises(DumpError, match="sha1 mismatch"):
-            fetch_dump("fi", cfg, SyntheticConfig(), out)
+            fetch_dump("fi", cfg, SyntheticConfig(), out, tmp_path / "m.json")
     assert list(tmp_path.iterdir()) == []
 
 

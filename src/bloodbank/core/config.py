@@ -49,8 +49,29 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+class StreamsConfig(Section):
+    """``dump.source: wikimedia-streams``: what to fetch of each multistream dump."""
+
+    text_chars: int = Field(
+        150_000,
+        gt=0,
+        description="characters of sentences the sample part must hold: at least "
+        "sample.chars_per_language + sample.test_chars",
+    )
+    margin: float = Field(0.1, ge=0, description="extra share of text_chars fetched")
+    reference_streams: int = Field(
+        32, ge=1, description="streams spread over the dump for the sample statistics"
+    )
+    seed: int = Field(0, description="seed of the start and of the reference streams")
+    no_range: Literal["error", "whole"] = Field(
+        "error",
+        description="a mirror that ignores HTTP Range: stop with an error, or download "
+        "the whole dump and select the same streams from it",
+    )
+
+
 class DumpConfig(Section):
-    source: Literal["synthetic", "local", "wikimedia"] = Field(
+    source: Literal["synthetic", "local", "wikimedia", "wikimedia-streams"] = Field(
         "synthetic", description="where dumps come from"
     )
     date: str = Field("20211101", description="snapshot date, YYYYMMDD")
@@ -65,6 +86,7 @@ class DumpConfig(Section):
     checksum: Literal["sha1", "md5"] = "sha1"
     timeout: float = Field(60.0, gt=0, description="seconds without data before a retry")
     retries: int = Field(5, ge=0, description="reconnections that resume a broken download")
+    streams: StreamsConfig = StreamsConfig()
 
     @model_validator(mode="after")
     def _date_shape(self) -> DumpConfig:
@@ -342,6 +364,12 @@ class Params(Section):
         missing = [c for c in self.studied if c not in self.languages]
         if missing:
             raise ValueError(f"studied languages {missing} must also be in languages")
+        need = self.sample.chars_per_language + self.sample.test_chars
+        if self.dump.source == "wikimedia-streams" and self.dump.streams.text_chars < need:
+            raise ValueError(
+                f"dump.streams.text_chars ({self.dump.streams.text_chars:,}) must be at least "
+                f"sample.chars_per_language + sample.test_chars ({need:,})"
+            )
         return self
 
 

@@ -18,6 +18,11 @@ def dump(wiki: str, date: str) -> Path:
     return DATA / "dumps" / dump_filename(wiki, date)
 
 
+def dump_manifest(wiki: str, date: str) -> Path:
+    """What the dump stage fetched: source, URLs, and for a streams snapshot its parts."""
+    return DATA / "dumps" / f"{wiki}wiki-{date}-manifest.json"
+
+
 def text(code: str) -> Path:
     return DATA / "text" / f"{code}.jsonl.gz"
 

@@ -19,8 +19,6 @@ from xml.etree.ElementTree import ParseError, XMLPullParser
 import requests
 from tqdm import tqdm
 
-from bloodbank.core import languages
-from bloodbank.core.config import DumpConfig, SyntheticConfig
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import atomic_path
 from bloodbank.core.paths import dump_filename
@@ -297,28 +295,3 @@ def fetch_wikimedia(
     expected = published_checksum(mirror, wiki, date, algo, timeout)
     url = dump_url(mirror, wiki, date, dump_filename(wiki, date))
     return download(url, out, expected, algo, timeout, retries)
-
-
-def fetch_dump(code: str, cfg: DumpConfig, synthetic: SyntheticConfig, out: Path) -> DumpInfo:
-    """Produce the pinned snapshot of ``code`` at ``out`` from the configured source."""
-    lang = languages.get(code)
-    if (cfg.source == "synthetic") != lang.synthetic:
-        kind = "synthetic" if lang.synthetic else "real"
-        raise DumpError(
-            f"{code}: a {kind} language cannot come from dump.source="
-            f"{cfg.source!r} (synthetic codes qaa–qtz need 'synthetic', real "
-            "languages 'local' or 'wikimedia')"
-        )
-    if cfg.source == "synthetic":
-        fetch_synthetic(out, code, synthetic.world_seed, synthetic.articles, cfg.date)
-    elif cfg.source == "local":
-        fetch_local(out, cfg.local_pattern, lang.wiki, cfg.date)
-    else:
-        fetch_wikimedia(
-            out, cfg.mirror, lang.wiki, cfg.date, cfg.checksum, cfg.timeout, cfg.retries
-        )
-    try:
-        return inspect_dump(out, f"{lang.wiki}wiki")
-    except DumpError:
-        out.unlink(missing_ok=True)
-        raise

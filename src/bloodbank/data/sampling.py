@@ -9,6 +9,7 @@ disjoint and both consecutive. Memory stays constant whatever the corpus size.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -54,11 +55,12 @@ def plan_sample(
     count: CorpusCount,
     chars: int,
     test_chars: int,
-    rng: random.Random,
+    rng: random.Random | None,
     allow_short: bool = False,
     name: str = "corpus",
 ) -> SamplePlan:
-    """Choose where the block starts, leaving room for the sentences that overshoot.
+    """Choose where the block starts (at 0 without ``rng``), leaving room for the
+    sentences that overshoot.
 
     The first sentence may start up to one sentence after ``start_char``, and each
     split may end up to one sentence past its target: three sentences of slack.
@@ -76,7 +78,7 @@ def plan_sample(
         train = usable * chars // need
         return SamplePlan(0, train, usable - train, True)
     room = count.chars - need - slack
-    return SamplePlan(rng.randint(0, room), chars, test_chars, False)
+    return SamplePlan(rng.randint(0, room) if rng else 0, chars, test_chars, False)
 
 
 def take_sample(sentences: Iterable[str], plan: SamplePlan) -> Iterator[tuple[str, str]]:
@@ -116,7 +118,7 @@ def write_sample(
     test_out: Path,
     chars: int,
     test_chars: int,
-    rng: random.Random,
+    rng: random.Random | None,
     allow_short: bool = False,
     name: str = "corpus",
 ) -> SampleResult:
@@ -140,20 +142,43 @@ def write_sample(
     return SampleResult(count, plan, *stats["train"], *stats["test"])
 
 
-def language_sentences(text_path: Path, min_chars: int) -> Callable[[], Iterator[str]]:
-    """A re-iterable stream of a language's sentences, from its extracted text."""
+def snapshot_parts(manifest: Path) -> dict[str, set[str]] | None:
+    """The page ids of each part of a streams snapshot (``sample``, ``reference``), as
+    the extracted documents' ids; None for a whole dump, whose every page is in both."""
+    pages = json.loads(manifest.read_text(encoding="utf-8")).get("pages")
+    if not pages:
+        return None
+    return {name: {str(i) for i in ids} for name, ids in pages.items()}
+
+
+def language_sentences(
+    text_path: Path, min_chars: int, pages: set[str] | None = None
+) -> Callable[[], Iterator[str]]:
+    """A re-iterable stream of a language's sentences, from its extracted text; with
+    ``pages``, from those documents (page ids) only: one part of a streams snapshot."""
     from bloodbank.data.extraction import iter_documents
     from bloodbank.data.segmentation import iter_sentences
 
-    return lambda: iter_sentences((d.text for d in iter_documents(text_path)), min_chars)
+    def texts() -> Iterator[str]:
+        return (d.text for d in iter_documents(text_path) if pages is None or d.id in pages)
+
+    return lambda: iter_sentences(texts(), min_chars)
 
 
 def sample_language(
-    code: str, text_path: Path, train_out: Path, test_out: Path, cfg: SampleConfig
+    code: str,
+    text_path: Path,
+    train_out: Path,
+    test_out: Path,
+    cfg: SampleConfig,
+    pages: set[str] | None = None,
 ) -> SampleResult:
-    rng = random.Random(f"sample:{code}:{cfg.seed}")
+    """The sample of ``code``: from a seeded random start in its whole corpus, or, for a
+    streams snapshot (``pages``, its sample part), from the part's first sentence, since
+    the part itself starts at a random stream."""
+    rng = random.Random(f"sample:{code}:{cfg.seed}") if pages is None else None
     return write_sample(
-        language_sentences(text_path, cfg.min_sentence_chars),
+        language_sentences(text_path, cfg.min_sentence_chars, pages),
         train_out,
         test_out,
         cfg.chars_per_language,
@@ -165,12 +190,18 @@ def sample_language(
 
 
 def sample_for_pretraining(
-    code: str, text_path: Path, sample: SampleConfig, chars: int, out: Path
+    code: str,
+    text_path: Path,
+    sample: SampleConfig,
+    chars: int,
+    out: Path,
+    pages: set[str] | None = None,
 ) -> int:
     """Consecutive sentences from a seeded start, ``chars`` characters at least; a
-    configuration uses a prefix of it, so every configuration reads the same text."""
-    sentences = language_sentences(text_path, sample.min_sentence_chars)
-    rng = random.Random(f"pretrain-sample:{code}:{sample.seed}")
+    configuration uses a prefix of it, so every configuration reads the same text. From
+    a streams snapshot (``pages``: its sample part), from the part's start."""
+    sentences = language_sentences(text_path, sample.min_sentence_chars, pages)
+    rng = random.Random(f"pretrain-sample:{code}:{sample.seed}") if pages is None else None
     plan = plan_sample(
         count_corpus(sentences()), chars, 0, rng, sample.allow_short, f"{text_path} ({code})"
     )
