@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,10 +60,8 @@ def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(2)  # drop the connection midway
                 return
             state.sent[self.path] = state.sent.get(self.path, 0) + len(payload)
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gone
                 self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):  # the client went away
-                pass
 
     return Handler
 
