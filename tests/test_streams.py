@@ -187,7 +187,7 @@ def test_a_truncated_or_corrupt_stream_is_named(tmp_path, dump):
 def test_a_stream_that_cuts_a_page_is_refused(tmp_path):
     pages = list(iter_dump_xml("qaa", 0, 200, DATE))[2:-1]
     half = pages[34][: len(pages[34]) // 2]
-    pieces = pages[:34] + [half, pages[34][len(half) :]] + pages[35:]  # 5th stream ends in it
+    pieces = [*pages[:34], half, pages[34][len(half) :], *pages[35:]]  # 5th stream ends in it
     bad = write_multistream(
         tmp_path / "mirror", "qaa", DATE, mediawiki_open("qaa") + _siteinfo("qaa"), pieces, 7
     )
