@@ -62,6 +62,9 @@ class StreamsConfig(Section):
     reference_streams: int = Field(
         32, ge=1, description="streams spread over the dump for the sample statistics"
     )
+    reference_run: int = Field(
+        4, ge=1, description="consecutive streams taken at each random offset"
+    )
     seed: int = Field(0, description="seed of the start and of the reference streams")
     no_range: Literal["error", "whole"] = Field(
         "error",

@@ -15,8 +15,9 @@ consecutive sentences from a random start, so it needs only the streams that hol
    extracted with wikiextractor as they come, until their sentences hold
    ``text_chars`` characters (the sample and the test split, plus a margin). If the
    file ends first, the part grows backwards from the start instead.
-4. The reference part: ``reference_streams`` streams at seeded random offsets over the
-   whole file, the picture of the corpus the sample statistics compare with (§3.1).
+4. The reference part: ``reference_streams`` streams spread over the whole file, in
+   runs of ``reference_run`` consecutive streams from seeded random offsets: the picture
+   of the corpus the sample statistics compare with (§3.1).
 
 The snapshot is a valid multistream ``.xml.bz2``: the fetched streams byte for byte
 (header, sample part, reference part, in file order within each part) and a closing
@@ -220,15 +221,15 @@ class Reader:
         self.src, self.pos, self.url = src, offset, url
         self.buffer = b""
 
-    def next(self, chunk: int = SMALL, stop: int | None = None) -> Stream | None:
+    def next(self, chunk: int = SMALL, stop: int | None = None, step: int = SMALL) -> Stream | None:
         """The stream at the current position, or None at ``stop`` or the file's end.
-        Reads ``chunk`` bytes first, then ranges that double from ``SMALL`` while the
+        Reads ``chunk`` bytes first, then ranges that double from ``step`` while the
         stream goes on, so that the last stream of a range costs little past its end."""
         limit = self.src.size if stop is None else stop
         if self.pos >= limit:
             return None
         dec = bz2.BZ2Decompressor()
-        parts, used, grow = [], 0, SMALL
+        parts, used, grow = [], 0, step
         while not dec.eof:
             if used == len(self.buffer):
                 fetch_end = self.pos + len(self.buffer)
@@ -238,7 +239,7 @@ class Reader:
                         "inside it)"
                     )
                 self.buffer += self.src.read(fetch_end, min(self.src.size, fetch_end + chunk))
-                chunk, grow = grow, min(2 * grow, LARGE)  # the stream goes on: small steps
+                chunk, grow = grow, min(2 * grow, LARGE)  # the stream goes on: smaller steps
             try:
                 parts.append(dec.decompress(self.buffer[used:]))
             except OSError as e:
@@ -262,11 +263,13 @@ def check_pages(stream: Stream, url: str) -> None:
         )
 
 
-def find_stream(src: Ranges, offset: int, url: str) -> int:
+def find_stream(src: Ranges, offset: int, url: str, typical: int = 0) -> int:
     """The first offset at or after ``offset`` where a bz2 stream of pages starts (or
-    the file's size): a header found by scanning windows that double from ``SMALL``,
-    confirmed by decompressing the stream (which a reader then takes from memory)."""
-    pos, window = offset, SMALL
+    the file's size): a header found by scanning windows that double (from an eighth of
+    a ``typical`` stream's size once one is known), confirmed by decompressing the
+    stream (which a reader then takes from memory)."""
+    step = max(SMALL, typical // 8)
+    pos, window = offset, step  # windows double only while no stream size is known
     while pos < src.size:
         data = src.read(pos, min(src.size, pos + window + 9))
         for match in MAGIC.finditer(data):
@@ -275,13 +278,14 @@ def find_stream(src: Ranges, offset: int, url: str) -> int:
                 break
             # Ten bytes of header by chance in compressed data: about 2^-77 per position,
             # so a header that does not decompress is damage, and reported as such.
-            stream = Reader(src, start, url).next()
+            first = max(SMALL, int(typical * 1.05) - (pos + len(data) - start))
+            stream = Reader(src, start, url).next(first, step=step)
             if stream is not None and (
                 stream.is_footer or stream.text.lstrip().startswith(b"<page>")
             ):
                 return start
         pos += window
-        window = min(2 * window, LARGE)
+        window = window if typical else min(2 * window, LARGE)
     return src.size
 
 
@@ -373,23 +377,30 @@ def _streams(reader: Reader, stop: int, url: str) -> list[Stream]:
 
 
 def reference_part(
-    src: Ranges, header: Stream, sample: Part, count: int, rng: random.Random, url: str
+    src: Ranges, header: Stream, sample: Part, cfg: StreamsConfig, rng: random.Random, url: str
 ) -> Part:
-    """``count`` distinct streams at seeded random byte offsets, none of the sample's."""
+    """``cfg.reference_streams`` streams none of the sample's, in runs of
+    ``cfg.reference_run`` consecutive streams from seeded random byte offsets: the scan
+    for a boundary (half a stream on average) is paid once per run."""
     taken = {s.offset for s in sample.streams}
+    typical = sample.compressed_bytes // max(1, len(sample.streams))
     part = Part()
-    for _ in tqdm(range(3 * count), desc="reference streams", disable=None):
-        if len(part.streams) == count:
-            break
-        start = find_stream(src, rng.randrange(header.end, src.size), url)
-        if start >= src.size or start in taken:
-            continue
-        stream = Reader(src, start, url).next()
-        if stream is None or stream.is_footer:
-            continue
-        check_pages(stream, url)
-        taken.add(start)
-        part.streams.append(stream)
+    with tqdm(total=cfg.reference_streams, desc="reference streams", disable=None) as bar:
+        for _ in range(3 * cfg.reference_streams):
+            if len(part.streams) >= cfg.reference_streams:
+                break
+            start = find_stream(src, rng.randrange(header.end, src.size), url, typical)
+            reader = Reader(src, start, url)
+            for _ in range(cfg.reference_run):
+                if len(part.streams) >= cfg.reference_streams or reader.pos in taken:
+                    break
+                stream = reader.next(int(typical * 1.05), step=max(SMALL, typical // 8))
+                if stream is None or stream.is_footer:
+                    break
+                check_pages(stream, url)
+                taken.add(stream.offset)
+                part.streams.append(stream)
+                bar.update()
     part.streams.sort(key=lambda s: s.offset)
     return part
 
@@ -456,7 +467,7 @@ def fetch_streams(
         sample = sample_part(src, header, start, need, count, url)
         if not sample.streams:
             raise DumpError(f"{url}: no stream of pages after the header")
-        reference = reference_part(src, header, sample, cfg.reference_streams, rng, url)
+        reference = reference_part(src, header, sample, cfg, rng, url)
     with atomic_path(out) as tmp_out, tmp_out.open("wb") as fh:
         fh.write(header.data)
         for s in sample.streams + reference.streams:
