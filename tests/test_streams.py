@@ -2,6 +2,7 @@
 
 import json
 import random
+import shutil
 
 import pytest
 from httpfixture import Mirror
@@ -226,3 +227,57 @@ def test_on_a_50_mb_dump_the_bytes_fetched_follow_the_sample_not_the_dump(tmp_pa
         man["pages"]["reference"]
     )
     assert json.loads(json.dumps(man)) == man
+
+
+def test_dump_extract_sample_tokenizer_stats_stages_on_a_streams_snapshot(tmp_path):
+    """The data stages as DVC runs them, for a real language from a local mirror: the
+    sample comes from the sample part, the statistics' corpus from the reference part."""
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import ROOT, tiny_params
+
+    pages = list(iter_dump_xml("qaa", 0, 1200, DATE))[2:-1]
+    head = mediawiki_open("fi") + _siteinfo("fi")
+    dump = write_multistream(tmp_path / "mirror", "fi", DATE, head, pages, 10)
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "stages", repo / "stages")
+    with Mirror() as m:
+        for f in (dump.dump, dump.index, *dump.sums.values()):
+            m.state.files[f"/fiwiki/{DATE}/{f.name}"] = f.read_bytes()
+        params = tiny_params(
+            languages=["fi"],
+            studied=["fi"],
+            dump={
+                "source": "wikimedia-streams",
+                "mirror": m.url,
+                "streams": {"text_chars": 16_000, "reference_streams": 6, "reference_run": 2},
+            },
+            extract={"expand_templates": False},
+            tracking={"enabled": False},
+        )
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        for stage in ("dump", "extract", "sample", "tokenizer", "stats"):
+            args = [] if stage == "tokenizer" else ["fi"]
+            proc = subprocess.run(
+                [sys.executable, "-P", f"stages/{stage}.py", *args],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+            )
+            assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((repo / f"data/dumps/fiwiki-{DATE}-manifest.json").read_text())
+    assert manifest["source"] == "wikimedia-streams" and len(manifest["parts"]["reference"]) >= 1
+    train = (repo / "data/samples/train/fi.txt").read_text()
+    assert 12_000 <= len(train) < 14_000
+    from bloodbank.data.extraction import iter_documents
+
+    docs = {d.id: d.text for d in iter_documents(repo / "data/text/fi.jsonl.gz")}
+    first = str(manifest["pages"]["sample"][0])
+    assert train.split("\n")[0] in docs[first]  # the sample starts at the part's first page
+    stats = json.loads((repo / "metrics/samples/fi.json").read_text())
+    reference_chars = sum(
+        len(docs[str(i)]) for i in manifest["pages"]["reference"] if str(i) in docs
+    )
+    assert 0 < stats["corpus_characters"] <= reference_chars
