@@ -27,7 +27,38 @@ def test_shipped_configurations_are_valid():
     ) == (100_000, 3, 5_000)
 
 
-@pytest.mark.parametrize("name", ["params.yaml", "configs/default.yaml", "configs/paper.yaml"])
+CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_configuration_spells_out_every_parameter(name):
+    """DVC reads a stage's params from the file itself, so a key left to its default in
+    a configuration stops `dvc repro` ("Parameters ... are missing")."""
+
+    def keys(tree: dict, prefix: str = "") -> set[str]:
+        out = set()
+        for key, value in tree.items():
+            out.add(prefix + key)
+            if isinstance(value, dict) and value:
+                out |= keys(value, f"{prefix}{key}.")
+        return out
+
+    written = yaml.safe_load((ROOT / "configs" / name).read_text())
+    full = load_params(ROOT / "configs" / name).model_dump(mode="json")
+    missing = keys(full) - keys(written)
+    assert not missing, f"configs/{name} leaves out {sorted(missing)}"
+
+
+def test_the_streams_configurations_need_enough_text(tmp_path):
+    streams = load_params(ROOT / "configs" / "paper-streams.yaml")
+    assert streams.dump.source == "wikimedia-streams"
+    assert not streams.extract.expand_templates
+    params = tiny_params(dump={"source": "wikimedia-streams", "streams": {"text_chars": 100}})
+    with pytest.raises(ConfigError, match="text_chars"):
+        load_params(write(tmp_path, params))
+
+
+@pytest.mark.parametrize("name", ["params.yaml", *(f"configs/{c}" for c in CONFIGS)])
 def test_the_precision_never_depends_on_the_cpu(name, monkeypatch):
     """fp32 by default and in every shipped configuration: one commit, one computation,
     whether or not the CPU has AVX512-BF16 (bf16 stays an explicit choice)."""
