@@ -229,3 +229,22 @@ def test_an_adaptive_plan_grows_a_smaller_design_to_the_same_budget():
     assert grown.equals(again)
     rows = backtest(full, [0.34], 2, FAST, adaptive_from=0.23)
     assert len(rows) == 2 and rows["type_accuracy"].between(0, 1).all()
+
+
+def test_lbb_backtest_with_mono_mrrs_and_an_adaptive_plan(tmp_path, capsys):
+    from bloodbank.cli import main
+
+    full, mono = mono_world(10, seed=4)
+    full.rename_axis("source").to_csv(tmp_path / "full.csv")
+    mono.rename_axis("language").rename("mrr").to_csv(tmp_path / "mono.csv")
+    args = ["backtest", "--matrix", str(tmp_path / "full.csv"), "--kind", "percent"]
+    args += ["--mono", str(tmp_path / "mono.csv"), "--fraction", "0.34", "--draws", "1"]
+    args += ["--bootstrap", "20", "--adaptive", "0.23", "--out", str(tmp_path / "bt")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ours, adaptive from 0.23" in out and "additive" in out
+    assert (tmp_path / "bt" / "backtest.png").is_file()
+    del mono["qaa"]
+    mono.rename_axis("language").rename("mrr").to_csv(tmp_path / "mono.csv")
+    assert main(args) == 1
+    assert "no monolingual MRR for qaa" in capsys.readouterr().err
