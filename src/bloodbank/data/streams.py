@@ -126,12 +126,13 @@ class HttpRanges(Ranges):
         super().__init__()
         self.url, self.cache, self.timeout = url, cache, timeout
         self.retries, self.backoff = retries, backoff
+        self.session = requests.Session()  # one connection for the many small ranges
         cache.mkdir(parents=True, exist_ok=True)
         self.size = self._size()
 
     def _size(self) -> int:
         try:
-            with requests.get(
+            with self.session.get(
                 self.url, headers={"Range": "bytes=0-0"}, stream=True, timeout=self.timeout
             ) as resp:
                 if resp.status_code == 404:
@@ -179,7 +180,8 @@ class HttpRanges(Ranges):
     def _fetch(self, start: int, end: int, into: bytearray) -> None:
         self.requests += 1
         headers = {"Range": f"bytes={start}-{end - 1}"}
-        with requests.get(self.url, headers=headers, stream=True, timeout=self.timeout) as resp:
+        get = self.session.get
+        with get(self.url, headers=headers, stream=True, timeout=self.timeout) as resp:
             resp.raise_for_status()
             if resp.status_code != 206:
                 raise RangeNotSupported(f"{self.url}: the mirror stopped honouring Range")
@@ -239,7 +241,7 @@ class Reader:
                         "inside it)"
                     )
                 self.buffer += self.src.read(fetch_end, min(self.src.size, fetch_end + chunk))
-                chunk, grow = grow, min(2 * grow, LARGE)  # the stream goes on: smaller steps
+                chunk, grow = grow, min(2 * grow, LARGE)  # it goes on: steps from ``step``
             try:
                 parts.append(dec.decompress(self.buffer[used:]))
             except OSError as e:
