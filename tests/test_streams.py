@@ -39,7 +39,8 @@ def serve(mirror: Mirror, dump) -> str:
 def fetch(mirror: Mirror, out_dir, **cfg):
     settings = {"text_chars": 40_000, "reference_streams": 4, "margin": 0.1} | cfg
     out = out_dir / "qaawiki.xml.bz2"
-    return fetch_streams(out, "qaa", DATE, mirror.url, StreamsConfig(**settings), "sha1", 5, 2)
+    cfg = StreamsConfig(**settings)
+    return fetch_streams(out, "qaa", DATE, mirror.url, cfg, "sha1", 5, 2, backoff=0.01)
 
 
 @pytest.fixture

@@ -441,6 +441,7 @@ def fetch_streams(
     algo: str,
     timeout: float,
     retries: int,
+    backoff: float = 1.0,
 ) -> Snapshot:
     """Fetch the streams the sample and the statistics need and write the snapshot;
     return it with its manifest (the caller writes it, after validating the snapshot)."""
@@ -449,13 +450,13 @@ def fetch_streams(
     cache = out.with_name(out.name + ".ranges")
     whole: Path | None = None
     try:
-        src: Ranges = HttpRanges(url, cache, timeout, retries)
+        src: Ranges = HttpRanges(url, cache, timeout, retries, backoff)
     except RangeNotSupported:
         if cfg.no_range == "error":
             raise
         whole = out.with_name(out.name + ".whole")
         name = multistream_name(wiki, date)
-        download(url, whole, sums.get(name, ""), algo, timeout, retries)
+        download(url, whole, sums.get(name, ""), algo, timeout, retries, backoff)
         src = FileRanges(whole)
     with tempfile.TemporaryDirectory(prefix="bloodbank-streams-") as tmp:
         header = Reader(src, 0, url).next()
