@@ -33,10 +33,14 @@ from httpfixture import Mirror  # noqa: E402
 
 from bloodbank.core.config import StreamsConfig  # noqa: E402
 from bloodbank.core.languages import REGISTRY  # noqa: E402
-from bloodbank.data.dumps import download, dump_url  # noqa: E402
+from bloodbank.data.dumps import (  # noqa: E402
+    download,
+    dump_url,
+    multistream_name,
+)
 from bloodbank.data.extraction import extract_dump  # noqa: E402
 from bloodbank.data.sampling import language_sentences, write_sample  # noqa: E402
-from bloodbank.data.streams import fetch_streams, multistream_name  # noqa: E402
+from bloodbank.data.streams import fetch_streams  # noqa: E402
 from bloodbank.data.synthetic.multistream import filler_multistream  # noqa: E402
 
 DATE = "20211101"

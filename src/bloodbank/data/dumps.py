@@ -182,20 +182,44 @@ def dump_url(mirror: str, wiki: str, date: str, name: str) -> str:
     return f"{mirror.rstrip('/')}/{wiki}wiki/{date}/{name}"
 
 
-def published_checksum(mirror: str, wiki: str, date: str, algo: str, timeout: float) -> str:
-    """The dump's checksum from the snapshot's published ``<algo>sums.txt`` list."""
-    name = dump_filename(wiki, date)
+def multistream_name(wiki: str, date: str) -> str:
+    return f"{wiki}wiki-{date}-pages-articles-multistream.xml.bz2"
+
+
+def index_name(wiki: str, date: str) -> str:
+    return f"{wiki}wiki-{date}-pages-articles-multistream-index.txt.bz2"
+
+
+def checksum_list(mirror: str, wiki: str, date: str, algo: str, timeout: float) -> dict:
+    """The snapshot's published ``<algo>sums.txt``: file name -> digest, and its URL
+    under ``"url"``. A missing list (HTTP 404) means no such wiki or date."""
     url = dump_url(mirror, wiki, date, f"{wiki}wiki-{date}-{algo}sums.txt")
     try:
         resp = requests.get(url, timeout=timeout)
+        if resp.status_code == 404:
+            raise DumpError(
+                f"{url}: cannot fetch the checksum list (HTTP 404: no such wiki or date)"
+            )
         resp.raise_for_status()
     except requests.RequestException as e:
         raise DumpError(f"{url}: cannot fetch the checksum list ({e})") from None
+    sums = {"url": url}
     for line in resp.text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1] == name:
-            return parts[0].lower()
-    raise DumpError(f"{url}: no checksum listed for {name}")
+        if len(parts) == 2:
+            sums[parts[1]] = parts[0].lower()
+    return sums
+
+
+def published_checksum(
+    mirror: str, wiki: str, date: str, algo: str, timeout: float, name: str | None = None
+) -> str:
+    """A file's checksum (by default the dump's) from the snapshot's published list."""
+    name = name or dump_filename(wiki, date)
+    sums = checksum_list(mirror, wiki, date, algo, timeout)
+    if name not in sums:
+        raise DumpError(f"{sums['url']}: no checksum listed for {name}")
+    return sums[name]
 
 
 def file_digest(path: Path, algo: str) -> str:

@@ -44,7 +44,14 @@ from tqdm import tqdm
 
 from bloodbank.core.config import StreamsConfig
 from bloodbank.core.io import atomic_path
-from bloodbank.data.dumps import DumpError, download, dump_url
+from bloodbank.data.dumps import (
+    DumpError,
+    checksum_list,
+    download,
+    dump_url,
+    index_name,
+    multistream_name,
+)
 
 MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")  # a bz2 stream's first bytes
 SMALL = 1 << 13  # the first range read for a stream or a scan; each next one doubles
@@ -54,14 +61,6 @@ DENSITY = 0.25  # compressed bytes per character of sentences, a first guess (Wi
 FOOTER = bz2.compress(b"</mediawiki>\n", 9)
 _PAGE_ID = re.compile(rb"<page>\s*<title>.*?</title>\s*<ns>-?\d+</ns>\s*<id>(\d+)</id>", re.S)
 DRAW = "uniform over the compressed bytes after the header stream, moved to the next stream"
-
-
-def multistream_name(wiki: str, date: str) -> str:
-    return f"{wiki}wiki-{date}-pages-articles-multistream.xml.bz2"
-
-
-def index_name(wiki: str, date: str) -> str:
-    return f"{wiki}wiki-{date}-pages-articles-multistream-index.txt.bz2"
 
 
 class RangeNotSupported(DumpError):
@@ -407,6 +406,15 @@ def reference_part(
     return part
 
 
+def write_snapshot(path: Path, header: Stream, streams: list[Stream]) -> None:
+    """A valid multistream dump: the header, ``streams`` byte for byte, a closing stream."""
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        fh.write(header.data)
+        for stream in streams:
+            fh.write(stream.data)
+        fh.write(FOOTER)
+
+
 def text_counter(workdir: Path, header: Stream) -> Counter:
     """Characters of sentences in some streams, counted the way the sample stage reads
     them: wikiextractor (no template expansion: templates live elsewhere in the dump)
@@ -416,7 +424,7 @@ def text_counter(workdir: Path, header: Stream) -> Counter:
 
     def count(streams: list[Stream]) -> int:
         dump, text = workdir / "count.xml.bz2", workdir / "count.jsonl.gz"
-        dump.write_bytes(header.data + b"".join(s.data for s in streams) + FOOTER)
+        write_snapshot(dump, header, streams)
         try:
             extract_dump(dump, text, 1, False, desc="count text")
         except ExtractError:  # streams without article text (all redirects, say)
@@ -446,7 +454,11 @@ def fetch_streams(
     """Fetch the streams the sample and the statistics need and write the snapshot;
     return it with its manifest (the caller writes it, after validating the snapshot)."""
     url = dump_url(mirror, wiki, date, multistream_name(wiki, date))
-    sums = published_entries(mirror, wiki, date, algo, timeout)
+    listed = checksum_list(mirror, wiki, date, algo, timeout)
+    if multistream_name(wiki, date) not in listed:
+        raise DumpError(f"{listed['url']}: no checksum listed for {multistream_name(wiki, date)}")
+    wanted = (multistream_name(wiki, date), index_name(wiki, date))
+    sums = {name: listed[name] for name in wanted if name in listed}
     cache = out.with_name(out.name + ".ranges")
     whole: Path | None = None
     try:
@@ -471,11 +483,7 @@ def fetch_streams(
         if not sample.streams:
             raise DumpError(f"{url}: no stream of pages after the header")
         reference = reference_part(src, header, sample, cfg, rng, url)
-    with atomic_path(out) as tmp_out, tmp_out.open("wb") as fh:
-        fh.write(header.data)
-        for s in sample.streams + reference.streams:
-            fh.write(s.data)
-        fh.write(FOOTER)
+    write_snapshot(out, header, sample.streams + reference.streams)
     manifest = {
         "source": "wikimedia-streams",
         "wiki": f"{wiki}wiki",
@@ -514,24 +522,3 @@ def _check_header(header: Stream, wiki: str, url: str) -> None:
     found = re.search(rb"<dbname>(.*?)</dbname>", header.text)
     if found and found.group(1).decode() != f"{wiki}wiki":
         raise DumpError(f"{url}: dump of {found.group(1).decode()!r}, expected '{wiki}wiki'")
-
-
-def published_entries(mirror: str, wiki: str, date: str, algo: str, timeout: float) -> dict:
-    """The checksum list's entries for the multistream dump and its index."""
-    url = dump_url(mirror, wiki, date, f"{wiki}wiki-{date}-{algo}sums.txt")
-    try:
-        resp = requests.get(url, timeout=timeout)
-        if resp.status_code == 404:
-            raise DumpError(f"{url}: not found (HTTP 404): no such wiki or date")
-        resp.raise_for_status()
-    except requests.RequestException as e:
-        raise DumpError(f"{url}: cannot fetch the checksum list ({e})") from None
-    wanted = {multistream_name(wiki, date), index_name(wiki, date)}
-    entries = {}
-    for line in resp.text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] in wanted:
-            entries[parts[1]] = parts[0].lower()
-    if multistream_name(wiki, date) not in entries:
-        raise DumpError(f"{url}: no checksum listed for {multistream_name(wiki, date)}")
-    return entries

@@ -11,7 +11,6 @@ the synthetic world's pages (real markup) or ``filler_pages`` (fast, for tens of
 from __future__ import annotations
 
 import bz2
-import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,19 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from bloodbank.core.io import atomic_path
+from bloodbank.data.dumps import file_digest, index_name, multistream_name
 from bloodbank.data.synthetic.wikidump import _page, _siteinfo
 
 PAGES_PER_STREAM = 100
 _ID = re.compile(r"<id>(\d+)</id>")
 _TITLE = re.compile(r"<title>(.*?)</title>")
-
-
-def multistream_name(wiki: str, date: str) -> str:
-    return f"{wiki}wiki-{date}-pages-articles-multistream.xml.bz2"
-
-
-def index_name(wiki: str, date: str) -> str:
-    return f"{wiki}wiki-{date}-pages-articles-multistream-index.txt.bz2"
 
 
 def sums_name(wiki: str, date: str, algo: str) -> str:
@@ -91,7 +83,7 @@ def write_multistream(
         tmp.write_bytes(bz2.compress("".join(index_lines).encode("utf-8"), 9))
     sums = {}
     for algo in ("sha1", "md5"):
-        lines = [f"{_digest(p, algo)}  {p.name}\n" for p in (dump, index)]
+        lines = [f"{file_digest(p, algo)}  {p.name}\n" for p in (dump, index)]
         sums[algo] = folder / sums_name(wiki, date, algo)
         with atomic_path(sums[algo]) as tmp:
             tmp.write_text("".join(lines), encoding="utf-8")
@@ -104,14 +96,6 @@ def _write_group(group: list[str], offset: int, lines: list[str]) -> None:
         title = _TITLE.search(page)
         lines.append(f"{offset}:{page_id.group(1) if page_id else 0}:")
         lines.append(f"{title.group(1) if title else ''}\n")
-
-
-def _digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def world_multistream(folder: Path, code: str, world_seed: int, articles: int, date: str):
