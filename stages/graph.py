@@ -18,6 +18,7 @@ from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.graph.matrix_io import BASELINES, read_matrix, read_measured
+from bloodbank.graph.planted import read_truth
 from bloodbank.tracking.runs import stage_run
 
 
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         matrix = replace(matrix, measured=measured.to_numpy())
         intervals = pd.read_csv(paths.ESTIMATE_DIR / f"languages{suffix}.csv", index_col=0)
     mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
+    scores = {
+        name: read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv", "percent").frame()
+        for name, sfx in BASELINES.items()
+    }
     with stage_run(
         "graph",
         params.tracking,
@@ -53,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             tuple(cfg.bins),
             cfg.resamples,
             intervals,
+            read_truth(paths.TRUTH),
+            scores,
         )
         run.log_metrics(analysis)
         run.log_artifacts(paths.GRAPH_DIR)

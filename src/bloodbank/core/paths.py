@@ -86,6 +86,7 @@ SCORES = METRICS / "finetune_scores.csv"
 SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
 MRR_MATRIX = METRICS / "mrr.csv"
 SCORES_SUMMARY = METRICS / "scores.json"
+TRUTH = METRICS / "truth.csv"  # the planted transfer truth of a synthetic world
 GRAPH_METRICS = METRICS / "graph.json"
 REPORTS = Path("reports")
 GRAPH_REPORT = REPORTS / "graph.md"

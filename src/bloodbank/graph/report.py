@@ -13,6 +13,7 @@ from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, TYPES, analyse
 from bloodbank.graph.exports import export_all
 from bloodbank.graph.figures import draw_all
 from bloodbank.graph.matrix_io import TransferMatrix
+from bloodbank.graph.planted import report_truth
 
 ALPHA = 0.05
 CAPTIONS = {
@@ -215,17 +216,25 @@ def publish(
     borders: tuple[float, ...] = BIN_BORDERS,
     resamples: int = 9999,
     intervals: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None,
+    scores: dict[str, pd.DataFrame] | None = None,
 ) -> dict:
     """Analyse ``matrix`` and write metrics JSON, figures, exports and the report.
 
-    ``intervals`` is the estimate's per-language table, for a matrix partly estimated."""
+    ``intervals`` is the estimate's per-language table, for a matrix partly estimated;
+    ``truth`` a synthetic world's planted truth, set beside ``scores`` (F per baseline)."""
     analysis = analyse(matrix, mono_mrr, seed, borders, resamples)
     if matrix.estimated().any():
         analysis["estimated_pairs"] = int(matrix.estimated().sum())
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = draw_all(matrix, analysis, out_dir)
     export_all(matrix, analysis, out_dir)
-    text = render(analysis, figures, report_path) + estimate_section(matrix, intervals)
+    planted, truth_text = report_truth(
+        truth, scores or {"mono": matrix.frame()}, out_dir, report_path.parent
+    )
+    if planted is not None:
+        analysis["planted_truth"] = planted
+    text = render(analysis, figures, report_path) + truth_text + estimate_section(matrix, intervals)
     with atomic_path(report_path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     write_json(metrics_path, analysis)

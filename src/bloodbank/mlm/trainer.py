@@ -30,6 +30,7 @@ from bloodbank.mlm.memory import large_buffers
 from bloodbank.mlm.model import masked_lm_loss
 
 CHECKPOINT = "checkpoint.pt"
+Probe = tuple[frozenset[int], Callable[[int], None]]
 
 
 def pick_device(name: str) -> torch.device:
@@ -156,10 +157,15 @@ def train_mlm(
     resume_dir: Path,
     log: Callable[[dict, int], None] = lambda metrics, step: None,
     desc: str = "train",
+    probe: Probe | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place on ``split`` with the recipe in ``cfg``."""
+    """Train ``model`` in place on ``split`` with the recipe in ``cfg``.
+
+    ``probe`` (steps, callback) calls the callback with the step number after those
+    steps, model in eval mode: a held-out learning curve that leaves training as it is.
+    """
     with large_buffers(pick_device(cfg.device).type == "cpu"):
-        return _train(model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc)
+        return _train(model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc, probe)
 
 
 def _train(
@@ -173,6 +179,7 @@ def _train(
     resume_dir: Path,
     log: Callable[[dict, int], None],
     desc: str,
+    probe: Probe | None,
 ) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -237,6 +244,10 @@ def _train(
             )
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
             window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
+        if probe is not None and done in probe[0]:
+            model.eval()
+            probe[1](done)
+            model.train()
         if done % cfg.checkpoint_every == 0 and done < steps:
             totals["seconds"] += time.perf_counter() - run_start
             run_start = time.perf_counter()

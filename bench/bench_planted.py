@@ -1,0 +1,143 @@
+"""Does the pipeline find the planted truth, and the same graph under every seed?
+
+For each seed, runs `dvc exp run -S seed=N graph` in a clone of this repository (the
+DVC cache is shared, so data, tokenizer and token arrays are reused; every model is
+trained again) and reads what the graph stage read: F against both baselines and the
+synthetic world's planted truth (metrics/truth.csv). It prints, against the goals of
+issue 16:
+
+- per seed: the compute-matched diagonal F(t→t) (how much plain extra training on t
+  adds: near 0 when the recipe has converged), Spearman between the compute-matched F
+  and the truth (goal >= 0.8), and the top donor and top recipient;
+- per pair of seeds: Spearman between their off-diagonal F (goal >= 0.9).
+
+The figures are quality, not time, but depend on the machine through fp32 rounding
+only (see README: what reproduces). Candidate recipes are tried with --set, which
+passes `-S` to every run:
+
+    python bench/bench_planted.py                                  # the default, seeds 0-2
+    python bench/bench_planted.py --config synthetic-large
+    python bench/bench_planted.py --set train.epochs=6 --set sample.test_chars=60000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_SEEDS, GOAL_TRUTH = 0.9, 0.8
+
+
+def sh(cmd: list[str], cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def clone(work: Path, config: str | None) -> Path:
+    """A clone of this commit whose DVC cache is this repository's."""
+    repo = work / "repo"
+    sh(["git", "clone", "-q", str(ROOT), str(repo)], work)
+    sh(["dvc", "cache", "dir", str(ROOT / ".dvc" / "cache")], repo)
+    sh(["dvc", "config", "core.analytics", "false"], repo)
+    if config:
+        sh(["lbb", "config", "--use", config], repo)
+        sh(["git", "commit", "-qam", f"config {config}"], repo)
+    return repo
+
+
+def off_diagonal(frame: pd.DataFrame) -> np.ndarray:
+    return frame.to_numpy()[~np.eye(len(frame), dtype=bool)]
+
+
+def run_seed(repo: Path, seed: int, sets: list[str]) -> dict:
+    """Train and score every pair under ``seed``; what the graph stage saw."""
+    args = ["dvc", "exp", "run", "-S", f"seed={seed}"]
+    for s in sets:
+        args += ["-S", s]
+    sh([*args, "graph"], repo)
+    m = repo / "metrics"
+    f = pd.read_csv(m / "estimate" / "finetune_scores.csv", index_col=0)
+    fm = pd.read_csv(m / "estimate" / "finetune_scores_matched.csv", index_col=0)
+    truth = pd.read_csv(m / "truth.csv", index_col=0).loc[f.index, f.columns]
+    graph = json.loads((m / "graph.json").read_text())
+    raw = pd.read_csv(m / "finetune_scores.csv", index_col=0)
+    return {
+        "f": f,
+        "f_matched": fm,
+        "diagonal": pd.Series(np.diag(raw.to_numpy()), index=raw.index),
+        "truth_rho": float(spearmanr(off_diagonal(truth), off_diagonal(fm))[0]),
+        "truth_rho_mono": float(spearmanr(off_diagonal(truth), off_diagonal(f))[0]),
+        "donor": graph["donor_ranking"][0],
+        "recipient": graph["recipient_ranking"][0],
+    }
+
+
+def report(runs: dict[int, dict]) -> dict:
+    out: dict = {"seeds": {}, "between_seeds": {}}
+    print("seed | F(t→t) min..max | ρ(F matched, truth) | ρ(F, truth) | top donor | top recipient")
+    for seed, r in runs.items():
+        d = r["diagonal"]
+        print(
+            f"{seed:>4} | {d.min():+6.1f} .. {d.max():+6.1f} | {r['truth_rho']:19.3f} | "
+            f"{r['truth_rho_mono']:11.3f} | {r['donor']:>9} | {r['recipient']:>13}"
+        )
+        out["seeds"][seed] = {
+            "diagonal_f": d.round(2).to_dict(),
+            "spearman_matched_truth": round(r["truth_rho"], 4),
+            "spearman_f_truth": round(r["truth_rho_mono"], 4),
+            "top_donor": r["donor"],
+            "top_recipient": r["recipient"],
+        }
+    print("\nseeds | ρ off-diagonal F | ρ off-diagonal F matched")
+    for a, b in itertools.combinations(runs, 2):
+        rho = spearmanr(off_diagonal(runs[a]["f"]), off_diagonal(runs[b]["f"]))[0]
+        rho_m = spearmanr(off_diagonal(runs[a]["f_matched"]), off_diagonal(runs[b]["f_matched"]))[0]
+        print(f"{a} vs {b} | {rho:16.3f} | {rho_m:24.3f}")
+        out["between_seeds"][f"{a}-{b}"] = {"f": round(rho, 4), "f_matched": round(rho_m, 4)}
+    seeds_ok = all(v["f"] >= GOAL_SEEDS for v in out["between_seeds"].values())
+    truth_ok = all(r["truth_rho"] >= GOAL_TRUTH for r in runs.values())
+    same_top = len({(r["donor"], r["recipient"]) for r in runs.values()}) == 1
+    out["goals"] = {"seed_spearman": seeds_ok, "same_top": same_top, "truth_spearman": truth_ok}
+    print(
+        f"\ngoals: seeds ρ >= {GOAL_SEEDS}: {'met' if seeds_ok else 'NOT met'}; same top "
+        f"donor and recipient: {'met' if same_top else 'NOT met'}; ρ(F matched, truth) >= "
+        f"{GOAL_TRUTH} in every seed: {'met' if truth_ok else 'NOT met'}"
+    )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--config", help="a configs/ name (lbb config --use); default: params.yaml")
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE passed as -S")
+    ap.add_argument("--work", type=Path, help="where to clone (default: a temporary folder)")
+    ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        repo = clone(Path(tmp), args.config)
+        print(f"config {args.config or 'params.yaml'}, -S {args.set or 'none'}, seeds {seeds}")
+        runs = {}
+        for seed in seeds:
+            runs[seed] = run_seed(repo, seed, args.set)
+            print(f"  seed {seed} done", flush=True)
+        out = report(runs)
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

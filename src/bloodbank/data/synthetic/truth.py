@@ -1,0 +1,86 @@
+"""The planted truth: how much each synthetic language should help each other one.
+
+The generator decides what two pseudo-languages share: a cognate survives in both
+when each kept it from the family's proto-lexicon and no sound change of either
+touched it; a name is shared when both write it in the same script. Nothing else is
+shared on the surface (different scripts share no letters). So the expected
+transfer from s to t is taken to be the **word overlap**: the share of t's running
+words (punctuation and numerals aside) that s's generator also writes, letter for
+letter and ignoring case.
+
+It is computed from the generator itself, not from any sample or trained model:
+t's word frequencies come from ``sentences`` sentences of t's own grammar (a seeded
+stream of its own, not the pipeline's text), and s's words are its whole lexicon,
+inflected forms included, plus the world's names in s's script. Word order, which
+the generator also varies, is *not* part of it: the measured graph may show an
+effect of syntax on top of the overlap, and that would be a finding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+
+import pandas as pd
+
+from bloodbank.data.synthetic.grammar import Grammar
+from bloodbank.data.synthetic.world import rng_for, synthetic_language
+
+SKIPPED = frozenset({"PUNCT", "NUM"})  # shared by every script, carry no lexicon
+
+
+@cache
+def written_forms(code: str, world_seed: int) -> frozenset[str]:
+    """Every word form ``code``'s generator can write, lower-cased."""
+    g = Grammar(code, world_seed)
+    lex = g.lex
+    affixes = {"NOUN": ("", lex.plural), "VERB": (lex.past, lex.present)}
+    forms: set[str] = set()
+    for upos, stems in lex.words.items():
+        for stem in stems:
+            for affix in affixes.get(upos, ("",)):
+                forms.add(g.render(g._inflect(stem, affix) if affix else stem).lower())
+    for parts in g.names.values():
+        forms.update(g.render(p).lower() for p in parts)
+    return frozenset(forms)
+
+
+@cache
+def word_frequencies(code: str, world_seed: int, sentences: int) -> Counter[str]:
+    """Word counts (lower-cased) of ``sentences`` sentences of ``code``'s grammar."""
+    g = Grammar(code, world_seed)
+    rng = rng_for("planted-truth", code, world_seed)
+    counts: Counter[str] = Counter()
+    for _ in range(sentences):
+        counts.update(t.form.lower() for t in g.sentence(rng) if t.upos not in SKIPPED)
+    return counts
+
+
+def overlap(src: str, tgt: str, world_seed: int, sentences: int = 4000) -> float:
+    """Share of ``tgt``'s running words that ``src`` also writes (0..1)."""
+    counts = word_frequencies(tgt, world_seed, sentences)
+    forms = written_forms(src, world_seed)
+    shared = sum(n for w, n in counts.items() if w in forms)
+    return shared / sum(counts.values())
+
+
+def is_planted(codes: list[str]) -> bool:
+    """Whether every language is a synthetic one (only then is there a planted truth)."""
+    try:
+        for code in codes:
+            synthetic_language(code)
+    except KeyError:
+        return False
+    return True
+
+
+def planted_truth(codes: list[str], world_seed: int, sentences: int = 4000) -> pd.DataFrame:
+    """Expected transfer in percent, rows sources and columns targets (like F).
+
+    The diagonal is 100 (a language shares all its words with itself) and is not part
+    of any comparison with F.
+    """
+    rows = {s: [100.0 * overlap(s, t, world_seed, sentences) for t in codes] for s in codes}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=codes)
+    frame.index.name, frame.columns.name = "source", None
+    return frame.round(2)
