@@ -1,0 +1,114 @@
+"""The planted truth of the synthetic world, and the graph's comparison with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bloodbank.data.synthetic.grammar import Grammar
+from bloodbank.data.synthetic.truth import is_planted, overlap, planted_truth, written_forms
+from bloodbank.graph.planted import cells, compare, read_truth, recovery_failures, report_truth
+
+
+def test_overlap_follows_the_generator_design():
+    # same family, same script (Qalic, Latin): most words are shared cognates
+    assert overlap("qaa", "qab", 0) > 0.4
+    # same script, other family (Cyrillic): only names, and chance look-alikes
+    assert 0.05 < overlap("qac", "qad", 0) < 0.4
+    # other script: nothing is written alike
+    assert overlap("qaa", "qae", 0) == 0.0
+    assert overlap("qac", "qaa", 0) == 0.0  # same family, other script
+    assert overlap("qab", "qab", 0) == 1.0
+
+
+def test_sound_changes_break_cognates():
+    """qab turned p into f and t into d: a proto word with p or t is not shared with qaa."""
+    g_a, g_b = Grammar("qaa", 0), Grammar("qab", 0)
+    kept_a = {w for w in g_a.lex.words["NOUN"]}
+    changed = [w for w in g_b.lex.words["NOUN"] if "f" in w or "d" in w]
+    assert changed
+    b_forms = written_forms("qab", 0)
+    assert not any(("p" in w or "t" in w) and w in b_forms for w in kept_a if len(w) > 3)
+
+
+def test_planted_truth_matrix():
+    codes = ["qaa", "qab", "qae"]
+    truth = planted_truth(codes, 0)
+    assert list(truth.index) == codes and list(truth.columns) == codes
+    assert np.allclose(np.diag(truth.to_numpy()), 100.0)
+    assert truth.loc["qaa", "qab"] > 40 and truth.loc["qab", "qae"] == 0.0
+    assert truth.equals(planted_truth(codes, 0))  # deterministic
+    assert not truth.equals(planted_truth(codes, 1))  # another world, other lexicons
+    assert is_planted(codes) and not is_planted(["qaa", "de"])
+
+
+def _table(f: dict[tuple[str, str], float], matched: dict | None = None) -> pd.DataFrame:
+    codes = ["qaa", "qab", "qae"]
+    truth = planted_truth(codes, 0)
+
+    def frame(values):
+        out = pd.DataFrame(0.0, index=codes, columns=codes)
+        for (s, t), v in values.items():
+            out.loc[s, t] = v
+        return out
+
+    scores = {"mono": frame(f)} | ({"matched": frame(matched)} if matched else {})
+    return cells(truth, scores)
+
+
+GOOD = {
+    ("qab", "qaa"): 20.0,  # the truth's order: qab→qaa 64%, qaa→qab 60%
+    ("qaa", "qab"): 18.0,
+    ("qae", "qab"): -5.0,
+    ("qae", "qaa"): -4.0,
+    ("qaa", "qae"): -3.0,
+    ("qab", "qae"): -2.0,
+}
+
+
+def test_compare_and_recovery_on_a_graph_that_follows_the_truth():
+    table = _table(GOOD, {k: v - 10 for k, v in GOOD.items()})
+    result = compare(table, ["mono", "matched"])
+    assert result["pairs"] == 6
+    # right about every pair: rho is the most the truth's ties allow
+    assert result["mono"]["spearman"] == pytest.approx(result["ceiling"], abs=1e-3)
+    assert 0.7 < result["ceiling"] < 1.0
+    assert result["mono"]["top_pair_above_unrelated"] == 1.0
+    assert result["top_pair"]["source"] in {"qaa", "qab"}
+    assert recovery_failures(table) == []
+
+
+def test_recovery_fails_when_an_unrelated_source_wins():
+    flipped = {**GOOD, ("qae", "qab"): 25.0}
+    failures = recovery_failures(_table(flipped))
+    assert failures == ["F (study's baseline): qaa→qab does not beat qae→qab"]
+    assert recovery_failures(_table(GOOD)) == []
+
+
+def test_recovery_fails_when_the_related_pair_lost_its_target():
+    """Trained on the wrong text, a related pair still outranks the unrelated ones, but
+    falls far below plain extra training on the target: the check must say so."""
+    matched = {k: v - 40 for k, v in GOOD.items()}
+    failures = recovery_failures(_table(GOOD, matched))
+    assert any("compute-matched F -22.0 < -10" in f for f in failures)
+
+
+def test_real_languages_have_no_truth(tmp_path):
+    empty = pd.DataFrame(index=pd.Index(["de", "en"], name="source"), columns=["de", "en"])
+    empty.to_csv(tmp_path / "truth.csv")
+    assert read_truth(tmp_path / "truth.csv") is None
+    assert read_truth(tmp_path / "missing.csv") is None
+    assert report_truth(None, {}, tmp_path, tmp_path) == (None, "")
+
+
+@pytest.mark.parametrize("world_seed", [0, 3])
+def test_report_section_and_figure(tmp_path, world_seed):
+    codes = ["qaa", "qab", "qae"]
+    truth = planted_truth(codes, world_seed)
+    f = truth.where(~np.eye(3, dtype=bool), 0.0) / 3 - 5
+    comparison, text = report_truth(truth, {"mono": f, "matched": f - 2}, tmp_path, tmp_path)
+    assert comparison["mono"]["spearman"] == pytest.approx(1.0)
+    assert "## Planted truth against the measured graph" in text
+    assert "| qab→qaa |" in text and "fig8_truth.png" in text
+    assert (tmp_path / "fig8_truth.png").stat().st_size > 1000
