@@ -195,6 +195,12 @@ class EvalConfig(Section):
     batch_size: int = Field(64, gt=0, description="sentences per evaluation batch, at most")
     max_tokens: int = Field(4096, gt=0, description="padded positions per batch, at most")
     bootstrap: int = Field(1000, ge=0, description="resamples for the MRR confidence interval")
+    mask_seed: int = Field(
+        0,
+        ge=0,
+        description="seed of the test masks and the bootstrap: fixed when `seed` changes, so "
+        "that two seeds differ in training only and are scored on the very same inputs",
+    )
 
 
 class GraphConfig(Section):

@@ -68,7 +68,7 @@ def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenize
         special_ids(tok),
         tok.get_vocab_size(),
         ev.batch_size,
-        recipe.seed,
+        ev.mask_seed,
         lang,
         tr.mlm_probability,
         tr.mask_token_fraction,
@@ -81,7 +81,7 @@ def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenize
         len(test),
         pick_device(tr.device),
         ev.bootstrap,
-        seed_of("bootstrap", lang, recipe.seed),
+        seed_of("bootstrap", lang, ev.mask_seed),
     )
 
 
