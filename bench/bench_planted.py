@@ -13,10 +13,10 @@ issue 16:
 
 The figures are quality, not time, but depend on the machine through fp32 rounding
 only (see README: what reproduces). Candidate recipes are tried with --set, which
-passes `-S` to every run:
+changes the clone's params.yaml before any run:
 
     python bench/bench_planted.py                                  # the default, seeds 0-2
-    python bench/bench_planted.py --config synthetic-large
+    python bench/bench_planted.py --config synthetic-large --set pairs.design=all --runner lbb
     python bench/bench_planted.py --set train.epochs=6 --set sample.test_chars=60000
 """
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,15 +46,33 @@ def sh(cmd: list[str], cwd: Path) -> str:
     return proc.stdout
 
 
-def clone(work: Path, config: str | None) -> Path:
-    """A clone of this commit whose DVC cache is this repository's."""
+def set_params(repo: Path, sets: list[str]) -> None:
+    """Apply KEY=VALUE settings (dotted keys, YAML values) to the clone's params.yaml."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for item in sets:
+        key, _, value = item.partition("=")
+        *parents, last = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        node[last] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def clone(work: Path, config: str | None, sets: list[str]) -> Path:
+    """A clone of this commit whose DVC cache is this repository's, configured."""
     repo = work / "repo"
     sh(["git", "clone", "-q", str(ROOT), str(repo)], work)
     sh(["dvc", "cache", "dir", str(ROOT / ".dvc" / "cache")], repo)
     sh(["dvc", "config", "core.analytics", "false"], repo)
     if config:
         sh(["lbb", "config", "--use", config], repo)
-        sh(["git", "commit", "-qam", f"config {config}"], repo)
+    if sets:
+        set_params(repo, sets)
+        sh(["lbb", "pairs"], repo)  # a changed pairs section plans other pair stages
+    if config or sets:
+        sh(["git", "commit", "-qam", f"config {config or ''} {' '.join(sets)}"], repo)
     return repo
 
 
@@ -61,12 +80,13 @@ def off_diagonal(frame: pd.DataFrame) -> np.ndarray:
     return frame.to_numpy()[~np.eye(len(frame), dtype=bool)]
 
 
-def run_seed(repo: Path, seed: int, sets: list[str]) -> dict:
+def run_seed(repo: Path, seed: int, runner: str) -> dict:
     """Train and score every pair under ``seed``; what the graph stage saw."""
-    args = ["dvc", "exp", "run", "-S", f"seed={seed}"]
-    for s in sets:
-        args += ["-S", s]
-    sh([*args, "graph"], repo)
+    if runner == "dvc":
+        sh(["dvc", "exp", "run", "-S", f"seed={seed}", "graph"], repo)
+    else:  # the same stages, side by side on a local Ray instance
+        set_params(repo, [f"seed={seed}"])
+        sh(["lbb", "repro", "graph"], repo)
     m = repo / "metrics"
     f = pd.read_csv(m / "estimate" / "finetune_scores.csv", index_col=0)
     fm = pd.read_csv(m / "estimate" / "finetune_scores_matched.csv", index_col=0)
@@ -122,17 +142,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", help="a configs/ name (lbb config --use); default: params.yaml")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE passed as -S")
+    ap.add_argument(
+        "--set", action="append", default=[], help="KEY=VALUE set in params.yaml before any run"
+    )
+    ap.add_argument(
+        "--runner",
+        choices=("dvc", "lbb"),
+        default="dvc",
+        help="dvc: `dvc exp run -S seed=N graph`; lbb: the same stages with `lbb repro`",
+    )
     ap.add_argument("--work", type=Path, help="where to clone (default: a temporary folder)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
-        repo = clone(Path(tmp), args.config)
-        print(f"config {args.config or 'params.yaml'}, -S {args.set or 'none'}, seeds {seeds}")
+        repo = clone(Path(tmp), args.config, args.set)
+        print(f"config {args.config or 'params.yaml'}, set {args.set or 'nothing'}, seeds {seeds}")
         runs = {}
         for seed in seeds:
-            runs[seed] = run_seed(repo, seed, args.set)
+            runs[seed] = run_seed(repo, seed, args.runner)
             print(f"  seed {seed} done", flush=True)
         out = report(runs)
     if args.out:
