@@ -16,7 +16,8 @@ only (see README: what reproduces). Candidate recipes are tried with --set, whic
 changes the clone's params.yaml before any run:
 
     python bench/bench_planted.py                                  # the default, seeds 0-2
-    python bench/bench_planted.py --config synthetic-large --set pairs.design=all --runner lbb
+    python bench/bench_planted.py --config synthetic-large --set pairs.design=all \\
+        --runner lbb --target tables
     python bench/bench_planted.py --set train.epochs=6 --set sample.test_chars=60000
 """
 
@@ -80,13 +81,19 @@ def off_diagonal(frame: pd.DataFrame) -> np.ndarray:
     return frame.to_numpy()[~np.eye(len(frame), dtype=bool)]
 
 
-def run_seed(repo: Path, seed: int, runner: str) -> dict:
+def hypotheses(repo: Path) -> dict[str, bool]:
+    """Whether equations 9 and 10 hold per task (the tables stage's verdicts)."""
+    found = json.loads((repo / "metrics" / "downstream.json").read_text())["hypotheses"]
+    return {f"{eq} {task}": v["holds"] for eq, tasks in found.items() for task, v in tasks.items()}
+
+
+def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
     """Train and score every pair under ``seed``; what the graph stage saw."""
     if runner == "dvc":
-        sh(["dvc", "exp", "run", "-S", f"seed={seed}", "graph"], repo)
+        sh(["dvc", "exp", "run", "-S", f"seed={seed}", target], repo)
     else:  # the same stages, side by side on a local Ray instance
         set_params(repo, [f"seed={seed}"])
-        sh(["lbb", "repro", "graph"], repo)
+        sh(["lbb", "repro", target], repo)
     m = repo / "metrics"
     f = pd.read_csv(m / "estimate" / "finetune_scores.csv", index_col=0)
     fm = pd.read_csv(m / "estimate" / "finetune_scores_matched.csv", index_col=0)
@@ -99,8 +106,9 @@ def run_seed(repo: Path, seed: int, runner: str) -> dict:
         "diagonal": pd.Series(np.diag(raw.to_numpy()), index=raw.index),
         "truth_rho": float(spearmanr(off_diagonal(truth), off_diagonal(fm))[0]),
         "truth_rho_mono": float(spearmanr(off_diagonal(truth), off_diagonal(f))[0]),
-        "donor": graph["donor_ranking"][0],
-        "recipient": graph["recipient_ranking"][0],
+        "donor": graph["donor_ranking"].split(" > ")[0],
+        "recipient": graph["recipient_ranking"].split(" > ")[0],
+        "hypotheses": hypotheses(repo) if target == "tables" else {},
     }
 
 
@@ -119,7 +127,13 @@ def report(runs: dict[int, dict]) -> dict:
             "spearman_f_truth": round(r["truth_rho_mono"], 4),
             "top_donor": r["donor"],
             "top_recipient": r["recipient"],
+            "hypotheses": r["hypotheses"],
         }
+        if r["hypotheses"]:
+            verdicts = ", ".join(
+                f"{k} {'holds' if v else 'fails'}" for k, v in r["hypotheses"].items()
+            )
+            print(f"     downstream: {verdicts}")
     print("\nseeds | ρ off-diagonal F | ρ off-diagonal F matched")
     for a, b in itertools.combinations(runs, 2):
         rho = spearmanr(off_diagonal(runs[a]["f"]), off_diagonal(runs[b]["f"]))[0]
@@ -151,6 +165,12 @@ def main() -> None:
         default="dvc",
         help="dvc: `dvc exp run -S seed=N graph`; lbb: the same stages with `lbb repro`",
     )
+    ap.add_argument(
+        "--target",
+        choices=("graph", "tables"),
+        default="graph",
+        help="graph: F only; tables: also the downstream hypotheses 9 and 10",
+    )
     ap.add_argument("--work", type=Path, help="where to clone (default: a temporary folder)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args()
@@ -160,7 +180,7 @@ def main() -> None:
         print(f"config {args.config or 'params.yaml'}, set {args.set or 'nothing'}, seeds {seeds}")
         runs = {}
         for seed in seeds:
-            runs[seed] = run_seed(repo, seed, args.runner)
+            runs[seed] = run_seed(repo, seed, args.runner, args.target)
             print(f"  seed {seed} done", flush=True)
         out = report(runs)
     if args.out:
