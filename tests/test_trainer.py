@@ -119,3 +119,25 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     for native in (True, False):
         monkeypatch.setattr(trainer, "native_bf16", lambda device, n=native: n)
         assert trainer.use_bf16("auto", cpu) is native
+
+
+def test_probe_sees_the_curve_and_leaves_training_as_it_is(tmp_path):
+    """A held-out curve (bench_recipe) must not change the weights a stage would write."""
+    plain, _ = train(tmp_path / "plain")
+    model = build_model(MODEL, VOCAB, 0, 0)
+    test = toy_split(20)
+    seen: list[tuple[int, float, bool]] = []
+
+    def probe(step: int) -> None:
+        training = model.training  # as the trainer hands it over
+        batches = fixed_masks(test, 32, IDS, VOCAB, 8, 0, "toy")
+        seen.append(
+            (step, evaluate(model, batches, len(test), torch.device("cpu"), 0, 0).mrr, training)
+        )
+
+    train_mlm(
+        model, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "r", probe=({10, 30}, probe)
+    )
+    assert [s for s, _, _ in seen] == [10, 30]
+    assert not any(training for _, _, training in seen)  # scored in eval mode
+    assert same(weights(plain), weights(model))
