@@ -37,6 +37,7 @@ def test_the_pipeline_ranks_the_related_pair_above_the_unrelated(built):
     assert truth[("qaa", "qab")] > 40 and truth[("qae", "qab")] == 0.0
     graph = json.loads((repo / "metrics/graph.json").read_text())
     assert graph["planted_truth"]["top_pair"]["source"] in {"qaa", "qab"}
+    assert graph["planted_truth"]["recovery_failures"] == []
     report = (repo / "reports/graph.md").read_text()
     assert "## Planted truth against the measured graph" in report
     assert (repo / "reports/graph/fig8_truth.png").is_file()

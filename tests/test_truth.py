@@ -76,6 +76,7 @@ def test_compare_and_recovery_on_a_graph_that_follows_the_truth():
     assert 0.7 < result["ceiling"] < 1.0
     assert result["mono"]["top_pair_above_unrelated"] == 1.0
     assert result["top_pair"]["source"] in {"qaa", "qab"}
+    assert result["recovery_failures"] == []
     assert recovery_failures(table) == []
 
 
@@ -111,4 +112,5 @@ def test_report_section_and_figure(tmp_path, world_seed):
     assert comparison["mono"]["spearman"] == pytest.approx(1.0)
     assert "## Planted truth against the measured graph" in text
     assert "| qab→qaa |" in text and "fig8_truth.png" in text
+    assert "Recovery check" in text and "**passes**" in text
     assert (tmp_path / "fig8_truth.png").stat().st_size > 1000

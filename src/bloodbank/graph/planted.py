@@ -78,6 +78,7 @@ def compare(table: pd.DataFrame, names: list[str]) -> dict:
             else None,
         }
     out["top_pair"] = {"source": top["source"], "target": top["target"], "truth": top["truth"]}
+    out["recovery_failures"] = recovery_failures(table)
     return out
 
 
@@ -162,6 +163,13 @@ def section(table: pd.DataFrame, comparison: dict, png: Path, report_dir: Path) 
             )
             + "."
         )
+    failures = comparison["recovery_failures"]
+    lines.append(
+        "- Recovery check (for each target, its most related source beats every source that "
+        "shares nothing, under both baselines, and stays within 10 points of the "
+        "compute-matched baseline): "
+        + ("**passes**." if not failures else "**fails**: " + "; ".join(failures) + ".")
+    )
     header = " | ".join(BASELINE_NAMES[n] for n in names)
     lines += ["", f"| pair | truth | {header} |", "|---|---:|" + "---:|" * len(names)]
     for _, row in table.iterrows():
