@@ -18,7 +18,6 @@ from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.graph.matrix_io import BASELINES, read_matrix, read_measured
-from bloodbank.graph.planted import read_truth
 from bloodbank.tracking.runs import stage_run
 
 
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         {"languages": ",".join(matrix.langs)},
     ) as run:
         # imported here, not above: MLflow's worker starts up while matplotlib loads
+        from bloodbank.graph.planted import read_truth
         from bloodbank.graph.report import publish
 
         analysis = publish(
