@@ -189,10 +189,11 @@ def test_lbb_repro_gives_the_same_hashes_as_dvc_repro_and_a_sound_store(built, t
 
 
 def long_mono(repo: Path) -> Path:
-    """Make mono@qab a training of about 150 steps with a checkpoint every 10; return
-    the resumable checkpoint's path."""
+    """Make mono@qab a training of about 450 steps with a checkpoint every 10; return
+    the resumable checkpoint's path. Long enough that a signal sent after the first
+    checkpoint arrives before the end even on a fast machine (150 steps once did not)."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"].update(checkpoint_every=10, epochs=8)
+    params["train"].update(checkpoint_every=10, epochs=24)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     return repo / "models/.resume/mono-qab/checkpoint.pt"
 
