@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> None:
         matrix = replace(matrix, measured=measured.to_numpy())
         intervals = pd.read_csv(paths.ESTIMATE_DIR / f"languages{suffix}.csv", index_col=0)
     mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
+    # F under both baselines, for the planted truth; the analysed one is already read
     scores = {
-        name: read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv", "percent").frame()
+        name: matrix.frame()
+        if name == cfg.baseline
+        else read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv", "percent").frame()
         for name, sfx in BASELINES.items()
     }
     with stage_run(

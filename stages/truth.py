@@ -26,14 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     langs = list(params.studied)
     world_seed = params.synthetic.world_seed
+    planted = is_planted(langs)
     with stage_run("truth", params.tracking, params.seed, {"world_seed": world_seed}, {}):
-        if is_planted(langs):
+        if planted:
             truth = planted_truth(langs, world_seed)
         else:
             truth = pd.DataFrame(index=pd.Index(langs, name="source"), columns=langs, dtype=float)
         with atomic_path(paths.TRUTH) as tmp:
             truth.to_csv(tmp, float_format="%.2f")
-    what = "planted overlap" if is_planted(langs) else "no planted truth (real languages)"
+    what = "planted overlap" if planted else "no planted truth (real languages)"
     print(f"{paths.TRUTH}: {len(langs)}x{len(langs)}, {what}")
 
 
