@@ -149,6 +149,41 @@ def test_evaluation_masks_do_not_depend_on_batching():
     assert masked > 0
 
 
+def test_evaluation_passes_add_independent_draws_after_the_single_one():
+    from bloodbank.mlm.evaluation import fixed_masks
+
+    split = toy_split(50)
+
+    def draws(passes):
+        return list(fixed_masks(split, 64, IDS, VOCAB, 16, 0, "qaa", passes=passes))
+
+    one, three = draws(1), draws(3)
+    assert len(three) == 3 * len(one)
+    for (i1, x1, a1, y1), (i3, x3, a3, y3) in zip(one, three[: len(one)], strict=True):
+        assert np.array_equal(i1, i3) and torch.equal(x1, x3) and torch.equal(y1, y3)
+    first = torch.cat([y.flatten() for *_, y in one])
+    second = torch.cat([y.flatten() for *_, y in three[len(one) : 2 * len(one)]])
+    assert (first != IGNORE).any() and (second != IGNORE).any()
+    assert not torch.equal(first != IGNORE, second != IGNORE)  # another draw, same text
+
+
+def test_evaluation_over_passes_pools_every_draws_tokens():
+    from bloodbank.mlm.evaluation import evaluate, fixed_masks
+
+    split = toy_split(40)
+    model = build_model(ModelConfig(hidden_size=32, num_layers=1, num_heads=2), VOCAB, 0, 0)
+    cpu = torch.device("cpu")
+    batches = list(fixed_masks(split, 64, IDS, VOCAB, 16, 0, "qaa", passes=2))
+    half = len(batches) // 2
+    a, b, both = (
+        evaluate(model, part, len(split), cpu, 0, 0)
+        for part in (batches[:half], batches[half:], batches)
+    )
+    assert both.masked_tokens == a.masked_tokens + b.masked_tokens
+    pooled = (a.mrr * a.masked_tokens + b.mrr * b.masked_tokens) / both.masked_tokens
+    assert both.mrr == pytest.approx(pooled, rel=1e-12)
+
+
 def test_eval_batches_respect_the_token_budget():
     lengths = toy_split(200).lengths()
     batches = eval_batches(lengths, 64, max_tokens=256)

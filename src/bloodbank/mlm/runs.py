@@ -74,6 +74,7 @@ def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenize
         tr.mask_token_fraction,
         tr.random_token_fraction,
         ev.max_tokens,
+        ev.passes,
     )
     return evaluate(
         model,

@@ -1,0 +1,169 @@
+"""How much of F's seed-to-seed noise is the evaluation's, and what `eval.passes` buys.
+
+F(s→t) compares two models on t's test set masked at 15%. Both are scored on the same
+masks (`eval.mask_seed`), but they get different masked tokens right, so one mask draw
+leaves a sampling error in F that does not cancel. This benchmark trains, per seed, the
+mono model of a target t and of every source s, then every pair s→t (the diagonal t→t
+included), exactly as the mono and pair stages do, and scores each model under
+`--draws` independent mask draws (the passes of `eval.passes`). It prints:
+
+- the evaluation's share: the standard deviation of F(s→t) across single draws, for a
+  fixed trained model pair (mean over seeds and sources);
+- the training's share: what remains of the seed-to-seed standard deviation once F is
+  averaged over all draws;
+- for passes = 1, 2, 4, 8: the seed-to-seed standard deviation of F per cell these two
+  predict, and the evaluation seconds per model (measured, this machine).
+
+Reads the token arrays and tokenizer of this repository (`dvc repro tokenize` first).
+
+    python bench/bench_eval_passes.py                      # target qaa, the default recipe
+    python bench/bench_eval_passes.py --target qac --seeds 4 --draws 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bloodbank.core import paths
+from bloodbank.core.config import load_params
+from bloodbank.core.seeding import seed_of
+from bloodbank.data.token_ids import TokenizedSplit, load_split
+from bloodbank.data.tokenizer import load_tokenizer
+from bloodbank.mlm.batching import eval_batches
+from bloodbank.mlm.evaluation import evaluate, fixed_masks
+from bloodbank.mlm.model import build_model
+from bloodbank.mlm.runs import special_ids
+from bloodbank.mlm.trainer import train_mlm
+
+
+def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int) -> np.ndarray:
+    """MRR of ``model`` under each of ``draws`` mask draws (the passes, one by one)."""
+    tr, ev = params.train, params.eval
+    per_pass = len(
+        eval_batches(np.minimum(test.lengths(), tr.max_length - 2), ev.batch_size, ev.max_tokens)
+    )
+    batches = list(
+        fixed_masks(
+            test,
+            tr.max_length,
+            special_ids(tok),
+            tok.get_vocab_size(),
+            ev.batch_size,
+            ev.mask_seed,
+            lang,
+            tr.mlm_probability,
+            tr.mask_token_fraction,
+            tr.random_token_fraction,
+            ev.max_tokens,
+            passes=draws,
+        )
+    )
+    return np.array(
+        [
+            evaluate(
+                model,
+                batches[p * per_pass : (p + 1) * per_pass],
+                len(test),
+                torch.device("cpu"),
+                0,
+                0,
+            ).mrr
+            for p in range(draws)
+        ]
+    )
+
+
+def trained(model, lang: str, params, tok, seed: int, key: str):
+    """``model`` after the recipe on ``lang``'s train split (as the stages train it)."""
+    with tempfile.TemporaryDirectory() as resume:
+        train_mlm(
+            model,
+            load_split(paths.tokens(lang), "train"),
+            params.train,
+            special_ids(tok),
+            tok.get_vocab_size(),
+            seed,
+            key,
+            Path(resume),
+        )
+    return model
+
+
+def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: int):
+    """F(s→t) in percent under each draw, rows sources, columns draws; and eval seconds."""
+    test = load_split(paths.tokens(target), "test")
+    pad = special_ids(tok).pad
+    mono = {
+        lang: trained(
+            build_model(params.model, tok.get_vocab_size(), pad, seed_of("init", lang, seed)),
+            lang,
+            params,
+            tok,
+            seed,
+            f"mono:{lang}",
+        )
+        for lang in dict.fromkeys([target, *sources])
+    }
+    t0 = time.perf_counter()
+    base = per_draw_mrr(mono[target], test, target, params, tok, draws)
+    eval_seconds = (time.perf_counter() - t0) / draws
+    rows = {}
+    for src in dict.fromkeys([target, *sources]):
+        pair = trained(copy.deepcopy(mono[src]), target, params, tok, seed, f"pair:{src}-{target}")
+        rows[src] = 100.0 * (per_draw_mrr(pair, test, target, params, tok, draws) - base) / base
+    return pd.DataFrame(rows).T, eval_seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--target", default=None, help="default: the first studied language")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1")
+    ap.add_argument("--draws", type=int, default=8, help="mask draws per model")
+    args = ap.parse_args()
+    params = load_params()
+    tok = load_tokenizer(paths.TOKENIZER)
+    target = args.target or params.studied[0]
+    sources = [s for s in params.studied if s != target]
+    frames, eval_seconds = [], []
+    for seed in range(args.seeds):
+        t0 = time.perf_counter()
+        frame, secs = f_per_draw(target, sources, seed, params, tok, args.draws)
+        frames.append(frame)
+        eval_seconds.append(secs)
+        print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    report(frames, target, args.draws, float(np.mean(eval_seconds)))
+
+
+def report(frames: list[pd.DataFrame], target: str, draws: int, eval_seconds: float) -> None:
+    """Print F per seed and source, the two shares of its noise, and passes' predictions."""
+    means = pd.DataFrame({i: f.mean(axis=1) for i, f in enumerate(frames)})
+    means.columns = [f"seed {i}" for i in means.columns]
+    table = means.assign(
+        **{
+            "sd, seeds": means.std(axis=1, ddof=1),
+            "sd, one draw": np.sqrt(np.mean([f.var(axis=1, ddof=1) for f in frames], axis=0)),
+        }
+    )
+    print(f"\nF(s→{target}), percent, averaged over {draws} draws; standard deviations:")
+    print(table.round(1).to_string())
+    eval_sd = float(np.sqrt(np.mean([f.var(axis=1, ddof=1).mean() for f in frames])))
+    total_sd = float(np.sqrt(means.var(axis=1, ddof=1).mean()))
+    train_sd = float(np.sqrt(max(total_sd**2 - eval_sd**2 / draws, 0.0)))
+    print(f"\nsd of F across single mask draws (evaluation): {eval_sd:.2f} points")
+    print(f"sd of F across seeds, {draws} draws averaged: {total_sd:.2f} points")
+    print(f"  of which training: {train_sd:.2f} points")
+    print("\npasses  predicted sd of F across seeds  eval seconds per model")
+    for k in (1, 2, 4, 8):
+        print(f"{k:>6}  {np.sqrt(train_sd**2 + eval_sd**2 / k):>31.2f}  {k * eval_seconds:>21.2f}")
+
+
+if __name__ == "__main__":
+    main()
