@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,12 @@ GOAL_SEEDS, GOAL_TRUTH = 0.9, 0.8
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    """Run ``cmd`` in ``cwd``; inside the clone its own ``src`` is imported, not the
+    installed one (an editable install points at the checkout this script came from)."""
+    env = dict(os.environ)
+    if (cwd / "src" / "bloodbank").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout

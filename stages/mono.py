@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         # imported here, not above: MLflow's worker starts up while torch loads
         from bloodbank.mlm.runs import Recipe, train_mono
 
-        recipe = Recipe(params.train, params.eval, params.seed)
+        recipe = Recipe(params.train, params.eval, params.seed, params.replicates)
         out = train_mono(
             lang,
             params.model,

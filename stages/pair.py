@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         # imported here, not above: MLflow's worker starts up while torch loads
         from bloodbank.mlm.runs import Recipe, train_pair
 
-        recipe = Recipe(params.train, params.eval, params.seed)
+        recipe = Recipe(params.train, params.eval, params.seed, params.replicates)
         out = train_pair(
             src,
             tgt,

@@ -161,6 +161,7 @@ def test_evaluation_passes_add_independent_draws_after_the_single_one():
     assert len(three) == 3 * len(one)
     for (i1, x1, a1, y1), (i3, x3, a3, y3) in zip(one, three[: len(one)], strict=True):
         assert np.array_equal(i1, i3) and torch.equal(x1, x3) and torch.equal(y1, y3)
+        assert torch.equal(a1, a3)
     first = torch.cat([y.flatten() for *_, y in one])
     second = torch.cat([y.flatten() for *_, y in three[len(one) : 2 * len(one)]])
     assert (first != IGNORE).any() and (second != IGNORE).any()

@@ -105,6 +105,12 @@ def test_training_stages_declare_exactly_the_result_keys_of_train(name):
     assert not {f"train.{k}" for k in NOT_RESULTS} & declared
 
 
+def test_exactly_the_stages_that_read_replicates_declare_it():
+    for name, stage in stages().items():
+        reads = "params.replicates" in script_of(stage).read_text()
+        assert reads == ("replicates" in params_of(stage)), name
+
+
 def test_no_stage_reruns_on_settings_that_change_no_result():
     for name, stage in stages().items():
         declared = params_of(stage)

@@ -351,6 +351,12 @@ class TrackingConfig(Section):
 
 class Params(Section):
     seed: int = Field(0, description="seed every stochastic modelling step derives from")
+    replicates: int = Field(
+        1,
+        ge=1,
+        description="trainings per mono model and per pair, seeds derived from `seed` "
+        "(replicate 0 uses `seed` itself): F is read from their mean MRR",
+    )
     languages: list[LangCode] = Field(
         min_length=1, description="every language dumped, sampled and fed to the tokenizer"
     )

@@ -49,9 +49,12 @@ class EvalResult:
     mrr_ci: tuple[float, float]
     masked_tokens: int
     sentences: int
+    replicate_mrr: tuple[float, ...] = ()  # each replicate's, when several were scored
 
     def as_dict(self) -> dict:
+        extra = {"replicate_mrr": list(self.replicate_mrr)} if self.replicate_mrr else {}
         return {
+            **extra,
             "mrr": self.mrr,
             "accuracy_at_1": self.accuracy_at_1,
             "cross_entropy": self.cross_entropy,
@@ -121,39 +124,50 @@ def bootstrap_ci(
 
 
 def evaluate(
-    model, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
+    models, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
 ) -> EvalResult:
-    """Score ``model`` on pre-masked batches (from ``fixed_masks``)."""
+    """Score a model, or the replicates of one run, on pre-masked batches (``fixed_masks``).
+
+    Replicates are scored on the very same masked tokens; the figures are their means,
+    the interval is over test sentences of the mean, and ``replicate_mrr`` lists each
+    replicate's MRR (empty for a single model).
+    """
+    models = [models] if isinstance(models, torch.nn.Module) else list(models)
     with large_buffers(device.type == "cpu"):
-        return _evaluate(model, batches, n_sentences, device, bootstrap, seed)
+        return _evaluate(models, batches, n_sentences, device, bootstrap, seed)
 
 
 @torch.no_grad()
 def _evaluate(
-    model, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
+    models: list, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
 ) -> EvalResult:
-    model.eval()
-    rr_sum = np.zeros(n_sentences)
+    for model in models:
+        model.eval()
+    rr_sum = np.zeros((len(models), n_sentences))
     counts = np.zeros(n_sentences, dtype=np.int64)
     top1 = 0
     nll = 0.0
     for idx, inputs, attention, labels in batches:
-        logits, targets = masked_logits(
-            model, inputs.to(device), attention.to(device), labels.to(device)
-        )
-        logits = logits.float()
-        r = ranks(logits, targets).cpu().numpy()
-        top1 += int((r == 1.0).sum())
-        nll += float(F.cross_entropy(logits, targets, reduction="sum"))
         rows = np.repeat(idx, (labels != IGNORE).sum(1).numpy())  # sentence of each target
-        np.add.at(rr_sum, rows, 1.0 / r)
         np.add.at(counts, rows, 1)
+        for m, model in enumerate(models):
+            logits, targets = masked_logits(
+                model, inputs.to(device), attention.to(device), labels.to(device)
+            )
+            logits = logits.float()
+            r = ranks(logits, targets).cpu().numpy()
+            top1 += int((r == 1.0).sum())
+            nll += float(F.cross_entropy(logits, targets, reduction="sum"))
+            np.add.at(rr_sum[m], rows, 1.0 / r)
     total = int(counts.sum())
+    scored = total * len(models)
+    per_model = rr_sum.sum(axis=1) / total if total else np.full(len(models), np.nan)
     return EvalResult(
-        mrr=float(rr_sum.sum() / total) if total else float("nan"),
-        accuracy_at_1=top1 / total if total else float("nan"),
-        cross_entropy=nll / total if total else float("nan"),
-        mrr_ci=bootstrap_ci(rr_sum, counts, bootstrap, seed),
+        mrr=float(per_model.mean()),
+        accuracy_at_1=top1 / scored if total else float("nan"),
+        cross_entropy=nll / scored if total else float("nan"),
+        mrr_ci=bootstrap_ci(rr_sum.mean(axis=0), counts, bootstrap, seed),
         masked_tokens=total,
         sentences=n_sentences,
+        replicate_mrr=tuple(float(x) for x in per_model) if len(models) > 1 else (),
     )

@@ -37,6 +37,18 @@ class Recipe:
     train: TrainConfig
     eval: EvalConfig
     seed: int
+    replicates: int = 1  # trainings per run, scored together (`replicates` in params.yaml)
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[int]:
+    """Replicate 0 trains with ``seed`` itself, so one replicate is the plain run."""
+    return [seed] + [seed_of("replicate", seed, r) for r in range(1, replicates)]
+
+
+def replicate_path(root: Path, r: int) -> Path:
+    """Where replicate ``r`` of a run lives: replicate 0 is the run's own checkpoint
+    (what ``AutoModelForMaskedLM.from_pretrained`` loads), the others nest inside it."""
+    return root if r == 0 else root / f"replicate-{r}"
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,8 @@ def special_ids(tok: Tokenizer) -> SpecialIds:
     )
 
 
-def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer) -> EvalResult:
-    """MRR of ``model`` on a language's held-out split, under that language's fixed masks."""
+def mrr_on(models, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer) -> EvalResult:
+    """MRR of a model (or a run's replicates) on a language's held-out split, fixed masks."""
     tr, ev = recipe.train, recipe.eval
     batches = fixed_masks(
         test,
@@ -77,7 +89,7 @@ def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenize
         ev.passes,
     )
     return evaluate(
-        model,
+        models,
         batches,
         len(test),
         pick_device(tr.device),
@@ -86,42 +98,97 @@ def mrr_on(model, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenize
     )
 
 
+def write_checkpoint(model: BertForMaskedLM, tokenizer_dir: Path, out: Path) -> None:
+    """Safetensors in the HF layout, tokenizer files beside it (``out`` may not exist)."""
+    model.save_pretrained(out, safe_serialization=True)
+    for f in sorted(tokenizer_dir.iterdir()):
+        shutil.copyfile(f, out / f.name)
+
+
 def save_checkpoint(model: BertForMaskedLM, tokenizer_dir: Path, out: Path) -> None:
-    """Safetensors in the HF layout, tokenizer files beside it, written atomically."""
+    """A checkpoint written atomically: a killed run never leaves a finished-looking one."""
     with atomic_path(out, is_dir=True) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        for f in sorted(tokenizer_dir.iterdir()):
-            shutil.copyfile(f, tmp / f.name)
+        write_checkpoint(model, tokenizer_dir, tmp)
+
+
+def _replicate_log(log: Log, r: int) -> Log:
+    """Replicate 0 logs under the plain names; the others under ``replicate<r>/``."""
+    if r == 0:
+        return log
+    return lambda metrics, step: log({f"replicate{r}/{k}": v for k, v in metrics.items()}, step)
 
 
 def _train_and_score(
     key: str,
     lang: str,
-    model: BertForMaskedLM,
+    start: Callable[[int, int], BertForMaskedLM],
     tokens_dir: Path,
     tokenizer_dir: Path,
     recipe: Recipe,
     out: Path,
     resume_dir: Path,
     log: Log,
-) -> tuple[TrainResult, EvalResult]:
+) -> tuple[list[TrainResult], EvalResult]:
+    """Train ``recipe.replicates`` models (``start(r, seed)`` builds replicate r), score
+    them together, and write them all at once.
+
+    Each replicate keeps its finished state in its resume folder until every one is
+    written, so a run killed after some replicates retrains only the others.
+    """
     tok = load_tokenizer(tokenizer_dir)
     split = load_split(tokens_dir, "train")
-    result = train_mlm(
-        model,
-        split,
-        recipe.train,
-        special_ids(tok),
-        tok.get_vocab_size(),
-        recipe.seed,
-        key,
-        resume_dir,
-        log=log,
-        desc=key,
-    )
-    evaluation = mrr_on(model, load_split(tokens_dir, "test"), lang, recipe, tok)
-    save_checkpoint(model, tokenizer_dir, out)
-    return result, evaluation
+    models, results = [], []
+    for r, seed in enumerate(replicate_seeds(recipe.seed, recipe.replicates)):
+        model = start(r, seed)
+        results.append(
+            train_mlm(
+                model,
+                split,
+                recipe.train,
+                special_ids(tok),
+                tok.get_vocab_size(),
+                seed,
+                key,
+                replicate_path(resume_dir, r),
+                log=_replicate_log(log, r),
+                desc=key if r == 0 else f"{key} #{r}",
+                keep_final=recipe.replicates > 1,
+            )
+        )
+        models.append(model)
+    evaluation = mrr_on(models, load_split(tokens_dir, "test"), lang, recipe, tok)
+    with atomic_path(out, is_dir=True) as tmp:
+        for r, model in enumerate(models):
+            write_checkpoint(model, tokenizer_dir, replicate_path(tmp, r))
+    if recipe.replicates > 1:
+        shutil.rmtree(resume_dir, ignore_errors=True)
+    return results, evaluation
+
+
+def _results(train: list[TrainResult], ev: EvalResult, recipe: Recipe) -> dict:
+    """The run's metrics: replicate 0's training record, and every replicate's seed and
+    final loss when there are several."""
+    out = {**ev.as_dict(), "train": train[0].as_dict(), "seed": recipe.seed}
+    if recipe.replicates > 1:
+        out["replicates"] = {
+            "seeds": replicate_seeds(recipe.seed, recipe.replicates),
+            "final_loss": [t.final_loss for t in train],
+            "mrr": list(ev.replicate_mrr),
+        }
+        del out["replicate_mrr"]
+    return out
+
+
+def _timing(train: list[TrainResult]) -> dict:
+    """Seconds summed over replicates; throughput over all of them."""
+    timing = train[0].timing()
+    if len(train) > 1:
+        seconds = sum(t.seconds for t in train)
+        timing |= {
+            "seconds": seconds,
+            "tokens_per_second": sum(t.tokens for t in train) / seconds if seconds else 0.0,
+        }
+    return timing
 
 
 def train_mono(
@@ -134,18 +201,18 @@ def train_mono(
     resume_dir: Path,
     log: Log,
 ) -> RunOutput:
-    """M_t: a masked LM trained from scratch on ``lang``'s sample."""
+    """M_t: a masked LM trained from scratch on ``lang``'s sample (each replicate its own
+    initialisation)."""
     tok = load_tokenizer(tokenizer_dir)
-    model = build_model(
-        model_cfg, tok.get_vocab_size(), special_ids(tok).pad, seed_of("init", lang, recipe.seed)
-    )
+
+    def start(r: int, seed: int) -> BertForMaskedLM:
+        pad = special_ids(tok).pad
+        return build_model(model_cfg, tok.get_vocab_size(), pad, seed_of("init", lang, seed))
+
     train, ev = _train_and_score(
-        f"mono:{lang}", lang, model, tokens_dir, tokenizer_dir, recipe, out, resume_dir, log
+        f"mono:{lang}", lang, start, tokens_dir, tokenizer_dir, recipe, out, resume_dir, log
     )
-    return RunOutput(
-        {**ev.as_dict(), "train": train.as_dict(), "language": lang, "seed": recipe.seed},
-        train.timing(),
-    )
+    return RunOutput({**_results(train, ev, recipe), "language": lang}, _timing(train))
 
 
 def train_pair(
@@ -159,12 +226,22 @@ def train_pair(
     resume_dir: Path,
     log: Log,
 ) -> RunOutput:
-    """M_st: the mono model of ``src`` trained on ``tgt`` with the same recipe."""
-    model = BertForMaskedLM.from_pretrained(source_model)
+    """M_st: the mono model of ``src`` trained on ``tgt`` with the same recipe; replicate
+    r starts from the source's replicate r."""
+
+    def start(r: int, seed: int) -> BertForMaskedLM:
+        path = replicate_path(source_model, r)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"{path}: the mono model of {src} has no replicate {r}; "
+                "retrain it with the same `replicates` (dvc repro)"
+            )
+        return BertForMaskedLM.from_pretrained(path)
+
     train, ev = _train_and_score(
         f"pair:{src}-{tgt}",
         tgt,
-        model,
+        start,
         target_tokens_dir,
         tokenizer_dir,
         recipe,
@@ -172,13 +249,4 @@ def train_pair(
         resume_dir,
         log,
     )
-    return RunOutput(
-        {
-            **ev.as_dict(),
-            "train": train.as_dict(),
-            "source": src,
-            "target": tgt,
-            "seed": recipe.seed,
-        },
-        train.timing(),
-    )
+    return RunOutput({**_results(train, ev, recipe), "source": src, "target": tgt}, _timing(train))

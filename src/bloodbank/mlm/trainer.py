@@ -158,14 +158,19 @@ def train_mlm(
     log: Callable[[dict, int], None] = lambda metrics, step: None,
     desc: str = "train",
     probe: Probe | None = None,
+    keep_final: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place on ``split`` with the recipe in ``cfg``.
 
     ``probe`` (steps, callback) calls the callback with the step number after those
     steps, model in eval mode: a held-out learning curve that leaves training as it is.
+    ``keep_final`` leaves the finished state in ``resume_dir`` (a rerun then loads it
+    instead of training): for a caller that trains several models before it writes any.
     """
     with large_buffers(pick_device(cfg.device).type == "cpu"):
-        return _train(model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc, probe)
+        return _train(
+            model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc, probe, keep_final
+        )
 
 
 def _train(
@@ -180,6 +185,7 @@ def _train(
     log: Callable[[dict, int], None],
     desc: str,
     probe: Probe | None,
+    keep_final: bool,
 ) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -255,9 +261,12 @@ def _train(
     bar.close()
     model.get_input_embeddings().sparse = False
     totals["seconds"] += time.perf_counter() - run_start
-    (resume_dir / CHECKPOINT).unlink(missing_ok=True)
-    if resume_dir.exists() and not any(resume_dir.iterdir()):
-        resume_dir.rmdir()
+    if keep_final and start < steps:
+        _save_checkpoint(resume_dir, fingerprint, steps, totals, model, opt, sched)
+    elif not keep_final:
+        (resume_dir / CHECKPOINT).unlink(missing_ok=True)
+        if resume_dir.exists() and not any(resume_dir.iterdir()):
+            resume_dir.rmdir()
     model.eval()
     return TrainResult(
         steps,
