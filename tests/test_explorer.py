@@ -123,6 +123,35 @@ def test_missing_outputs_and_bad_matrices_raise_explorer_errors(tmp_path):
         xd.load_csv(bad)
 
 
+def test_the_planted_truth_is_compared_over_the_shown_languages(tmp_path):
+    from scipy.stats import rankdata
+
+    from bloodbank.explorer import figures as xf
+
+    root = write_outputs(tmp_path)
+    assert xd.load_outputs(root).truth is None  # no truth stage output: a real world
+    f = xd.load_outputs(root).matrix.f
+    # a truth that F orders exactly: ρ = 1
+    truth = rankdata(np.where(np.eye(len(LANGS), dtype=bool), 0, f)).reshape(f.shape)
+    rows = ["source," + ",".join(LANGS)]
+    rows += [s + "," + ",".join(f"{v:.1f}" for v in truth[i]) for i, s in enumerate(LANGS)]
+    (root / "metrics/truth.csv").write_text("\n".join(rows) + "\n")
+    bank = xd.load_outputs(root)
+    table, comparison = xd.truth_comparison(bank, LANGS)
+    assert len(table) == 30 and table["truth"].is_monotonic_decreasing
+    assert comparison["mono"]["spearman"] == comparison["ceiling"] == 1.0
+    shown = ["fi", "en", "ja"]
+    sub, _ = xd.truth_comparison(bank, shown)
+    assert sorted(zip(sub["source"], sub["target"], strict=True)) == sorted(
+        (s, t) for s in shown for t in shown if s != t
+    )
+    assert xd.truth_comparison(bank, ["fi"]) is None
+    fig = xf.truth_view(table, "mono", "F")
+    assert len(fig.data[0].x) == 30 and "fi→en" in fig.data[0].text
+    (root / "metrics/truth.csv").write_text("source,en\nen,\n")  # real languages: empty
+    assert xd.load_outputs(root).truth is None
+
+
 # --- the real app, in headless Chromium --------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from bloodbank.explorer import data as xd
 from bloodbank.explorer import figures as xf
 from bloodbank.graph.figures import TYPE_COLOURS
 from bloodbank.graph.matrix_io import KINDS, TransferMatrix
+from bloodbank.graph.planted import BASELINE_NAMES
 
 BASE = ("family", "script")
 
@@ -216,6 +217,29 @@ def card_tab(bank: xd.Bank) -> None:
     )
 
 
+def truth_tab(bank: xd.Bank, chosen: list[str]) -> None:
+    found = xd.truth_comparison(bank, chosen)
+    if found is None:
+        st.info("Fewer than two of the shown languages have a planted truth.")
+        return
+    table, comparison = found
+    label = BASELINE_NAMES[bank.baseline]
+    c = comparison[bank.baseline]
+    failures = comparison["recovery_failures"]
+    st.markdown(
+        f"This world is synthetic: how much each language should help each other one is "
+        f"known (`metrics/truth.csv`). Over the {comparison['pairs']} shown pairs, "
+        f"Spearman ρ between the truth and {label} is **{c['spearman']:.2f}** "
+        f"(p = {c['p_value']:.2g}; at most {comparison['ceiling']:.2f} with the truth's "
+        "ties). Recovery check: "
+        + ("**passes**." if not failures else "**fails**: " + "; ".join(failures) + ".")
+    )
+    st.plotly_chart(xf.truth_view(table, bank.baseline, label), width="stretch", key="truth")
+    st.dataframe(
+        table.rename(columns={bank.baseline: label}).round(2), hide_index=True, width="stretch"
+    )
+
+
 def main() -> None:
     st.set_page_config(page_title="Linguistic Blood Bank explorer", layout="wide")
     st.title("The Linguistic Blood Bank")
@@ -244,9 +268,10 @@ def main() -> None:
         f"**Showing {len(chosen)} of {len(bank.langs)} languages · "
         f"{len(xd.edges(m, threshold))} edges with |F| ≥ {threshold:g}%**"
     )
-    graph, heat, plane, card = st.tabs(
-        ["Graph", "Heatmap", "Donors and recipients", "Language card"]
-    )
+    names = ["Graph", "Heatmap", "Donors and recipients", "Language card"]
+    if bank.truth is not None:  # a synthetic world
+        names.append("Planted truth")
+    graph, heat, plane, card, *truth = st.tabs(names)
     with graph:
         graph_tab(m, colours, hovers, threshold, types)
     with heat:
@@ -255,6 +280,9 @@ def main() -> None:
         plane_tab(m, types) if not grouped else st.info("Not defined for collapsed groups.")
     with card:
         card_tab(bank)
+    if truth:
+        with truth[0]:
+            truth_tab(bank, chosen)
 
 
 main()

@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from bloodbank import typology
 from bloodbank.core import languages
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import read_json
+from bloodbank.graph import planted
 from bloodbank.graph.analysis import analyse, donation, recipience
 from bloodbank.graph.matrix_io import (
     BASELINES,
@@ -24,6 +26,7 @@ from bloodbank.graph.matrix_io import (
 
 ESTIMATE = Path("metrics/estimate")  # completed matrices and the mask of measured cells
 SCORES_JSON = Path("metrics/scores.json")
+TRUTH = Path("metrics/truth.csv")  # a synthetic world's planted truth (the truth stage)
 
 
 class ExplorerError(BloodbankError, ValueError):
@@ -39,15 +42,18 @@ class Bank:
     analysis: dict  # of the full matrix: types and ranks do not move with filters
     features: dict[str, dict[str, str]]
     origin: str
+    truth: pd.DataFrame | None = None  # planted truth, percent: synthetic worlds only
+    baseline: str = "mono"  # which F the matrix is (graph.planted's column name)
 
     @property
     def langs(self) -> list[str]:
         return self.matrix.langs
 
 
-def _bank(matrix: TransferMatrix, mono: dict[str, float], origin: str) -> Bank:
+def _bank(matrix: TransferMatrix, mono: dict[str, float], origin: str, **extra) -> Bank:
     analysis = analyse(matrix, mono or None, resamples=199)
-    return Bank(matrix, mono, analysis, typology.features(matrix.langs, detailed=True), origin)
+    features = typology.features(matrix.langs, detailed=True)
+    return Bank(matrix, mono, analysis, features, origin, **extra)
 
 
 def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
@@ -70,9 +76,26 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
         if not mask.to_numpy()[matrix.off_diagonal()].all():  # dotted edges: estimated
             matrix = replace(matrix, measured=mask.to_numpy())
         mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() else {}
+        truth = planted.read_truth(root / TRUTH)
     except (MatrixError, KeyError, ValueError) as e:
         raise ExplorerError(str(e)) from None
-    return _bank(matrix, mono, f"pipeline outputs in {root} ({baseline} baseline)")
+    origin = f"pipeline outputs in {root} ({baseline} baseline)"
+    return _bank(matrix, mono, origin, truth=truth, baseline=baseline)
+
+
+def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] | None:
+    """The planted truth beside F over the ordered pairs of the shown ``langs``: the table
+    (most related first) and Spearman ρ, its ceiling and the recovery check, exactly as
+    the graph report computes them (``graph.planted``). None without a truth."""
+    if bank.truth is None:
+        return None
+    shown = [c for c in langs if c in bank.truth.index and c in bank.truth.columns]
+    if len(shown) < 2:
+        return None
+    idx = [bank.langs.index(c) for c in shown]
+    f = pd.DataFrame(bank.matrix.f[np.ix_(idx, idx)], index=shown, columns=shown)
+    table = planted.cells(bank.truth.loc[shown, shown], {bank.baseline: f})
+    return table, planted.compare(table, [bank.baseline])
 
 
 def load_csv(

@@ -244,6 +244,31 @@ def plane_view(labels: list[str], d: np.ndarray, r: np.ndarray, types: list[str]
     return fig
 
 
+def truth_view(table, column: str, label: str) -> go.Figure:
+    """Planted truth (shared words) against the measured F, one point per ordered pair."""
+    names = [f"{s}→{t}" for s, t in zip(table["source"], table["target"], strict=True)]
+    fig = go.Figure(
+        go.Scatter(
+            x=table["truth"],
+            y=table[column],
+            mode="markers+text",
+            text=names,
+            textposition="top center",
+            marker={"size": 10, "color": "#2e5fa8"},
+            hovertemplate="%{text}: truth %{x:.1f}%, F %{y:.1f}%<extra></extra>",
+        )
+    )
+    fig.add_hline(y=0.0, line_color="grey", line_width=1)
+    fig.update_layout(
+        xaxis={"title": "planted truth: the target's words the source also writes (%)"},
+        yaxis={"title": f"{label} (%)"},
+        height=520,
+        showlegend=False,
+        margin={"t": 20},
+    )
+    return fig
+
+
 def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
