@@ -53,6 +53,7 @@ FAMILIES: dict[str, FamilySpec] = {
     "Rhenic": FamilySpec("Rhenic", ("CVC", "VC", "CV")),
     "Tovic": FamilySpec("Tovic", ("CV", "CCV", "CVV")),
     "Zemic": FamilySpec("Zemic", ("VCV", "CV", "CVC")),
+    "Vemic": FamilySpec("Vemic", ("CV", "CVC", "CVV")),
 }
 
 
@@ -156,4 +157,13 @@ SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
         0.75,
         "r>l u>o",
     ),
+    # Vemic: a calibration family. One script, one syntax, no sound changes: its
+    # languages differ only in how much of the proto-lexicon each kept, so every pair
+    # shares a graded amount of words and the planted truth has no ties to speak of.
+    _lang("qam", "Vemian", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.95),
+    _lang("qan", "Vemori", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.8),
+    _lang("qao", "Vemesh", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.65),
+    _lang("qap", "Vemlan", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.5),
+    _lang("qaq", "Vemtic", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.35),
+    _lang("qar", "Vemdar", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.2),
 )
