@@ -40,7 +40,7 @@ TINY_PARAMS = {
         "threads": 2,
         "log_every": 5,
     },
-    "eval": {"bootstrap": 100},
+    "eval": {"bootstrap": 100, "passes": 2},  # passes > 1 exercised, at half the default cost
     "downstream": {
         "total_chars": 12000,
         "tasks": ["pos"],
