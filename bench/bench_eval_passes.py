@@ -38,9 +38,9 @@ from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.mlm.batching import eval_batches
-from bloodbank.mlm.evaluation import evaluate, fixed_masks
+from bloodbank.mlm.evaluation import evaluate
 from bloodbank.mlm.model import build_model
-from bloodbank.mlm.runs import special_ids
+from bloodbank.mlm.runs import Recipe, masked_test, special_ids
 from bloodbank.mlm.trainer import train_mlm
 
 
@@ -50,22 +50,7 @@ def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int
     per_pass = len(
         eval_batches(np.minimum(test.lengths(), tr.max_length - 2), ev.batch_size, ev.max_tokens)
     )
-    batches = list(
-        fixed_masks(
-            test,
-            tr.max_length,
-            special_ids(tok),
-            tok.get_vocab_size(),
-            ev.batch_size,
-            ev.mask_seed,
-            lang,
-            tr.mlm_probability,
-            tr.mask_token_fraction,
-            tr.random_token_fraction,
-            ev.max_tokens,
-            passes=draws,
-        )
-    )
+    batches = list(masked_test(test, lang, Recipe(tr, ev, 0), tok, passes=draws))
     return np.array(
         [
             evaluate(

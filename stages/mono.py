@@ -1,8 +1,9 @@
 """mono@<lang>: a BERT masked LM trained from scratch on one language, scored by MRR.
 
 Writes models/mono/<lang>/ (safetensors + tokenizer, loadable with
-AutoModelForMaskedLM.from_pretrained), metrics/mono/<lang>.json (results, read by
-`scores`) and metrics/timings/mono/<lang>.json (seconds and throughput, read by nobody).
+AutoModelForMaskedLM.from_pretrained; with `replicates` > 1 the other replicates in
+replicate-<r>/ inside it), metrics/mono/<lang>.json (results, read by `scores`) and
+metrics/timings/mono/<lang>.json (seconds and throughput, read by nobody).
 """
 
 from __future__ import annotations

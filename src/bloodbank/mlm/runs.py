@@ -71,10 +71,13 @@ def special_ids(tok: Tokenizer) -> SpecialIds:
     )
 
 
-def mrr_on(models, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer) -> EvalResult:
-    """MRR of a model (or a run's replicates) on a language's held-out split, fixed masks."""
+def masked_test(
+    test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer, passes: int | None = None
+):
+    """A language's held-out split under its fixed masks, ``eval.passes`` times (or
+    ``passes``): the batches every model scored on ``lang`` sees."""
     tr, ev = recipe.train, recipe.eval
-    batches = fixed_masks(
+    return fixed_masks(
         test,
         tr.max_length,
         special_ids(tok),
@@ -86,13 +89,18 @@ def mrr_on(models, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokeniz
         tr.mask_token_fraction,
         tr.random_token_fraction,
         ev.max_tokens,
-        ev.passes,
+        ev.passes if passes is None else passes,
     )
+
+
+def mrr_on(models, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer) -> EvalResult:
+    """MRR of a model (or a run's replicates) on a language's held-out split, fixed masks."""
+    ev = recipe.eval
     return evaluate(
         models,
-        batches,
+        masked_test(test, lang, recipe, tok),
         len(test),
-        pick_device(tr.device),
+        pick_device(recipe.train.device),
         ev.bootstrap,
         seed_of("bootstrap", lang, ev.mask_seed),
     )
