@@ -37,7 +37,6 @@ from bloodbank.core.config import load_params
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
-from bloodbank.mlm.batching import eval_batches
 from bloodbank.mlm.evaluation import evaluate
 from bloodbank.mlm.model import build_model
 from bloodbank.mlm.runs import Recipe, masked_test, special_ids
@@ -46,11 +45,9 @@ from bloodbank.mlm.trainer import train_mlm
 
 def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int) -> np.ndarray:
     """MRR of ``model`` under each of ``draws`` mask draws (the passes, one by one)."""
-    tr, ev = params.train, params.eval
-    per_pass = len(
-        eval_batches(np.minimum(test.lengths(), tr.max_length - 2), ev.batch_size, ev.max_tokens)
-    )
-    batches = list(masked_test(test, lang, Recipe(tr, ev, 0), tok, passes=draws))
+    recipe = Recipe(params.train, params.eval, 0)
+    batches = list(masked_test(test, lang, recipe, tok, passes=draws))
+    per_pass = len(batches) // draws  # the passes come one after the other
     return np.array(
         [
             evaluate(

@@ -5,7 +5,7 @@ test set and the seed only, so every model scored on a language sees exactly
 the same inputs.
 Precision: a test set masked once scores 15% of its tokens, and two models differ
 on which of those they get right, so the MRR of one mask draw carries a sampling
-error that does not cancel between models (about 2-3 points of F on the default's
+error that does not cancel between models (about 2 points of F on the default's
 20k-character test sets, ``bench/bench_eval_passes.py``). ``passes`` masks every
 sentence that many times with independent draws and averages over all of them: the
 model's expected MRR under BERT's masking, estimated from more of the test text.
@@ -52,9 +52,8 @@ class EvalResult:
     replicate_mrr: tuple[float, ...] = ()  # each replicate's, when several were scored
 
     def as_dict(self) -> dict:
-        extra = {"replicate_mrr": list(self.replicate_mrr)} if self.replicate_mrr else {}
+        """The pooled figures (a run's replicates are listed by ``runs``, with their seeds)."""
         return {
-            **extra,
             "mrr": self.mrr,
             "accuracy_at_1": self.accuracy_at_1,
             "cross_entropy": self.cross_entropy,

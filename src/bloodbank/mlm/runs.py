@@ -183,7 +183,6 @@ def _results(train: list[TrainResult], ev: EvalResult, recipe: Recipe) -> dict:
             "final_loss": [t.final_loss for t in train],
             "mrr": list(ev.replicate_mrr),
         }
-        del out["replicate_mrr"]
     return out
 
 
