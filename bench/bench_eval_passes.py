@@ -24,23 +24,19 @@ from __future__ import annotations
 
 import argparse
 import copy
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from inprocess import fit, fresh_model
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.mlm.evaluation import evaluate
-from bloodbank.mlm.model import build_model
-from bloodbank.mlm.runs import Recipe, masked_test, special_ids
-from bloodbank.mlm.trainer import train_mlm
+from bloodbank.mlm.runs import Recipe, masked_test
 
 
 def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int) -> np.ndarray:
@@ -63,31 +59,15 @@ def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int
     )
 
 
-def trained(model, lang: str, params, tok, seed: int, key: str):
-    """``model`` after the recipe on ``lang``'s train split (as the stages train it)."""
-    with tempfile.TemporaryDirectory() as resume:
-        train_mlm(
-            model,
-            load_split(paths.tokens(lang), "train"),
-            params.train,
-            special_ids(tok),
-            tok.get_vocab_size(),
-            seed,
-            key,
-            Path(resume),
-        )
-    return model
-
-
 def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: int):
     """F(s→t) in percent under each draw, rows sources, columns draws; and eval seconds."""
     test = load_split(paths.tokens(target), "test")
-    pad = special_ids(tok).pad
+    train = load_split(paths.tokens(target), "train")
     mono = {
-        lang: trained(
-            build_model(params.model, tok.get_vocab_size(), pad, seed_of("init", lang, seed)),
-            lang,
-            params,
+        lang: fit(
+            fresh_model(params.model, tok, lang, seed),
+            load_split(paths.tokens(lang), "train"),
+            params.train,
             tok,
             seed,
             f"mono:{lang}",
@@ -99,7 +79,7 @@ def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: i
     eval_seconds = (time.perf_counter() - t0) / draws
     rows = {}
     for src in dict.fromkeys([target, *sources]):
-        pair = trained(copy.deepcopy(mono[src]), target, params, tok, seed, f"pair:{src}-{target}")
+        pair = fit(copy.deepcopy(mono[src]), train, params.train, tok, seed, f"pair:{src}-{target}")
         rows[src] = 100.0 * (per_draw_mrr(pair, test, target, params, tok, draws) - base) / base
     return pd.DataFrame(rows).T, eval_seconds
 

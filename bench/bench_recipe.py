@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import tempfile
 import time
-from pathlib import Path
+
+from inprocess import fit, fresh_model
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import load_split
 from bloodbank.data.tokenizer import load_tokenizer
-from bloodbank.mlm.model import build_model
-from bloodbank.mlm.runs import Recipe, mrr_on, special_ids
-from bloodbank.mlm.trainer import total_steps, train_mlm
+from bloodbank.mlm.runs import Recipe, mrr_on
+from bloodbank.mlm.trainer import total_steps
 
 
 def curve(model, lang: str, recipe: Recipe, tok, points: int, key: str) -> tuple[list, float]:
@@ -44,18 +42,7 @@ def curve(model, lang: str, recipe: Recipe, tok, points: int, key: str) -> tuple
         out.append((step, mrr_on(model, test, lang, recipe, tok).mrr))
 
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as resume:
-        train_mlm(
-            model,
-            train,
-            recipe.train,
-            special_ids(tok),
-            tok.get_vocab_size(),
-            recipe.seed,
-            key,
-            Path(resume),
-            probe=(at, probe),
-        )
+    fit(model, train, recipe.train, tok, recipe.seed, key, probe=(at, probe))
     return out, time.perf_counter() - t0
 
 
@@ -85,16 +72,13 @@ def main() -> None:
     )
     recipe = Recipe(train, params.eval, params.seed)
     tok = load_tokenizer(paths.TOKENIZER)
-    ids = special_ids(tok)
     langs = args.langs.split(",") if args.langs else list(params.studied)
     print(
         f"recipe: hidden {model_cfg.hidden_size}, {model_cfg.num_layers} layers, dropout "
         f"{model_cfg.dropout}, {train.epochs} epochs, lr {train.lr}, batch {train.batch_size}"
     )
     for lang in langs:
-        model = build_model(
-            model_cfg, tok.get_vocab_size(), ids.pad, seed_of("init", lang, params.seed)
-        )
+        model = fresh_model(model_cfg, tok, lang, params.seed)
         mono, secs = curve(model, lang, recipe, tok, args.points, f"mono:{lang}")
         again, _ = curve(
             copy.deepcopy(model), lang, recipe, tok, args.points, f"pair:{lang}-{lang}"

@@ -1,0 +1,192 @@
+"""The whole F matrix under a candidate recipe, in one process: a quick way to try recipes.
+
+`bench_planted.py` answers issue 16's questions through the pipeline itself (a clone,
+`dvc exp run`), which is authoritative but slow to iterate on, and can only shrink a
+language's data by sampling and tokenizing a new world. This benchmark trains the
+studied languages' mono models and every pair (diagonal included) in this process,
+with the stages' initialisation and training keys, so under the repository's own
+params it computes the pipeline's numbers; it checks that against metrics/mrr.csv when
+that file is there and the recipe is unchanged. Then it prints, per seed, the F
+matrix, and the same figures and goals as bench_planted (through its report).
+
+Recipe changes, none of which touch params.yaml:
+  --sentences N   train on the first N sentences of each training split (a
+                  data-limited regime without resampling; the test sets are unchanged)
+  --epochs, --lr, --hidden (intermediate = 4x), --layers, --dropout, --passes
+
+Reads the token arrays, tokenizer and planted truth of the repository it runs in
+(`dvc repro tokenize truth` first); run it from a clone configured with `lbb config
+--use NAME` for another world. Figures are quality, not time.
+
+    python bench/bench_transfer.py --seeds 0                    # = the pipeline's seed 0
+    python bench/bench_transfer.py --sentences 600 --epochs 20 --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+import pandas as pd
+from bench_planted import report
+from inprocess import fit, fresh_model
+from tqdm import tqdm
+
+from bloodbank.core import paths
+from bloodbank.core.config import Params, load_params
+from bloodbank.data.token_ids import TokenizedSplit, load_split
+from bloodbank.data.tokenizer import load_tokenizer
+from bloodbank.graph.analysis import donation, ranking, recipience
+from bloodbank.graph.finetune_scores import finetune_scores, matched_baseline
+from bloodbank.graph.planted import cells, compare, read_truth
+from bloodbank.mlm.runs import Recipe, mrr_on
+
+
+def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
+    """The first ``n`` sentences of ``split`` (all of them when ``n`` is None)."""
+    if n is None or n >= len(split):
+        return split
+    offsets = split.offsets[: n + 1]
+    return TokenizedSplit(split.ids[: offsets[-1]], offsets)
+
+
+def changed_params(params: Params, args: argparse.Namespace) -> Params:
+    """``params`` with the command line's recipe changes (the model section, train, eval)."""
+    train = {"epochs": args.epochs, "lr": args.lr}
+    model = {"num_layers": args.layers, "dropout": args.dropout}
+    if args.hidden:
+        model |= {"hidden_size": args.hidden, "intermediate_size": 4 * args.hidden}
+
+    def update(section, changes: dict):
+        return section.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+    return params.model_copy(
+        update={
+            "train": update(params.train, train),
+            "model": update(params.model, model),
+            "eval": update(params.eval, {"passes": args.passes}),
+        }
+    )
+
+
+def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None):
+    """MRR of every mono model and of every pair s→t on t's test set, this seed."""
+    tok = load_tokenizer(paths.TOKENIZER)
+    train = {t: first_sentences(load_split(paths.tokens(t), "train"), sentences) for t in langs}
+    test = {t: load_split(paths.tokens(t), "test") for t in langs}
+    recipe = Recipe(params.train, params.eval, seed)
+    mono, mono_mrr = {}, {}
+    bar = tqdm(total=len(langs) * (len(langs) + 1), desc=f"seed {seed}", leave=False)
+    for t in langs:
+        model = fresh_model(params.model, tok, t, seed)
+        mono[t] = fit(model, train[t], params.train, tok, seed, f"mono:{t}")
+        mono_mrr[t] = mrr_on(mono[t], test[t], t, recipe, tok).mrr
+        bar.update()
+    pairs = pd.DataFrame(index=pd.Index(langs, name="source"), columns=langs, dtype=float)
+    for s in langs:
+        for t in langs:
+            model = fit(copy.deepcopy(mono[s]), train[t], params.train, tok, seed, f"pair:{s}-{t}")
+            pairs.loc[s, t] = mrr_on(model, test[t], t, recipe, tok).mrr
+            bar.update()
+    bar.close()
+    return pd.Series(mono_mrr), pairs
+
+
+def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, baseline: str):
+    """What bench_planted reads from the graph stage, computed from the MRRs."""
+    f = finetune_scores(pairs, mono)
+    f_matched = finetune_scores(pairs, matched_baseline(pairs))
+    langs = list(f.index)
+    analysed = f if baseline == "mono" else f_matched
+    table = cells(truth.loc[langs, langs], {"mono": f, "matched": f_matched})
+    planted = compare(table, ["mono", "matched"])
+    return {
+        "f": f,
+        "f_matched": f_matched,
+        "diagonal": pd.Series(np.diag(f.to_numpy()), index=langs),
+        "truth_rho": planted["matched"]["spearman"],
+        "truth_rho_mono": planted["mono"]["spearman"],
+        "donor": ranking(langs, donation(analysed.to_numpy()))[0],
+        "recipient": ranking(langs, recipience(analysed.to_numpy()))[0],
+        "hypotheses": {},
+    }
+
+
+def overlap_slope(f: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, float]:
+    """Points of F gained per 10 points of shared words, within each target (diagonal
+    included: a language shares all its words with itself); its standard error; and the
+    sd of what the slope leaves unexplained, per cell.
+
+    Spearman against the truth only says whether the order is right; this says how
+    large the lexical effect is against the noise around it. A slope times the truth's
+    spread that is not well above the residual sd cannot order the cells, whatever the
+    ranking statistic.
+    """
+    x = truth.loc[f.index, f.columns].to_numpy(float)
+    y = f.to_numpy(float)
+    x, y = x - x.mean(axis=0), y - y.mean(axis=0)  # target effects removed
+    slope = float((x * y).sum() / (x * x).sum())
+    dof = x.size - x.shape[1] - 1
+    resid_sd = float(np.sqrt(((y - slope * x) ** 2).sum() / dof))
+    return 10 * slope, 10 * resid_sd / float(np.sqrt((x * x).sum())), resid_sd
+
+
+def check_against_pipeline(pairs: pd.DataFrame) -> None:
+    """Under the repository's own recipe and seed, the pairs' MRR must be the pipeline's."""
+    if not paths.MRR_MATRIX.is_file():
+        return
+    committed = pd.read_csv(paths.MRR_MATRIX, index_col=0)
+    if list(committed.index) != list(pairs.index):
+        return
+    gap = float((committed - pairs.round(5)).abs().to_numpy().max())
+    verdict = "the same" if gap < 1e-5 else "DIFFERENT (stale metrics? rerun dvc repro)"
+    print(f"pair MRRs against the pipeline's {paths.MRR_MATRIX}: {verdict} (max |Δ| {gap:.1e})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
+    ap.add_argument("--sentences", type=int, help="first N training sentences per language")
+    ap.add_argument("--epochs", type=float)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--hidden", type=int, help="hidden size (intermediate = 4x)")
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--dropout", type=float)
+    ap.add_argument("--passes", type=int, help="test mask draws (eval.passes)")
+    args = ap.parse_args()
+    params = load_params()
+    truth = read_truth(paths.TRUTH)
+    if truth is None:
+        raise SystemExit(f"{paths.TRUTH}: no planted truth here (run `dvc repro truth`)")
+    changed = changed_params(params, args)
+    langs = list(params.studied)
+    unchanged = changed == params and args.sentences is None
+    print(
+        f"{len(langs)} languages; hidden {changed.model.hidden_size}, {changed.model.num_layers} "
+        f"layers, dropout {changed.model.dropout}, {changed.train.epochs} epochs, lr "
+        f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}"
+    )
+    runs = {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        t0 = time.perf_counter()
+        mono, pairs = pair_mrr(changed, langs, seed, args.sentences)
+        if unchanged and seed == params.seed:
+            check_against_pipeline(pairs)
+        runs[seed] = seed_figures(mono, pairs, truth, params.graph.baseline)
+        seconds = time.perf_counter() - t0
+        print(f"\nseed {seed} ({seconds:.0f} s): mono MRR", mono.round(4).to_dict())
+        print(runs[seed]["f"].round(1).to_string())
+        slope, se, resid = overlap_slope(runs[seed]["f"], truth)
+        print(
+            f"F per 10 points of shared words, within targets: {slope:+.2f} ± {se:.2f} "
+            f"(residual sd {resid:.2f} points)",
+            flush=True,
+        )
+    print()
+    report(runs)
+
+
+if __name__ == "__main__":
+    main()
