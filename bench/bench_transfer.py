@@ -40,7 +40,7 @@ from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.graph.analysis import donation, ranking, recipience
 from bloodbank.graph.finetune_scores import finetune_scores, matched_baseline
-from bloodbank.graph.planted import cells, compare, read_truth
+from bloodbank.graph.planted import cells, compare, lexical_slope, read_truth
 from bloodbank.mlm.runs import Recipe, mrr_on
 
 
@@ -114,25 +114,6 @@ def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, base
     }
 
 
-def overlap_slope(f: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, float]:
-    """Points of F gained per 10 points of shared words, within each target (diagonal
-    included: a language shares all its words with itself); its standard error; and the
-    sd of what the slope leaves unexplained, per cell.
-
-    Spearman against the truth only says whether the order is right; this says how
-    large the lexical effect is against the noise around it. A slope times the truth's
-    spread that is not well above the residual sd cannot order the cells, whatever the
-    ranking statistic.
-    """
-    x = truth.loc[f.index, f.columns].to_numpy(float)
-    y = f.to_numpy(float)
-    x, y = x - x.mean(axis=0), y - y.mean(axis=0)  # target effects removed
-    slope = float((x * y).sum() / (x * x).sum())
-    dof = x.size - x.shape[1] - 1
-    resid_sd = float(np.sqrt(((y - slope * x) ** 2).sum() / dof))
-    return 10 * slope, 10 * resid_sd / float(np.sqrt((x * x).sum())), resid_sd
-
-
 def check_against_pipeline(pairs: pd.DataFrame) -> None:
     """Under the repository's own recipe and seed, the pairs' MRR must be the pipeline's."""
     if not paths.MRR_MATRIX.is_file():
@@ -178,10 +159,10 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         print(f"\nseed {seed} ({seconds:.0f} s): mono MRR", mono.round(4).to_dict())
         print(runs[seed]["f"].round(1).to_string())
-        slope, se, resid = overlap_slope(runs[seed]["f"], truth)
+        slope = lexical_slope(truth, runs[seed]["f"])
         print(
-            f"F per 10 points of shared words, within targets: {slope:+.2f} ± {se:.2f} "
-            f"(residual sd {resid:.2f} points)",
+            f"F per 10 points of shared words, within targets: {slope['per_10_points']:+.2f} "
+            f"± {slope['stderr']:.2f} (residual sd {slope['residual_sd']:.2f} points)",
             flush=True,
         )
     print()

@@ -9,14 +9,13 @@ seeds that the benchmark does not follow fails here.
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import ROOT, run
 
 from bloodbank.data.token_ids import TokenizedSplit
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_transfer import first_sentences, overlap_slope
+from bench_transfer import first_sentences
 
 
 def test_first_sentences_keeps_whole_sentences_from_the_start():
@@ -25,19 +24,6 @@ def test_first_sentences_keeps_whole_sentences_from_the_start():
     assert len(two) == 2 and two.ids.tolist() == [0, 1, 2, 3]
     assert [s.tolist() for s in (two.sentence(0), two.sentence(1))] == [[0, 1, 2], [3]]
     assert first_sentences(split, None) is split and first_sentences(split, 9) is split
-
-
-def test_overlap_slope_reads_the_lexical_effect_within_targets():
-    langs = ["a", "b", "c"]
-    truth = pd.DataFrame([[100, 60, 0], [60, 100, 20], [0, 20, 100]], index=langs, columns=langs)
-    column = np.array([5.0, -3.0, 12.0])  # target effects: removed, not read as transfer
-    f = pd.DataFrame(0.05 * truth.to_numpy() + column, index=langs, columns=langs)
-    slope, se, resid = overlap_slope(f, truth)
-    assert slope == pytest.approx(0.5) and se == pytest.approx(0.0, abs=1e-9)
-    assert resid == pytest.approx(0.0, abs=1e-9)
-    noisy = f + np.array([[0.0, 1.0, -1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
-    slope, se, resid = overlap_slope(noisy, truth)
-    assert se > 0 and resid > 0 and abs(slope - 0.5) < 0.3
 
 
 @pytest.mark.slow

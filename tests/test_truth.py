@@ -8,7 +8,14 @@ import pytest
 
 from bloodbank.data.synthetic.grammar import Grammar
 from bloodbank.data.synthetic.truth import is_planted, overlap, planted_truth, written_forms
-from bloodbank.graph.planted import cells, compare, read_truth, recovery_failures, report_truth
+from bloodbank.graph.planted import (
+    cells,
+    compare,
+    lexical_slope,
+    read_truth,
+    recovery_failures,
+    report_truth,
+)
 
 
 def test_overlap_follows_the_generator_design():
@@ -113,3 +120,33 @@ def test_report_section_and_figure(tmp_path):
     assert "| qab→qaa |" in text and "fig8_truth.png" in text
     assert "Recovery check" in text and "**passes**" in text
     assert (tmp_path / "fig8_truth.png").stat().st_size > 1000
+
+
+def test_lexical_slope_reads_the_effect_of_shared_words_within_targets():
+    langs = ["a", "b", "c"]
+    truth = pd.DataFrame([[100, 60, 0], [60, 100, 20], [0, 20, 100]], index=langs, columns=langs)
+    column = np.array([5.0, -3.0, 12.0])  # target effects: removed, not read as transfer
+    f = pd.DataFrame(0.05 * truth.to_numpy() + column, index=langs, columns=langs)
+    exact = lexical_slope(truth, f)
+    assert exact["per_10_points"] == pytest.approx(0.5)
+    assert exact["stderr"] == pytest.approx(0.0, abs=1e-9)
+    assert exact["residual_sd"] == pytest.approx(0.0, abs=1e-9)
+    noise = np.array([[0.0, 1.0, -1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
+    noisy = lexical_slope(truth, f + noise)
+    assert noisy["stderr"] > 0 and noisy["residual_sd"] > 0
+    assert abs(noisy["per_10_points"] - 0.5) < 2 * noisy["stderr"] + 0.1
+    # an unmeasured cell (a diagonal the design skipped) is left out, not read as 0
+    gap = f.copy()
+    gap.iloc[0, 0] = np.nan
+    assert lexical_slope(truth, gap)["per_10_points"] == pytest.approx(0.5)
+    flat = lexical_slope(truth, pd.DataFrame(0.0, index=langs, columns=langs))
+    assert flat["per_10_points"] == pytest.approx(0.0)
+
+
+def test_report_states_the_lexical_slope(tmp_path):
+    codes = ["qaa", "qab", "qae"]
+    truth = planted_truth(codes, 0)
+    f = truth / 10 + 3.0
+    comparison, text = report_truth(truth, {"mono": f, "matched": f - 2}, tmp_path, tmp_path)
+    assert comparison["lexical_slope"]["per_10_points"] == pytest.approx(1.0)
+    assert "Lexical slope" in text and "+1.00 ± 0.00 points of F per 10 points" in text
