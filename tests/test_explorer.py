@@ -319,6 +319,7 @@ def test_bad_input_is_refused_in_one_line_before_the_server_starts(tmp_path, cas
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_stopping_the_explorer_by_its_pid_stops_the_server(tmp_path):
     app = App("--outputs", str(write_outputs(tmp_path / "repo")))
     app.proc.send_signal(signal.SIGTERM)  # the PID `lbb explore` was started as

@@ -42,6 +42,7 @@ def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:
         ("../../etc", "already specified in stage: 'sample@../../etc'"),
     ],
 )
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_no_params_value_reaches_a_shell(tmp_path, code, expected):
     repo = make_repo(tmp_path / "repo", tiny_params(tracking={"enabled": False}))
     marker = tmp_path / "marker"
@@ -278,6 +279,7 @@ sys.addaudithook(_hook)
     "stage",
     [["stages/graph.py"], pytest.param(["stages/mono.py", "qaa"], marks=pytest.mark.slow)],
 )
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy, tmp_path, stage):
     """Every socket look-up and connection of the stage and of its MLflow worker is
     recorded by an audit hook; the home folder is a fresh empty one."""

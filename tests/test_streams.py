@@ -230,6 +230,7 @@ def test_on_a_50_mb_dump_the_bytes_fetched_follow_the_sample_not_the_dump(tmp_pa
     assert json.loads(json.dumps(man)) == man
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_dump_extract_sample_tokenizer_stats_stages_on_a_streams_snapshot(tmp_path):
     """The data stages as DVC runs them, for a real language from a local mirror: the
     sample comes from the sample part, the statistics' corpus from the reference part."""

@@ -26,6 +26,7 @@ def runs(uri: str, experiment: str = "t") -> dict:
     return {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_stage_run_logs_params_tags_curves_dicts_and_children(store, tmp_path):
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "a.txt").write_text("hello")
@@ -51,6 +52,7 @@ def test_stage_run_logs_params_tags_curves_dicts_and_children(store, tmp_path):
     assert {"sets.json", "report"} <= artifacts
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_a_failing_stage_marks_its_run_failed_and_keeps_its_error(store):
     cfg = TrackingConfig(experiment="t", enabled=True)
     with pytest.raises(ZeroDivisionError), stage_run("mono", cfg, 0, {}, {"language": "qaa"}):
@@ -58,6 +60,7 @@ def test_a_failing_stage_marks_its_run_failed_and_keeps_its_error(store):
     assert runs(store)["mono@qaa"].info.status == "FAILED"
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_input_ending_without_end_closes_the_run_as_killed(store, tmp_path):
     start = {
         "op": "start",

@@ -67,6 +67,7 @@ def stage(cmd: str, folder: Path, log: Path, warm: bool = True) -> tuple[int, st
     return code, log.read_text()
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_a_forked_stage_gets_its_arguments_folder_environment_and_exit_code(script, tmp_path):
     code, out = stage("python -P stages/probe.py 3 b", tmp_path, tmp_path / "a.log")
     assert code == 3
@@ -97,6 +98,7 @@ def test_other_commands_and_cold_stages_run_in_a_shell(script, tmp_path):
     assert code == 5 and "torch False" in out  # a fresh interpreter
 
 
+@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_a_warm_stages_mlflow_worker_is_forked_and_writes_the_run(tmp_path):
     """In a warm stage MLflow is imported; its worker is a fork, and the run is whole."""
     code = textwrap.dedent(f"""\
