@@ -21,7 +21,7 @@ import argparse
 import copy
 import time
 
-from inprocess import fit, fresh_model
+from inprocess import changed_params, fit, fresh_model
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
@@ -56,20 +56,10 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=8, help="held-out evaluations per run")
     args = ap.parse_args()
     params = load_params()
-    train = params.train.model_copy(
-        update={k: v for k, v in (("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+    changed = changed_params(
+        params, epochs=args.epochs, lr=args.lr, hidden=args.hidden, dropout=args.dropout
     )
-    model_cfg = params.model.model_copy(
-        update={
-            k: v
-            for k, v in (
-                ("hidden_size", args.hidden),
-                ("intermediate_size", 4 * args.hidden if args.hidden else None),
-                ("dropout", args.dropout),
-            )
-            if v is not None
-        }
-    )
+    train, model_cfg = changed.train, changed.model
     recipe = Recipe(train, params.eval, params.seed)
     tok = load_tokenizer(paths.TOKENIZER)
     langs = args.langs.split(",") if args.langs else list(params.studied)

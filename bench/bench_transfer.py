@@ -31,7 +31,7 @@ import time
 import numpy as np
 import pandas as pd
 from bench_planted import report
-from inprocess import fit, fresh_model
+from inprocess import changed_params, fit, fresh_model
 from tqdm import tqdm
 
 from bloodbank.core import paths
@@ -50,25 +50,6 @@ def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
         return split
     offsets = split.offsets[: n + 1]
     return TokenizedSplit(split.ids[: offsets[-1]], offsets)
-
-
-def changed_params(params: Params, args: argparse.Namespace) -> Params:
-    """``params`` with the command line's recipe changes (the model section, train, eval)."""
-    train = {"epochs": args.epochs, "lr": args.lr}
-    model = {"num_layers": args.layers, "dropout": args.dropout}
-    if args.hidden:
-        model |= {"hidden_size": args.hidden, "intermediate_size": 4 * args.hidden}
-
-    def update(section, changes: dict):
-        return section.model_copy(update={k: v for k, v in changes.items() if v is not None})
-
-    return params.model_copy(
-        update={
-            "train": update(params.train, train),
-            "model": update(params.model, model),
-            "eval": update(params.eval, {"passes": args.passes}),
-        }
-    )
 
 
 def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None):
@@ -141,7 +122,9 @@ def main() -> None:
     truth = read_truth(paths.TRUTH)
     if truth is None:
         raise SystemExit(f"{paths.TRUTH}: no planted truth here (run `dvc repro truth`)")
-    changed = changed_params(params, args)
+    changed = changed_params(
+        params, args.epochs, args.lr, args.hidden, args.layers, args.dropout, args.passes
+    )
     langs = list(params.studied)
     unchanged = changed == params and args.sentences is None
     print(

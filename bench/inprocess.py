@@ -13,12 +13,38 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from bloodbank.core.config import ModelConfig, TrainConfig
+from bloodbank.core.config import ModelConfig, Params, TrainConfig
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit
 from bloodbank.mlm.model import build_model
 from bloodbank.mlm.runs import special_ids
 from bloodbank.mlm.trainer import Probe, train_mlm
+
+
+def changed_params(
+    params: Params,
+    epochs: float | None = None,
+    lr: float | None = None,
+    hidden: int | None = None,
+    layers: int | None = None,
+    dropout: float | None = None,
+    passes: int | None = None,
+) -> Params:
+    """``params`` with a benchmark's recipe changes (None: unchanged; intermediate = 4x hidden)."""
+    model = {"num_layers": layers, "dropout": dropout}
+    if hidden:
+        model |= {"hidden_size": hidden, "intermediate_size": 4 * hidden}
+
+    def update(section, changes: dict):
+        return section.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+    return params.model_copy(
+        update={
+            "train": update(params.train, {"epochs": epochs, "lr": lr}),
+            "model": update(params.model, model),
+            "eval": update(params.eval, {"passes": passes}),
+        }
+    )
 
 
 def fresh_model(model_cfg: ModelConfig, tok: Tokenizer, lang: str, seed: int):
