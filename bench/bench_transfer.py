@@ -13,6 +13,12 @@ Recipe changes, none of which touch params.yaml:
   --sentences N   train on the first N sentences of each training split (a
                   data-limited regime without resampling; the test sets are unchanged)
   --epochs, --lr, --hidden (intermediate = 4x), --layers, --dropout, --passes
+  --replicates R  R trainings per run with the stages' replicate seeds, MRRs averaged
+                  (what `replicates: R` in params.yaml computes)
+
+With `--cache DIR`, each training seed's MRRs are kept in DIR under a key of the recipe,
+the languages and the bytes of the tokenizer and token arrays, so seeds or replicates
+already trained are not trained again (a 3-replicate run of seed 0 reuses a plain one).
 
 Reads the token arrays, tokenizer and planted truth of the repository it runs in
 (`dvc repro tokenize truth` first); run it from a clone configured with `lbb config
@@ -20,13 +26,17 @@ Reads the token arrays, tokenizer and planted truth of the repository it runs in
 
     python bench/bench_transfer.py --seeds 0                    # = the pipeline's seed 0
     python bench/bench_transfer.py --sentences 600 --epochs 20 --seeds 0,1,2
+    python bench/bench_transfer.py --epochs 8 --replicates 3 --cache /tmp/bt
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +51,7 @@ from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.graph.analysis import donation, ranking, recipience
 from bloodbank.graph.finetune_scores import finetune_scores, matched_baseline
 from bloodbank.graph.planted import cells, compare, lexical_slope, read_truth
-from bloodbank.mlm.runs import Recipe, mrr_on
+from bloodbank.mlm.runs import Recipe, mrr_on, replicate_seeds
 
 
 def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
@@ -53,7 +63,7 @@ def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
 
 
 def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None):
-    """MRR of every mono model and of every pair s→t on t's test set, this seed."""
+    """MRR of every mono model and of every pair s→t on t's test set, one training seed."""
     tok = load_tokenizer(paths.TOKENIZER)
     train = {t: first_sentences(load_split(paths.tokens(t), "train"), sentences) for t in langs}
     test = {t: load_split(paths.tokens(t), "test") for t in langs}
@@ -73,6 +83,47 @@ def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None)
             bar.update()
     bar.close()
     return pd.Series(mono_mrr), pairs
+
+
+def cache_key(params: Params, langs: list[str], seed: int, sentences: int | None) -> str:
+    """What decides one training seed's MRRs: the recipe, the languages and the bytes of
+    the tokenizer and token arrays (so a resampled world never reads an old entry)."""
+    h = hashlib.sha256()
+    recipe = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
+    h.update(json.dumps([recipe, langs, seed, sentences], sort_keys=True).encode())
+    files = sorted(paths.TOKENIZER.iterdir()) + [
+        f for t in langs for f in sorted(paths.tokens(t).iterdir())
+    ]
+    for f in files:
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached_pair_mrr(params, langs, seed, sentences, cache: Path | None):
+    """``pair_mrr``, read from or written to ``cache`` when one is given."""
+    if cache is None:
+        return pair_mrr(params, langs, seed, sentences)
+    file = cache / f"{cache_key(params, langs, seed, sentences)}.csv"
+    if file.is_file():
+        frame = pd.read_csv(file, index_col=0)
+        return frame.pop("mono"), frame
+    mono, pairs = pair_mrr(params, langs, seed, sentences)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp")
+    pairs.assign(mono=mono).to_csv(tmp)
+    tmp.replace(file)
+    return mono, pairs
+
+
+def replicated_mrr(params, langs, seed, replicates, sentences, cache):
+    """Mean MRRs over the replicates' training seeds, as the stages score a run."""
+    runs = [
+        cached_pair_mrr(params, langs, s, sentences, cache)
+        for s in replicate_seeds(seed, replicates)
+    ]
+    mono = sum(m for m, _ in runs) / len(runs)
+    pairs = sum(p for _, p in runs) / len(runs)
+    return mono, pairs
 
 
 def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, baseline: str):
@@ -117,6 +168,8 @@ def main() -> None:
     ap.add_argument("--layers", type=int)
     ap.add_argument("--dropout", type=float)
     ap.add_argument("--passes", type=int, help="test mask draws (eval.passes)")
+    ap.add_argument("--replicates", type=int, help="trainings per run (params' replicates)")
+    ap.add_argument("--cache", type=Path, help="keep each training seed's MRRs here")
     args = ap.parse_args()
     params = load_params()
     truth = read_truth(paths.TRUTH)
@@ -126,16 +179,18 @@ def main() -> None:
         params, args.epochs, args.lr, args.hidden, args.layers, args.dropout, args.passes
     )
     langs = list(params.studied)
-    unchanged = changed == params and args.sentences is None
+    replicates = args.replicates or params.replicates
+    unchanged = changed == params and args.sentences is None and replicates == params.replicates
     print(
         f"{len(langs)} languages; hidden {changed.model.hidden_size}, {changed.model.num_layers} "
         f"layers, dropout {changed.model.dropout}, {changed.train.epochs} epochs, lr "
-        f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}"
+        f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}, "
+        f"replicates {replicates}"
     )
     runs = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.perf_counter()
-        mono, pairs = pair_mrr(changed, langs, seed, args.sentences)
+        mono, pairs = replicated_mrr(changed, langs, seed, replicates, args.sentences, args.cache)
         if unchanged and seed == params.seed:
             check_against_pipeline(pairs)
         runs[seed] = seed_figures(mono, pairs, truth, params.graph.baseline)
