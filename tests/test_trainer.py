@@ -84,6 +84,30 @@ def test_checkpoint_from_other_settings_is_ignored(tmp_path):
     assert result.resumed_from_step == 0
 
 
+@pytest.mark.parametrize(
+    "other_start",
+    [
+        lambda: build_model(MODEL, VOCAB, 0, 7),  # the source model was retrained
+        lambda: build_model(MODEL.model_copy(update={"dropout": 0.3}), VOCAB, 0, 0),
+    ],
+    ids=["other weights", "other dropout"],
+)
+def test_a_resume_state_from_another_starting_model_is_ignored(tmp_path, other_start):
+    def crash(metrics, step):
+        if step == 15:
+            raise KeyboardInterrupt  # killed after the step-10 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path, log=crash)
+    model = other_start()
+    fresh = weights(other_start())
+    result = train_mlm(model, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "resume")
+    assert result.resumed_from_step == 0
+    reference = other_start()
+    train_mlm(reference, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "ref")
+    assert same(weights(model), weights(reference)) and not same(weights(model), fresh)
+
+
 def test_training_learns_and_logs(tmp_path):
     logged = []
     cfg = TRAIN.model_copy(update={"epochs": 10, "lr": 3e-3, "log_every": 25})

@@ -9,6 +9,7 @@ outside the stage's outputs and removed when the run completes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -110,9 +111,27 @@ def total_steps(n_sentences: int, cfg: TrainConfig) -> int:
     return min(steps, cfg.max_steps) if cfg.max_steps else steps
 
 
-def _fingerprint(cfg: TrainConfig, seed: int, key: str, n_sentences: int) -> str:
+def starting_point(model) -> str:
+    """A digest of the weights and architecture training starts from.
+
+    Part of the resume fingerprint: a pair stage killed mid-training must not resume
+    from its old state after the source model was retrained (other data, another
+    dropout), which the recipe, seed and key alone cannot tell.
+    """
+    config = {k: v for k, v in model.config.to_dict().items() if k != "transformers_version"}
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def _fingerprint(cfg: TrainConfig, seed: int, key: str, n_sentences: int, start: str) -> str:
     fields = cfg.model_dump(exclude={"checkpoint_every", "log_every", "device"})
-    return json.dumps({"train": fields, "seed": seed, "key": key, "n": n_sentences}, sort_keys=True)
+    return json.dumps(
+        {"train": fields, "seed": seed, "key": key, "n": n_sentences, "start": start},
+        sort_keys=True,
+    )
 
 
 def _load_checkpoint(resume_dir: Path, fingerprint: str, model, opt, sched) -> tuple[int, dict]:
@@ -189,13 +208,13 @@ def _train(
 ) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    fingerprint = _fingerprint(cfg, seed, key, len(split), starting_point(model))
     device = pick_device(cfg.device)
     model.to(device).train()
     _sparse_input_embedding(model)
     opt = _optimizer(model, cfg)
     steps = total_steps(len(split), cfg)
     sched = get_linear_schedule_with_warmup(opt, cfg.warmup_steps, steps)
-    fingerprint = _fingerprint(cfg, seed, key, len(split))
     start, totals = _load_checkpoint(resume_dir, fingerprint, model, opt, sched)
     totals = totals or {"tokens": 0, "seconds": 0.0, "loss": float("nan")}
     lengths = split.lengths()
