@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bloodbank import typology
@@ -347,3 +348,30 @@ def test_estimated_edges_are_dotted_and_measured_ones_solid(tmp_path):
     assert "dot" in dashes and "solid" in dashes and dotted == 2
     whole = xd.load_outputs(write_outputs(tmp_path / "all"))
     assert whole.matrix.measured is None  # measured throughout: nothing marked
+
+
+def test_the_truth_tab_states_the_lexical_slope(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from bloodbank.explorer import app
+    from bloodbank.graph import planted
+
+    root = write_outputs(tmp_path)
+    f = xd.load_outputs(root).matrix.f
+    truth = np.where(np.eye(len(LANGS), dtype=bool), 100.0, np.clip(f, 0, None) * 2)
+    rows = ["source," + ",".join(LANGS)]
+    rows += [s + "," + ",".join(f"{v:.2f}" for v in truth[i]) for i, s in enumerate(LANGS)]
+    (root / "metrics/truth.csv").write_text("\n".join(rows) + "\n")
+    bank = xd.load_outputs(root)
+    _, comparison = xd.truth_comparison(bank, LANGS)
+    frame = pd.DataFrame(f, index=LANGS, columns=LANGS)
+    assert comparison["lexical_slope"] == planted.lexical_slope(bank.truth, frame)
+    assert comparison["lexical_slope"]["per_10_points"] > 0
+
+    monkeypatch.setattr(sys, "argv", ["explorer", "--outputs", str(root)])
+    page = AppTest.from_file(app.__file__, default_timeout=60).run()
+    assert not page.exception
+    assert [t.label for t in page.tabs][-1] == "Planted truth"
+    text = " ".join(m.value for m in page.markdown)
+    slope = comparison["lexical_slope"]["per_10_points"]
+    assert "Lexical slope (F (study's baseline)" in text and f"{slope:+.2f}" in text

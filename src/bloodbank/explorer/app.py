@@ -17,7 +17,7 @@ from bloodbank.explorer import data as xd
 from bloodbank.explorer import figures as xf
 from bloodbank.graph.figures import TYPE_COLOURS
 from bloodbank.graph.matrix_io import KINDS, TransferMatrix
-from bloodbank.graph.planted import BASELINE_NAMES
+from bloodbank.graph.planted import BASELINE_NAMES, slope_sentence
 
 BASE = ("family", "script")
 
@@ -234,6 +234,12 @@ def truth_tab(bank: xd.Bank, chosen: list[str]) -> None:
         "ties). Recovery check: "
         + ("**passes**." if not failures else "**fails**: " + "; ".join(failures) + ".")
     )
+    slope = slope_sentence(comparison["lexical_slope"], label)
+    if slope:
+        st.markdown(
+            slope + " Spearman says whether the order is right; this, whether the "
+            "effect of shared words is large against the noise of a cell."
+        )
     st.plotly_chart(xf.truth_view(table, bank.baseline, label), width="stretch", key="truth")
     st.dataframe(
         table.rename(columns={bank.baseline: label}).round(2), hide_index=True, width="stretch"

@@ -85,8 +85,9 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
 
 def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] | None:
     """The planted truth beside F over the ordered pairs of the shown ``langs``: the table
-    (most related first) and Spearman ρ, its ceiling and the recovery check, exactly as
-    the graph report computes them (``graph.planted``). None without a truth."""
+    (most related first) and Spearman ρ, its ceiling, the recovery check and the lexical
+    slope, exactly as the graph report computes them (``graph.planted``). None without a
+    truth."""
     if bank.truth is None:
         return None
     shown = [c for c in langs if c in bank.truth.index and c in bank.truth.columns]
@@ -95,7 +96,9 @@ def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] 
     idx = [bank.langs.index(c) for c in shown]
     f = pd.DataFrame(bank.matrix.f[np.ix_(idx, idx)], index=shown, columns=shown)
     table = planted.cells(bank.truth.loc[shown, shown], {bank.baseline: f})
-    return table, planted.compare(table, [bank.baseline])
+    comparison = planted.compare(table, [bank.baseline])
+    comparison["lexical_slope"] = planted.lexical_slope(bank.truth.loc[shown, shown], f)
+    return table, comparison
 
 
 def load_csv(

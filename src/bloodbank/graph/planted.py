@@ -108,6 +108,17 @@ def lexical_slope(truth: pd.DataFrame, f: pd.DataFrame) -> dict:
     }
 
 
+def slope_sentence(slope: dict | None, label: str) -> str:
+    """``lexical_slope``'s figures in words (empty when there are too few cells)."""
+    if not slope or slope.get("per_10_points") is None:
+        return ""
+    return (
+        f"Lexical slope ({label}, within targets, the diagonal included): "
+        f"{slope['per_10_points']:+.2f} ± {slope['stderr']:.2f} points of F per 10 points "
+        f"of shared words, against a residual sd of {slope['residual_sd']:.2f} points per cell."
+    )
+
+
 def recovery_failures(table: pd.DataFrame, related: float = 20.0, slack: float = 10.0) -> list[str]:
     """What the measured graph gets wrong about the planted truth; empty when nothing.
 
@@ -196,14 +207,9 @@ def section(table: pd.DataFrame, comparison: dict, png: Path, report_dir: Path) 
         "compute-matched baseline): "
         + ("**passes**." if not failures else "**fails**: " + "; ".join(failures) + ".")
     )
-    slope = comparison.get("lexical_slope") or {}
-    if slope.get("per_10_points") is not None:
-        lines.append(
-            f"- Lexical slope ({BASELINE_NAMES['mono']}, within targets, the diagonal "
-            f"included): {slope['per_10_points']:+.2f} ± {slope['stderr']:.2f} points of F "
-            f"per 10 points of shared words, against a residual sd of "
-            f"{slope['residual_sd']:.2f} points per cell."
-        )
+    slope = slope_sentence(comparison.get("lexical_slope"), BASELINE_NAMES["mono"])
+    if slope:
+        lines.append(f"- {slope}")
     header = " | ".join(BASELINE_NAMES[n] for n in names)
     lines += ["", f"| pair | truth | {header} |", "|---|---:|" + "---:|" * len(names)]
     for _, row in table.iterrows():
