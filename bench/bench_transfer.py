@@ -19,6 +19,8 @@ Recipe changes, none of which touch params.yaml:
 With `--cache DIR`, each training seed's MRRs are kept in DIR under a key of the recipe,
 the languages and the bytes of the tokenizer and token arrays, so seeds or replicates
 already trained are not trained again (a 3-replicate run of seed 0 reuses a plain one).
+With R > 1 the run ends with the goals' figures under 1, 2, ... R replicates: the first r
+replicate seeds are what `replicates: r` trains, so that curve costs nothing more.
 
 Reads the token arrays, tokenizer and planted truth of the repository it runs in
 (`dvc repro tokenize truth` first); run it from a clone configured with `lbb config
@@ -34,14 +36,16 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_planted import report
+from bench_planted import off_diagonal, report
 from inprocess import changed_params, fit, fresh_model
+from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from bloodbank.core import paths
@@ -115,15 +119,17 @@ def cached_pair_mrr(params, langs, seed, sentences, cache: Path | None):
     return mono, pairs
 
 
-def replicated_mrr(params, langs, seed, replicates, sentences, cache):
-    """Mean MRRs over the replicates' training seeds, as the stages score a run."""
-    runs = [
+def replicate_runs(params, langs, seed, replicates, sentences, cache):
+    """(mono, pairs) MRRs of each replicate's training seed, in the stages' order."""
+    return [
         cached_pair_mrr(params, langs, s, sentences, cache)
         for s in replicate_seeds(seed, replicates)
     ]
-    mono = sum(m for m, _ in runs) / len(runs)
-    pairs = sum(p for _, p in runs) / len(runs)
-    return mono, pairs
+
+
+def mean_mrr(runs: list[tuple[pd.Series, pd.DataFrame]]) -> tuple[pd.Series, pd.DataFrame]:
+    """The replicates' mean MRRs, as the stages score a replicated run."""
+    return sum(m for m, _ in runs) / len(runs), sum(p for _, p in runs) / len(runs)
 
 
 def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, baseline: str):
@@ -144,6 +150,27 @@ def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, base
         "recipient": ranking(langs, recipience(analysed.to_numpy()))[0],
         "hypotheses": {},
     }
+
+
+def by_replicates(per_seed: dict[int, list], truth: pd.DataFrame, baseline: str) -> None:
+    """The goals' figures under `replicates: r` for every r up to the replicates trained:
+    the first r replicate seeds are what the stages would train, so no training is added."""
+    print(
+        "\nreplicates | min ρ between seeds, F / F matched | ρ(F matched, truth) per seed "
+        "| top donors | top recipients"
+    )
+    for r in range(1, min(len(v) for v in per_seed.values()) + 1):
+        runs = [seed_figures(*mean_mrr(v[:r]), truth, baseline) for v in per_seed.values()]
+        between = [
+            [spearmanr(off_diagonal(a[k]), off_diagonal(b[k]))[0] for k in ("f", "f_matched")]
+            for a, b in itertools.combinations(runs, 2)
+        ]
+        seeds = " / ".join(f"{min(x):.3f}" for x in zip(*between, strict=True)) if between else "-"
+        print(
+            f"{r:>10} | {seeds:>33} | "
+            + " ".join(f"{x['truth_rho']:.3f}" for x in runs).rjust(27)
+            + f" | {' '.join(x['donor'] for x in runs)} | {' '.join(x['recipient'] for x in runs)}"
+        )
 
 
 def check_against_pipeline(pairs: pd.DataFrame) -> None:
@@ -187,10 +214,13 @@ def main() -> None:
         f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}, "
         f"replicates {replicates}"
     )
-    runs = {}
+    runs, per_seed = {}, {}
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.perf_counter()
-        mono, pairs = replicated_mrr(changed, langs, seed, replicates, args.sentences, args.cache)
+        per_seed[seed] = replicate_runs(
+            changed, langs, seed, replicates, args.sentences, args.cache
+        )
+        mono, pairs = mean_mrr(per_seed[seed])
         if unchanged and seed == params.seed:
             check_against_pipeline(pairs)
         runs[seed] = seed_figures(mono, pairs, truth, params.graph.baseline)
@@ -205,6 +235,8 @@ def main() -> None:
         )
     print()
     report(runs)
+    if replicates > 1:
+        by_replicates(per_seed, truth, params.graph.baseline)
 
 
 if __name__ == "__main__":
