@@ -36,7 +36,9 @@ def changed_params(
         model |= {"hidden_size": hidden, "intermediate_size": 4 * hidden}
 
     def update(section, changes: dict):
-        return section.model_copy(update={k: v for k, v in changes.items() if v is not None})
+        """Validated, so a change has the field's type (8 epochs is 8.0, as in params)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return type(section).model_validate(section.model_dump() | changes)
 
     return params.model_copy(
         update={
