@@ -20,7 +20,10 @@ With `--cache DIR`, each training seed's MRRs are kept in DIR under a key of the
 the languages and the bytes of the tokenizer and token arrays, so seeds or replicates
 already trained are not trained again (a 3-replicate run of seed 0 reuses a plain one).
 With R > 1 the run ends with the goals' figures under 1, 2, ... R replicates: the first r
-replicate seeds are what `replicates: r` trains, so that curve costs nothing more.
+replicate seeds are what `replicates: r` trains, so that curve costs nothing more. Last,
+every training of every seed pooled: the graph many replicates would converge to, and
+the donation and recipience of each language as mean ± standard error over trainings,
+which says whether a top donor or recipient exists to be found at all.
 
 Reads the token arrays, tokenizer and planted truth of the repository it runs in
 (`dvc repro tokenize truth` first); run it from a clone configured with `lbb config
@@ -137,7 +140,7 @@ def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, base
     f = finetune_scores(pairs, mono)
     f_matched = finetune_scores(pairs, matched_baseline(pairs))
     langs = list(f.index)
-    analysed = f if baseline == "mono" else f_matched
+    analysed = {"f": f, "f_matched": f_matched}[baseline_key(baseline)]
     table = cells(truth.loc[langs, langs], {"mono": f, "matched": f_matched})
     planted = compare(table, ["mono", "matched"])
     return {
@@ -171,6 +174,36 @@ def by_replicates(per_seed: dict[int, list], truth: pd.DataFrame, baseline: str)
             + " ".join(f"{x['truth_rho']:.3f}" for x in runs).rjust(27)
             + f" | {' '.join(x['donor'] for x in runs)} | {' '.join(x['recipient'] for x in runs)}"
         )
+
+
+def pooled(per_seed: dict[int, list], truth: pd.DataFrame, baseline: str) -> None:
+    """Every training of every seed pooled: the graph as many replicates would give it, and
+    whether its top donor and recipient are settled at all (mean ± standard error of D and
+    R over the trainings; a gap below the errors leaves the top to each seed's noise)."""
+    runs = [run for v in per_seed.values() for run in v]
+    fig = seed_figures(*mean_mrr(runs), truth, baseline)
+    print(
+        f"\npooled over {len(runs)} trainings: ρ(F matched, truth) {fig['truth_rho']:.3f}, "
+        f"ρ(F, truth) {fig['truth_rho_mono']:.3f}"
+    )
+    if len(runs) < 2:
+        return
+    scores = [
+        seed_figures(mono, pairs, truth, baseline)[baseline_key(baseline)] for mono, pairs in runs
+    ]
+    for name, measure in (("donation", donation), ("recipience", recipience)):
+        values = pd.DataFrame([measure(f.to_numpy()) for f in scores], columns=scores[0].columns)
+        mean, se = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+        order = mean.sort_values(ascending=False).index
+        print(
+            f"{name} per training, mean ± se: "
+            + ", ".join(f"{lang} {mean[lang]:.1f} ± {se[lang]:.1f}" for lang in order)
+        )
+
+
+def baseline_key(baseline: str) -> str:
+    """seed_figures' key of the F the graph analyses (params' graph.baseline)."""
+    return "f" if baseline == "mono" else "f_matched"
 
 
 def check_against_pipeline(pairs: pd.DataFrame) -> None:
@@ -237,6 +270,7 @@ def main() -> None:
     report(runs)
     if replicates > 1:
         by_replicates(per_seed, truth, params.graph.baseline)
+    pooled(per_seed, truth, params.graph.baseline)
 
 
 if __name__ == "__main__":

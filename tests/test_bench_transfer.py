@@ -32,3 +32,26 @@ def test_the_benchmark_reproduces_the_pipelines_pair_mrrs(built):
     out = run([sys.executable, str(ROOT / "bench" / "bench_transfer.py"), "--seeds", "0"], repo)
     assert "metrics/mrr.csv: the same" in out.stdout, out.stdout
     assert "ρ(F matched, truth)" in out.stdout
+
+
+def test_the_cache_trains_a_seed_once_and_replicates_average(tmp_path, monkeypatch):
+    import bench_transfer as bt
+    import pandas as pd
+
+    trained = []
+
+    def fake_pair_mrr(params, langs, seed, sentences):  # MRRs that name their seed
+        trained.append(seed)
+        pairs = pd.DataFrame(seed + 0.0, index=pd.Index(langs, name="source"), columns=langs)
+        return pd.Series(seed + 0.5, index=langs), pairs
+
+    monkeypatch.setattr(bt, "pair_mrr", fake_pair_mrr)
+    monkeypatch.setattr(bt, "cache_key", lambda params, langs, seed, sentences: f"k{seed}")
+    langs = ["qaa", "qab"]
+    runs = bt.replicate_runs(None, langs, 0, 2, None, tmp_path)
+    again = bt.replicate_runs(None, langs, 0, 3, None, tmp_path)  # one more replicate
+    seeds = bt.replicate_seeds(0, 3)
+    assert trained == seeds  # the first two came from the cache the second time
+    pd.testing.assert_frame_equal(again[1][1], runs[1][1], check_dtype=False)
+    mono, pairs = bt.mean_mrr(again)
+    assert mono["qab"] == sum(seeds) / 3 + 0.5 and pairs.loc["qaa", "qab"] == sum(seeds) / 3
