@@ -190,6 +190,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         repo = clone(Path(tmp), args.config, args.set)
         print(f"config {args.config or 'params.yaml'}, set {args.set or 'nothing'}, seeds {seeds}")
