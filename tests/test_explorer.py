@@ -350,7 +350,10 @@ def test_estimated_edges_are_dotted_and_measured_ones_solid(tmp_path):
     assert whole.matrix.measured is None  # measured throughout: nothing marked
 
 
+@pytest.mark.slow
 def test_the_truth_tab_states_the_lexical_slope(tmp_path, monkeypatch):
+    """The truth tab renders (Streamlit's AppTest) with the slope of the shown languages;
+    the slope itself is the graph report's (``graph.planted.lexical_slope``)."""
     from streamlit.testing.v1 import AppTest
 
     from bloodbank.explorer import app
