@@ -55,3 +55,31 @@ def test_the_cache_trains_a_seed_once_and_replicates_average(tmp_path, monkeypat
     pd.testing.assert_frame_equal(again[1][1], runs[1][1], check_dtype=False)
     mono, pairs = bt.mean_mrr(again)
     assert mono["qab"] == sum(seeds) / 3 + 0.5 and pairs.loc["qaa", "qab"] == sum(seeds) / 3
+
+
+def test_the_cache_key_follows_the_recipe_the_seed_and_the_data_bytes(tmp_path, monkeypatch):
+    import bench_transfer as bt
+    from inprocess import changed_params
+
+    from bloodbank.core.config import load_params
+
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
+    for lang in ("qaa", "qab"):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "train.ids.npy").write_bytes(lang.encode())
+    monkeypatch.setattr(bt.paths, "TOKENIZER", tmp_path / "tok")
+    monkeypatch.setattr(bt.paths, "tokens", lambda lang: tmp_path / lang)
+    params, langs = load_params(ROOT / "params.yaml"), ["qaa", "qab"]
+    key = bt.cache_key(params, langs, 0, None)
+    assert key == bt.cache_key(changed_params(params), langs, 0, None)
+    assert key == bt.cache_key(changed_params(params, epochs=params.train.epochs), langs, 0, None)
+    others = {
+        bt.cache_key(changed_params(params, epochs=8), langs, 0, None),
+        bt.cache_key(params, langs, 1, None),
+        bt.cache_key(params, langs, 0, 600),
+        bt.cache_key(params, ["qab", "qaa"], 0, None),
+    }
+    (tmp_path / "qab" / "train.ids.npy").write_bytes(b"resampled")
+    others.add(bt.cache_key(params, langs, 0, None))
+    assert len(others) == 5 and key not in others
