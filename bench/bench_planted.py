@@ -27,6 +27,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,13 @@ def hypotheses(repo: Path) -> dict[str, bool]:
     """Whether equations 9 and 10 hold per task (the tables stage's verdicts)."""
     found = json.loads((repo / "metrics" / "downstream.json").read_text())["hypotheses"]
     return {f"{eq} {task}": v["holds"] for eq, tasks in found.items() for task, v in tasks.items()}
+
+
+def keep_outputs(repo: Path, dest: Path) -> None:
+    """The seed's reports and metrics, copied out of the clone before the next seed."""
+    for name in ("reports", "metrics"):
+        shutil.rmtree(dest / name, ignore_errors=True)
+        shutil.copytree(repo / name, dest / name)
 
 
 def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
@@ -188,6 +196,11 @@ def main() -> None:
     )
     ap.add_argument("--work", type=Path, help="where to clone (default: a temporary folder)")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="copy each seed's reports/ and metrics/ to KEEP/seed-N (the clone is removed)",
+    )
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.work:
@@ -198,6 +211,8 @@ def main() -> None:
         runs = {}
         for seed in seeds:
             runs[seed] = run_seed(repo, seed, args.runner, args.target)
+            if args.keep:
+                keep_outputs(repo, args.keep / f"seed-{seed}")
             print(f"  seed {seed} done", flush=True)
         out = report(runs)
     if args.out:
