@@ -89,7 +89,9 @@ def _build_registry() -> dict[str, Language]:
         Language(code, name, fam, script, code) for code, name, fam, script in _TOKENIZER_ONLY
     ]
     langs += [
-        Language(s.code, s.name, s.family, s.script, s.code, synthetic=True, features=s.features())
+        Language(
+            s.code, s.name, s.family, s.script_label, s.code, synthetic=True, features=s.features()
+        )
         for s in SYNTHETIC_LANGUAGES
     ]
     return {lang.code: lang for lang in langs}
@@ -122,8 +124,14 @@ def get(code: str) -> Language:
     return REGISTRY[check_code(code)]
 
 
+def scripts(code: str) -> frozenset[str]:
+    """The scripts a language writes: one, or two joined by '+' (a biscriptal language)."""
+    return frozenset(get(code).script.split("+"))
+
+
 def shares_script(a: str, b: str) -> bool:
-    return get(a).script == get(b).script
+    """Whether the two write a script in common (a biscriptal language shares either)."""
+    return bool(scripts(a) & scripts(b))
 
 
 def shares_family(a: str, b: str) -> bool:

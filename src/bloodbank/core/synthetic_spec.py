@@ -71,6 +71,21 @@ class SyntheticLanguage:
     inflection: str  # prefixing or suffixing
     shared_lexicon: float  # fraction of the proto-lexicon kept (with sound changes)
     sound_changes: tuple[tuple[str, str], ...] = field(default=())
+    # A biscriptal language (as Serbian writes Cyrillic and Latin) writes this share of
+    # its sentences in a second script: the only way one language can share a writing
+    # system, and so tokens, with two groups of languages at once.
+    second_script: str | None = None
+    second_script_share: float = 0.0
+
+    @property
+    def scripts(self) -> tuple[str, ...]:
+        """Every script the language writes, its main one first."""
+        return (self.script,) if self.second_script is None else (self.script, self.second_script)
+
+    @property
+    def script_label(self) -> str:
+        """The registry's script: ISO 15924, joined by '+' for a biscriptal language."""
+        return "+".join(self.scripts)
 
     def features(self) -> dict[str, str]:
         return {
@@ -92,9 +107,13 @@ def _lang(
     infl: str,
     shared: float,
     changes: str = "",
+    second: tuple[str, float] | None = None,
 ) -> SyntheticLanguage:
     pairs = tuple(tuple(c.split(">")) for c in changes.split()) if changes else ()
-    return SyntheticLanguage(code, name, family, script, order, adj, adp, infl, shared, pairs)  # type: ignore[arg-type]
+    second_script, share = second if second else (None, 0.0)
+    return SyntheticLanguage(
+        code, name, family, script, order, adj, adp, infl, shared, pairs, second_script, share  # type: ignore[arg-type]
+    )
 
 
 SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
@@ -166,4 +185,18 @@ SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
     _lang("qap", "Vemlan", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.5),
     _lang("qaq", "Vemtic", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.35),
     _lang("qar", "Vemdar", "Vemic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.2),
+    # A biscriptal Qalic language: half its sentences in Latin, half in Cyrillic, so it
+    # shares tokens with the Latin and the Cyrillic languages alike (the hub world).
+    _lang(
+        "qas",
+        "Qasian",
+        "Qalic",
+        "Latn",
+        "SVO",
+        "AdjN",
+        "prepositions",
+        "suffixing",
+        0.9,
+        second=("Cyrl", 0.5),
+    ),
 )

@@ -8,6 +8,8 @@ downstream POS and NER data sets.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bloodbank.data.synthetic.world import (
@@ -36,6 +38,7 @@ class Grammar:
         self.lex: Lexicon = lexicon(code, world_seed)
         self.names = name_inventory(world_seed)
         self.render = Renderer(self.lang.script)
+        self._second = Renderer(self.lang.second_script) if self.lang.second_script else None
         self._samplers = {upos: ZipfSampler(len(forms)) for upos, forms in self.lex.words.items()}
         self._name_samplers = {k: ZipfSampler(len(v)) for k, v in self.names.items()}
 
@@ -108,8 +111,28 @@ class Grammar:
             return subj + obj + pp + verb
         return verb + subj + obj + pp  # VSO
 
+    @contextmanager
+    def _script_of_sentence(self, rng: random.Random) -> Iterator[None]:
+        """Renders one sentence in the second script, with its share, if the language has one.
+
+        Only a biscriptal language draws from ``rng`` here, so every other language's
+        text stays byte for byte what it was before biscriptal languages existed.
+        """
+        if self._second is None or rng.random() >= self.lang.second_script_share:
+            yield
+            return
+        main, self.render = self.render, self._second
+        try:
+            yield
+        finally:
+            self.render = main
+
     def sentence(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
         """One sentence with its terminator; ``subject`` pins the first clause's subject."""
+        with self._script_of_sentence(rng):
+            return self._sentence(rng, subject)
+
+    def _sentence(self, rng: random.Random, subject: list[Token] | None) -> list[Token]:
         tokens = self.clause(rng, subject)
         if rng.random() < 0.2:
             spec = self.render.spec

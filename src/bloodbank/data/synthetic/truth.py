@@ -24,7 +24,7 @@ from functools import cache
 import pandas as pd
 
 from bloodbank.data.synthetic.grammar import Grammar
-from bloodbank.data.synthetic.world import rng_for, synthetic_language
+from bloodbank.data.synthetic.world import Renderer, rng_for, synthetic_language
 
 SKIPPED = frozenset({"PUNCT", "NUM"})  # shared by every script, carry no lexicon
 
@@ -35,14 +35,14 @@ def written_forms(code: str, world_seed: int) -> frozenset[str]:
     g = Grammar(code, world_seed)
     lex = g.lex
     affixes = {"NOUN": ("", lex.plural), "VERB": (lex.past, lex.present)}
-    forms: set[str] = set()
+    phonemic: set[str] = set()
     for upos, stems in lex.words.items():
         for stem in stems:
-            for affix in affixes.get(upos, ("",)):
-                forms.add(g.render(g._inflect(stem, affix) if affix else stem).lower())
+            phonemic.update(g._inflect(stem, a) if a else stem for a in affixes.get(upos, ("",)))
     for parts in g.names.values():
-        forms.update(g.render(p).lower() for p in parts)
-    return frozenset(forms)
+        phonemic.update(parts)
+    renderers = [Renderer(script) for script in g.lang.scripts]
+    return frozenset(render(form).lower() for render in renderers for form in phonemic)
 
 
 @cache
