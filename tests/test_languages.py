@@ -17,7 +17,7 @@ def test_registry_holds_the_study_languages():
 
 def test_every_language_has_iso15924_script_and_safe_code():
     for lang in L.REGISTRY.values():
-        assert re.fullmatch(r"[A-Z][a-z]{3}", lang.script), lang
+        assert re.fullmatch(r"[A-Z][a-z]{3}(\+[A-Z][a-z]{3})?", lang.script), lang
         assert L.CODE_PATTERN.match(lang.code)
 
 
@@ -25,7 +25,7 @@ def test_synthetic_languages_are_private_use_and_carry_features():
     for spec in SYNTHETIC_LANGUAGES:
         lang = L.get(spec.code)
         assert "qaa" <= lang.code <= "qtz"
-        assert lang.synthetic and lang.family == spec.family and lang.script == spec.script
+        assert lang.synthetic and lang.family == spec.family and lang.script == spec.script_label
         assert set(lang.features) == {"word_order", "adjective_order", "adposition", "inflection"}
 
 
@@ -49,3 +49,7 @@ def test_shares_script_and_family():
     assert L.shares_script("hi", "ne") and L.shares_family("hi", "ne")
     assert not L.shares_script("he", "ar") and L.shares_family("he", "ar")
     assert L.shares_family("qaa", "qac") and not L.shares_script("qaa", "qac")
+    # a biscriptal language shares a script with either side, which still share none
+    assert L.get("qas").script == "Latn+Cyrl" and L.scripts("qas") == {"Latn", "Cyrl"}
+    assert L.shares_script("qas", "qaa") and L.shares_script("qas", "qad")
+    assert not L.shares_script("qaa", "qad")

@@ -29,6 +29,19 @@ def test_overlap_follows_the_generator_design():
     assert overlap("qab", "qab", 0) == 1.0
 
 
+def test_a_biscriptal_source_is_credited_in_both_scripts():
+    # qas writes Latin and Cyrillic: it writes qaa's cognates and qac's, and the
+    # Cyrillic names qad writes; a single-script language reaches only its own side.
+    assert overlap("qas", "qaa", 0) > 0.6 and overlap("qas", "qac", 0) > 0.3
+    assert overlap("qas", "qad", 0) > 0.1
+    # Into qas, a Latin source covers at most its Latin half.
+    assert 0.25 < overlap("qaa", "qas", 0) < 0.55
+    truth = planted_truth(["qas", "qaa", "qac", "qad"], 0)
+    off = truth.where(~np.eye(4, dtype=bool))
+    donation = off.mean(axis=1).sort_values(ascending=False)
+    assert donation.index[0] == "qas" and donation.iloc[0] > 2 * donation.iloc[1]
+
+
 def test_sound_changes_break_cognates():
     """qab turned p into f and t into d: a proto word with p or t is not shared with qaa."""
     g_a, g_b = Grammar("qaa", 0), Grammar("qab", 0)

@@ -111,9 +111,10 @@ def _lang(
 ) -> SyntheticLanguage:
     pairs = tuple(tuple(c.split(">")) for c in changes.split()) if changes else ()
     second_script, share = second if second else (None, 0.0)
+    syntax = (order, adj, adp, infl)
     return SyntheticLanguage(
-        code, name, family, script, order, adj, adp, infl, shared, pairs, second_script, share  # type: ignore[arg-type]
-    )
+        code, name, family, script, *syntax, shared, pairs, second_script, share
+    )  # type: ignore[arg-type]
 
 
 SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
