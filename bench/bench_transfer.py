@@ -23,7 +23,9 @@ With R > 1 the run ends with the goals' figures under 1, 2, ... R replicates: th
 replicate seeds are what `replicates: r` trains, so that curve costs nothing more. Last,
 every training of every seed pooled: the graph many replicates would converge to, and
 the donation and recipience of each language as mean ± standard error over trainings,
-which says whether a top donor or recipient exists to be found at all.
+which says whether a top donor or recipient exists to be found at all. With `--power`, a
+power analysis from those trainings: how likely 3 seeds of 1, 2, 3, 5, 10 or 20
+replicates each are to meet the goals, and what that training costs at this run's pace.
 
 Reads the token arrays, tokenizer and planted truth of the repository it runs in
 (`dvc repro tokenize truth` first); run it from a clone configured with `lbb config
@@ -32,6 +34,7 @@ Reads the token arrays, tokenizer and planted truth of the repository it runs in
     python bench/bench_transfer.py --seeds 0                    # = the pipeline's seed 0
     python bench/bench_transfer.py --sentences 600 --epochs 20 --seeds 0,1,2
     python bench/bench_transfer.py --epochs 8 --replicates 3 --cache /tmp/bt
+    python bench/bench_transfer.py --epochs 8 --cache /tmp/bt --power
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_planted import off_diagonal, report
+from bench_planted import GOAL_SEEDS, GOAL_TRUTH, off_diagonal, report
 from inprocess import changed_params, fit, fresh_model
 from scipy.stats import spearmanr
 from tqdm import tqdm
@@ -201,6 +204,87 @@ def pooled(per_seed: dict[int, list], truth: pd.DataFrame, baseline: str) -> Non
         )
 
 
+def goals_met(runs: list[dict]) -> dict[str, bool]:
+    """Issue 16's three goals over one set of seeds' figures (bench_planted's reading)."""
+    between = [
+        spearmanr(off_diagonal(a["f"]), off_diagonal(b["f"]))[0]
+        for a, b in itertools.combinations(runs, 2)
+    ]
+    return {
+        "seeds": all(rho >= GOAL_SEEDS for rho in between),
+        "top": len({(r["donor"], r["recipient"]) for r in runs}) == 1,
+        "truth": all(r["truth_rho"] >= GOAL_TRUTH for r in runs),
+    }
+
+
+def simulated_goals(
+    runs: list[tuple[pd.Series, pd.DataFrame]],
+    truth: pd.DataFrame,
+    baseline: str,
+    replicates: int,
+    seeds: int = 3,
+    draws: int = 200,
+    rng_seed: int = 0,
+) -> dict[str, float]:
+    """How often ``seeds`` seeds of ``replicates`` trainings each would meet the goals.
+
+    A power analysis from the trainings at hand: each MRR (every mono model and every
+    pair) is drawn from a normal distribution with its mean and standard deviation over
+    ``runs``, independently, and a seed averages ``replicates`` draws, as the stages
+    average replicates. F is then computed from the drawn MRRs, so the noise of a mono
+    model moves its whole column as it does in the pipeline. What it leaves out: the
+    correlation between a pair and its source's mono model, and the error in the means
+    and deviations themselves, which only a few trainings estimate (read the answer as
+    an order of magnitude of the compute the goals need, not a forecast).
+    """
+    if len(runs) < 2:
+        raise ValueError("a power analysis needs at least two trainings per cell")
+    mono = pd.concat([m for m, _ in runs], axis=1)
+    pairs = np.stack([p.to_numpy(dtype=float) for _, p in runs])
+    rng = np.random.default_rng(rng_seed)
+    scale = 1 / np.sqrt(replicates)
+    hits = {"seeds": 0, "top": 0, "truth": 0, "all": 0}
+    for _ in range(draws):
+        figures = []
+        for _ in range(seeds):
+            m = mono.mean(axis=1) + rng.normal(size=len(mono)) * mono.std(axis=1) * scale
+            noise = rng.normal(size=pairs.shape[1:]) * pairs.std(axis=0, ddof=1) * scale
+            p = pd.DataFrame(
+                pairs.mean(axis=0) + noise, index=runs[0][1].index, columns=runs[0][1].columns
+            )
+            figures.append(seed_figures(m, p, truth, baseline))
+        met = goals_met(figures)
+        for key, ok in met.items():
+            hits[key] += ok
+        hits["all"] += all(met.values())
+    return {key: n / draws for key, n in hits.items()}
+
+
+def power(
+    per_seed: dict[int, list], truth: pd.DataFrame, baseline: str, seconds: float | None
+) -> None:
+    """The goals' chances under more replicates, and what that training would cost here.
+
+    ``seconds`` is one training of every cell at this run's pace (None when every seed
+    came from the cache, so nothing was timed)."""
+    runs = [run for v in per_seed.values() for run in v]
+    n = len(runs[0][0])
+    print(
+        f"\nsimulated from the {len(runs)} trainings per cell above (200 draws of 3 seeds; "
+        "independent normal noise per MRR, see simulated_goals):"
+    )
+    print("replicates | P(seeds ρ >= 0.9) | P(same top) | P(truth ρ >= 0.8) | P(all) | hours")
+    for r in (1, 2, 3, 5, 10, 20):
+        p = simulated_goals(runs, truth, baseline, r)
+        hours = f"{3 * r * seconds / 3600:5.1f}" if seconds else "    -"
+        print(
+            f"{r:>10} | {p['seeds']:17.2f} | {p['top']:11.2f} | {p['truth']:17.2f} | "
+            f"{p['all']:6.2f} | {hours}"
+        )
+    pace = f"{seconds:.0f} s, as timed above" if seconds else "not timed: all from the cache"
+    print(f"(hours: 3 seeds x replicates x one training of all {n * (n + 1)} runs: {pace})")
+
+
 def baseline_key(baseline: str) -> str:
     """seed_figures' key of the F the graph analyses (params' graph.baseline)."""
     return "f" if baseline == "mono" else "f_matched"
@@ -230,6 +314,12 @@ def main() -> None:
     ap.add_argument("--passes", type=int, help="test mask draws (eval.passes)")
     ap.add_argument("--replicates", type=int, help="trainings per run (params' replicates)")
     ap.add_argument("--cache", type=Path, help="keep each training seed's MRRs here")
+    ap.add_argument(
+        "--power",
+        action="store_true",
+        help="simulate the goals under 1..20 replicates from the trainings run, priced in "
+        "hours at this run's pace (a power analysis; see simulated_goals)",
+    )
     args = ap.parse_args()
     params = load_params()
     truth = read_truth(paths.TRUTH)
@@ -247,7 +337,7 @@ def main() -> None:
         f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}, "
         f"replicates {replicates}"
     )
-    runs, per_seed = {}, {}
+    runs, per_seed, paces = {}, {}, []
     for seed in (int(s) for s in args.seeds.split(",")):
         t0 = time.perf_counter()
         per_seed[seed] = replicate_runs(
@@ -258,6 +348,8 @@ def main() -> None:
             check_against_pipeline(pairs)
         runs[seed] = seed_figures(mono, pairs, truth, params.graph.baseline)
         seconds = time.perf_counter() - t0
+        if seconds > 5:  # a seed read from the cache takes no time worth a pace
+            paces.append(seconds / replicates)
         print(f"\nseed {seed} ({seconds:.0f} s): mono MRR", mono.round(4).to_dict())
         print(runs[seed]["f"].round(1).to_string())
         slope = lexical_slope(truth, runs[seed]["f"])
@@ -271,6 +363,8 @@ def main() -> None:
     if replicates > 1:
         by_replicates(per_seed, truth, params.graph.baseline)
     pooled(per_seed, truth, params.graph.baseline)
+    if args.power:
+        power(per_seed, truth, params.graph.baseline, max(paces) if paces else None)
 
 
 if __name__ == "__main__":

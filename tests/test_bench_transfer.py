@@ -83,3 +83,41 @@ def test_the_cache_key_follows_the_recipe_the_seed_and_the_data_bytes(tmp_path, 
     (tmp_path / "qab" / "train.ids.npy").write_bytes(b"resampled")
     others.add(bt.cache_key(params, langs, 0, None))
     assert len(others) == 5 and key not in others
+
+
+def planted_runs(noise: float, n_runs: int = 3):
+    """Trainings of a 4-language world whose compute-matched F follows its truth exactly,
+    with ``noise`` (sd, in MRR) added to every MRR of every training."""
+    import pandas as pd
+
+    langs = ["qaa", "qab", "qac", "qad"]
+    truth = pd.DataFrame(
+        [[100, 60, 5, 1], [50, 100, 3, 2], [4, 7, 100, 30], [6, 8, 20, 100]],
+        index=pd.Index(langs, name="source"),
+        columns=langs,
+        dtype=float,
+    )
+    # every source gains on every target by as much as the truth says it shares
+    mean_pairs = 0.2 * (1 + truth.where(truth < 100, 0) / 100)
+    rng = np.random.default_rng(1)
+    runs = []
+    for _ in range(n_runs):
+        mono = pd.Series(0.15, index=langs) + rng.normal(scale=noise, size=4)
+        runs.append((mono, mean_pairs + rng.normal(scale=noise, size=(4, 4))))
+    return runs, truth
+
+
+def test_power_analysis_finds_a_clear_structure_and_loses_it_in_noise():
+    from bench_transfer import simulated_goals
+
+    runs, truth = planted_runs(noise=1e-5)
+    clear = simulated_goals(runs, truth, "mono", replicates=1, draws=10)
+    assert clear == {"seeds": 1.0, "top": 1.0, "truth": 1.0, "all": 1.0}
+    runs, truth = planted_runs(noise=0.03)
+    noisy = simulated_goals(runs, truth, "mono", replicates=1, draws=20)
+    assert noisy["all"] < 0.2 and noisy["seeds"] < 0.5
+    # averaging replicates is what the analysis prices: more of them, better chances
+    many = simulated_goals(runs, truth, "mono", replicates=200, draws=20)
+    assert many["seeds"] > noisy["seeds"] and many["truth"] >= noisy["truth"]
+    with pytest.raises(ValueError, match="at least two trainings"):
+        simulated_goals(runs[:1], truth, "mono", replicates=1)

@@ -44,11 +44,11 @@ def cmd_languages(args: argparse.Namespace) -> int:
         for lang in REGISTRY.values()
         if args.all or (lang.synthetic if args.synthetic else not lang.synthetic)
     ]
-    print(f"{'code':6}{'name':14}{'family':15}{'script':8}{'role':16}features")
+    print(f"{'code':6}{'name':14}{'family':15}{'script':11}{'role':16}features")
     for lang in rows:
         role = "synthetic" if lang.synthetic else ("studied" if lang.studied else "tokenizer-only")
         feats = ", ".join(f"{k}={v}" for k, v in lang.features.items())
-        print(f"{lang.code:6}{lang.name:14}{lang.family:15}{lang.script:8}{role:16}{feats}")
+        print(f"{lang.code:6}{lang.name:14}{lang.family:15}{lang.script:11}{role:16}{feats}")
     return 0
 
 
