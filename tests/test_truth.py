@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from bloodbank.data.synthetic.grammar import Grammar
-from bloodbank.data.synthetic.truth import is_planted, overlap, planted_truth, written_forms
+from bloodbank.data.synthetic.truth import (
+    is_planted,
+    overlap,
+    planted_truth,
+    script_coverage,
+    word_frequencies,
+    written_forms,
+)
 from bloodbank.graph.planted import (
     cells,
     compare,
@@ -29,17 +36,32 @@ def test_overlap_follows_the_generator_design():
     assert overlap("qab", "qab", 0) == 1.0
 
 
-def test_a_biscriptal_source_is_credited_in_both_scripts():
-    # qas writes Latin and Cyrillic: it writes qaa's cognates and qac's, and the
-    # Cyrillic names qad writes; a single-script language reaches only its own side.
-    assert overlap("qas", "qaa", 0) > 0.6 and overlap("qas", "qac", 0) > 0.3
-    assert overlap("qas", "qad", 0) > 0.1
-    # Into qas, a Latin source covers at most its Latin half.
+def test_a_biscriptal_source_is_credited_in_both_scripts_by_its_share_of_each():
+    # qas writes Latin and Cyrillic, half its sentences in each: it writes qaa's
+    # cognates and qac's, and the Cyrillic names qad writes, but its model sees each
+    # script in half its text, so each shared word counts half.
+    unweighted = {
+        t: sum(n for w, n in word_frequencies(t, 0, 4000).items() if w in written_forms("qas", 0))
+        / sum(word_frequencies(t, 0, 4000).values())
+        for t in ("qaa", "qac", "qad")
+    }
+    for tgt, share in unweighted.items():
+        assert overlap("qas", tgt, 0) == pytest.approx(share / 2)
+    assert unweighted["qaa"] > 0.6 and unweighted["qac"] > 0.3 and unweighted["qad"] > 0.1
+    # Into qas, a Latin source covers its Latin half fully, and qas covers itself.
     assert 0.25 < overlap("qaa", "qas", 0) < 0.55
+    assert overlap("qas", "qas", 0) == 1.0
     truth = planted_truth(["qas", "qaa", "qac", "qad"], 0)
     off = truth.where(~np.eye(4, dtype=bool))
     donation = off.mean(axis=1).sort_values(ascending=False)
-    assert donation.index[0] == "qas" and donation.iloc[0] > 2 * donation.iloc[1]
+    assert donation.index[0] == "qas" and donation.iloc[0] > 1.4 * donation.iloc[1]
+
+
+def test_script_coverage_is_the_source_share_over_the_target_share_capped_at_one():
+    assert script_coverage("qaa", "qab") == {"Latn": 1.0}
+    assert script_coverage("qas", "qaa") == {"Latn": 0.5, "Cyrl": 0.0}
+    assert script_coverage("qaa", "qas") == {"Latn": 1.0}
+    assert script_coverage("qas", "qas") == {"Latn": 1.0, "Cyrl": 1.0}
 
 
 def test_sound_changes_break_cognates():

@@ -6,7 +6,13 @@ touched it; a name is shared when both write it in the same script. Nothing else
 shared on the surface (different scripts share no letters). So the expected
 transfer from s to t is taken to be the **word overlap**: the share of t's running
 words (punctuation and numerals aside) that s's generator also writes, letter for
-letter and ignoring case.
+letter and ignoring case, each weighted by how well s's text covers t's use of that
+word's script: the share of s's sentences in the script over the share of t's, capped
+at 1. The weight is 1 between languages of one script. A biscriptal source (half Latin,
+half Cyrillic) counts half for a Latin target's words, since its model saw Latin in
+only half its text; a Latin source counts fully for a biscriptal target's Latin words.
+Without the weight, the hub world's truth made a biscriptal source the top donor by
+far, which no seed's measured graph showed (README: "A world with a hub").
 
 It is computed from the generator itself, not from any sample or trained model:
 t's word frequencies come from ``sentences`` sentences of t's own grammar (a seeded
@@ -30,8 +36,9 @@ SKIPPED = frozenset({"PUNCT", "NUM"})  # shared by every script, carry no lexico
 
 
 @cache
-def written_forms(code: str, world_seed: int) -> frozenset[str]:
-    """Every word form ``code``'s generator can write, lower-cased."""
+def written_scripts(code: str, world_seed: int) -> dict[str, str]:
+    """Every word form ``code``'s generator can write, lower-cased, and its script
+    (scripts share no letters, so a form has one)."""
     g = Grammar(code, world_seed)
     lex = g.lex
     affixes = {"NOUN": ("", lex.plural), "VERB": (lex.past, lex.present)}
@@ -41,8 +48,32 @@ def written_forms(code: str, world_seed: int) -> frozenset[str]:
             phonemic.update(g._inflect(stem, a) if a else stem for a in affixes.get(upos, ("",)))
     for parts in g.names.values():
         phonemic.update(parts)
-    renderers = [Renderer(script) for script in g.lang.scripts]
-    return frozenset(render(form).lower() for render in renderers for form in phonemic)
+    renderers = {script: Renderer(script) for script in g.lang.scripts}
+    return {render(form).lower(): s for s, render in renderers.items() for form in phonemic}
+
+
+def written_forms(code: str, world_seed: int) -> frozenset[str]:
+    """Every word form ``code``'s generator can write, lower-cased."""
+    return frozenset(written_scripts(code, world_seed))
+
+
+def script_shares(code: str) -> dict[str, float]:
+    """The share of ``code``'s sentences written in each of its scripts."""
+    lang = synthetic_language(code)
+    if lang.second_script is None:
+        return {lang.script: 1.0}
+    second = lang.second_script_share
+    return {lang.script: 1.0 - second, lang.second_script: second}
+
+
+def script_coverage(src: str, tgt: str) -> dict[str, float]:
+    """Per script of ``src``: its share of src's sentences over its share of tgt's,
+    capped at 1 (how fully src's text shows a model what tgt writes in it)."""
+    need = script_shares(tgt)
+    return {
+        script: min(1.0, share / need[script]) if need.get(script) else 0.0
+        for script, share in script_shares(src).items()
+    }
 
 
 @cache
@@ -57,10 +88,12 @@ def word_frequencies(code: str, world_seed: int, sentences: int) -> Counter[str]
 
 
 def overlap(src: str, tgt: str, world_seed: int, sentences: int = 4000) -> float:
-    """Share of ``tgt``'s running words that ``src`` also writes (0..1)."""
+    """Share of ``tgt``'s running words that ``src`` also writes (0..1), each weighted by
+    :func:`script_coverage` of its script."""
     counts = word_frequencies(tgt, world_seed, sentences)
-    forms = written_forms(src, world_seed)
-    shared = sum(n for w, n in counts.items() if w in forms)
+    scripts = written_scripts(src, world_seed)
+    coverage = script_coverage(src, tgt)
+    shared = sum(n * coverage[scripts[w]] for w, n in counts.items() if w in scripts)
     return shared / sum(counts.values())
 
 
