@@ -6,6 +6,7 @@ import copy
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,12 +113,17 @@ def _without_tracking_uri():
 def built(tmp_path_factory):
     """A fresh repository that ran the whole tiny pipeline: ``((repo, None), (log, ""))``.
 
+    Built with ``lbb repro --workers 2`` (the real stages, forked from warm workers two
+    at a time, recorded by DVC): a serial ``dvc repro`` spends most of its 5 minutes
+    importing torch once per stage, this about 1.5. The slow test
+    ``test_dvc_repro_gives_the_same_hashes_as_lbb_repro_and_a_sound_store`` holds the two
+    to the same outputs, and CI runs ``dvc repro`` on the default itself.
     Session-wide and never modified: a test that changes it uses ``built_copy``."""
     base = tmp_path_factory.mktemp("pipeline")
     backup = _without_tracking_uri()
     try:
         repo = make_repo(base / "one", tiny_params())
-        log = run(["dvc", "repro"], repo).stdout
+        log = run([sys.executable, "-m", "bloodbank.cli", "repro", "--workers", "2"], repo).stdout
     finally:
         os.environ.update(backup)
     return (repo, None), (log, "")
