@@ -79,6 +79,18 @@ def test_filters_keep_and_hide_by_family_script_and_feature(bank):
     assert "SVO/SOV" in facets["word_order"]  # German
 
 
+def test_a_biscriptal_language_is_filtered_under_each_of_its_scripts():
+    langs = ["qas", "qaa", "qac"]  # qas writes Latin and Cyrillic
+    f = np.arange(9.0).reshape(3, 3)
+    bank = xd.Bank(
+        TransferMatrix(langs, f, "percent", ""), {}, {}, typology.features(langs), "test"
+    )
+    assert xd.facets(bank)["script"] == ["Cyrl", "Latn"]
+    assert xd.select(bank, keep={"script": ["Latn"]}) == ["qas", "qaa"]
+    assert xd.select(bank, keep={"script": ["Cyrl"]}) == ["qas", "qac"]
+    assert xd.select(bank, hide={"script": ["Cyrl"]}) == ["qaa"]
+
+
 def test_collapse_averages_f_between_groups_without_self_pairs():
     f = np.array([[0.0, 10, 20, 30], [40, 0.0, 50, 60], [70, 80, 0.0, 90], [100, 110, 120, 0.0]])
     langs = ["en", "de", "hi", "ja"]  # families: IE, IE, IE, Japonic

@@ -122,7 +122,7 @@ def facets(bank: Bank) -> dict[str, list[str]]:
     for code in bank.langs:
         lang = languages.get(code)
         out["family"].add(lang.family)
-        out["script"].add(lang.script)
+        out["script"].update(languages.scripts(code))
         for name, value in bank.features[code].items():
             out.setdefault(name, set()).add(value)
     return {k: sorted(v) for k, v in out.items()}
@@ -135,6 +135,14 @@ def prop(bank: Bank, code: str, name: str) -> str:
     return bank.features[code].get(name, typology.UNKNOWN)
 
 
+def values(bank: Bank, code: str, name: str) -> frozenset[str]:
+    """A language's values of a property, for the filters: a biscriptal language has two
+    scripts, and keeping or hiding either one keeps or hides it."""
+    if name == "script":
+        return languages.scripts(code)
+    return frozenset({prop(bank, code, name)})
+
+
 def select(
     bank: Bank,
     langs: list[str] | None = None,
@@ -144,11 +152,11 @@ def select(
     """Languages left after the filters, in matrix order. ``keep`` maps a property to the
     values to keep (empty: all); ``hide`` to values to hide."""
     chosen = [c for c in bank.langs if not langs or c in langs]
-    for name, values in (keep or {}).items():
-        if values:
-            chosen = [c for c in chosen if prop(bank, c, name) in values]
-    for name, values in (hide or {}).items():
-        chosen = [c for c in chosen if prop(bank, c, name) not in values]
+    for name, wanted in (keep or {}).items():
+        if wanted:
+            chosen = [c for c in chosen if values(bank, c, name) & set(wanted)]
+    for name, hidden in (hide or {}).items():
+        chosen = [c for c in chosen if not values(bank, c, name) & set(hidden)]
     return chosen
 
 
