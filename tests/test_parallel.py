@@ -62,6 +62,25 @@ def test_gpu_shares_are_placed_by_ray_with_declared_resources(ray_gpus, tmp_path
     assert code == 0 and device in ("0", "1") and last == device
 
 
+def test_a_local_instance_runs_stages_at_the_users_priority(monkeypatch, tmp_path):
+    """Ray's default worker niceness (15) would make `lbb repro` yield to every job."""
+    from bloodbank.parallel.driver import NICENESS, ReproOptions, _init_ray, local_worker_niceness
+
+    monkeypatch.setenv(NICENESS, "15")
+    local_worker_niceness()
+    assert os.environ[NICENESS] == "15"  # the user's own setting stands
+    monkeypatch.delenv(NICENESS)
+    ray = _init_ray(ReproOptions(targets=[], workers=1))
+    try:
+        from bloodbank.parallel.execute import run_command
+
+        ref = ray.remote(run_command).remote("nice", str(tmp_path), {}, str(tmp_path / "n"), False)
+        code, last, _ = ray.get(ref)
+        assert code == 0 and last == str(os.nice(0))  # `nice` prints the stage's niceness
+    finally:
+        ray.shutdown()
+
+
 def toy_repo(path: Path, fail: bool) -> Path:
     """Three stages: a → b, and c on its own. ``a`` fails while FAIL exists."""
     path.mkdir()
