@@ -76,6 +76,10 @@ class SyntheticLanguage:
     # system, and so tokens, with two groups of languages at once.
     second_script: str | None = None
     second_script_share: float = 0.0
+    # Letters of its own in its main script (phoneme > letter), as Polish writes ł and
+    # Czech ř: its words that contain those sounds share no subword with the other
+    # languages of the script, the rest do. Graded token sharing within one script.
+    respellings: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def scripts(self) -> tuple[str, ...]:
@@ -108,13 +112,19 @@ def _lang(
     shared: float,
     changes: str = "",
     second: tuple[str, float] | None = None,
+    respell: str = "",
 ) -> SyntheticLanguage:
-    pairs = tuple(tuple(c.split(">")) for c in changes.split()) if changes else ()
+    pairs, letters = _rules(changes), _rules(respell)
     second_script, share = second if second else (None, 0.0)
     syntax = (order, adj, adp, infl)
     return SyntheticLanguage(
-        code, name, family, script, *syntax, shared, pairs, second_script, share
+        code, name, family, script, *syntax, shared, pairs, second_script, share, letters
     )  # type: ignore[arg-type]
+
+
+def _rules(text: str) -> tuple[tuple[str, str], ...]:
+    """'p>f t>d' as (('p', 'f'), ('t', 'd'))."""
+    return tuple(tuple(c.split(">")) for c in text.split()) if text else ()  # type: ignore[misc]
 
 
 SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
@@ -199,5 +209,57 @@ SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
         "suffixing",
         0.9,
         second=("Cyrl", 0.5),
+    ),
+    # Qalic orthographies: qaa's family, script and syntax, each spelling a few sounds
+    # with letters of its own (1, 2, 3 and 4 sounds, none shared). A word shares its
+    # subwords with another language only if it has none of either's own letters, so
+    # qaa, which has none, shares most with each (the letters world).
+    _lang(
+        "qat",
+        "Qatian",
+        "Qalic",
+        "Latn",
+        "SVO",
+        "AdjN",
+        "prepositions",
+        "suffixing",
+        0.9,
+        respell="w>ŵ",
+    ),
+    _lang(
+        "qau",
+        "Qausian",
+        "Qalic",
+        "Latn",
+        "SVO",
+        "AdjN",
+        "prepositions",
+        "suffixing",
+        0.9,
+        respell="h>ħ j>ĵ",
+    ),
+    _lang(
+        "qav",
+        "Qavian",
+        "Qalic",
+        "Latn",
+        "SVO",
+        "AdjN",
+        "prepositions",
+        "suffixing",
+        0.9,
+        respell="d>đ g>ǥ s>ş",
+    ),
+    _lang(
+        "qaw",
+        "Qawric",
+        "Qalic",
+        "Latn",
+        "SVO",
+        "AdjN",
+        "prepositions",
+        "suffixing",
+        0.9,
+        respell="f>ƒ v>ʋ z>ƶ m>ɱ",
     ),
 )

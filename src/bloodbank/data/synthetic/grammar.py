@@ -18,6 +18,7 @@ from bloodbank.data.synthetic.world import (
     ZipfSampler,
     lexicon,
     name_inventory,
+    script_renderers,
     synthetic_language,
 )
 
@@ -37,8 +38,9 @@ class Grammar:
         self.lang = synthetic_language(code)
         self.lex: Lexicon = lexicon(code, world_seed)
         self.names = name_inventory(world_seed)
-        self.render = Renderer(self.lang.script)
-        self._second = Renderer(self.lang.second_script) if self.lang.second_script else None
+        renderers = list(script_renderers(self.lang).values())
+        self.render: Renderer = renderers[0]
+        self._second = renderers[1] if len(renderers) > 1 else None
         self._samplers = {upos: ZipfSampler(len(forms)) for upos, forms in self.lex.words.items()}
         self._name_samplers = {k: ZipfSampler(len(v)) for k, v in self.names.items()}
 

@@ -30,7 +30,7 @@ from functools import cache
 import pandas as pd
 
 from bloodbank.data.synthetic.grammar import Grammar
-from bloodbank.data.synthetic.world import Renderer, rng_for, synthetic_language
+from bloodbank.data.synthetic.world import rng_for, script_renderers, synthetic_language
 
 SKIPPED = frozenset({"PUNCT", "NUM"})  # shared by every script, carry no lexicon
 
@@ -48,7 +48,7 @@ def written_scripts(code: str, world_seed: int) -> dict[str, str]:
             phonemic.update(g._inflect(stem, a) if a else stem for a in affixes.get(upos, ("",)))
     for parts in g.names.values():
         phonemic.update(parts)
-    renderers = {script: Renderer(script) for script in g.lang.scripts}
+    renderers = script_renderers(g.lang)
     return {render(form).lower(): s for s, render in renderers.items() for form in phonemic}
 
 

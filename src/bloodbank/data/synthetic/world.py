@@ -161,14 +161,24 @@ def synthetic_language(code: str) -> SyntheticLanguage:
 
 
 class Renderer:
-    """Writes phonemic forms in a language's script."""
+    """Writes phonemic forms in a script, with a language's own letters if it has any."""
 
-    def __init__(self, script: str) -> None:
+    def __init__(self, script: str, respellings: tuple[tuple[str, str], ...] = ()) -> None:
         self.spec = SCRIPTS[script]
         self._table = str.maketrans(PHONEMES, self.spec.letters)
+        self._table.update({ord(phoneme): letter for phoneme, letter in respellings})
 
     def __call__(self, phonemes: str, capital: bool = False) -> str:
         text = phonemes.translate(self._table)
         if capital and self.spec.cased:
             text = text[:1].upper() + text[1:]
         return text
+
+
+def script_renderers(lang: SyntheticLanguage) -> dict[str, Renderer]:
+    """A renderer per script the language writes, main script first; its own letters
+    (``respellings``) belong to its main script's orthography only."""
+    renderers = {lang.script: Renderer(lang.script, lang.respellings)}
+    if lang.second_script:
+        renderers[lang.second_script] = Renderer(lang.second_script)
+    return renderers
