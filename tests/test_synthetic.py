@@ -8,7 +8,7 @@ from bloodbank.core.config import TokenizerConfig
 from bloodbank.data.synthetic.annotated import annotated_sentences, conllu_lines, iob2_lines
 from bloodbank.data.synthetic.grammar import Grammar, surface
 from bloodbank.data.synthetic.wikidump import write_dump
-from bloodbank.data.synthetic.world import lexicon, rng_for
+from bloodbank.data.synthetic.world import lexicon, rng_for, synthetic_language
 from bloodbank.data.tokenizer import train_tokenizer
 
 NS = "{http://www.mediawiki.org/xml/export-0.10/}"
@@ -180,3 +180,32 @@ def test_biscriptal_language_writes_its_declared_share_in_each_script():
     assert len(words["qas"] & words["qaa"]) > 200
     assert len(words["qas"] & words["qac"]) > 100
     assert not words["qaa"] & words["qac"]
+
+
+ORTHOGRAPHIES = {"qat": "ŵ", "qau": "ħĵ", "qav": "đǥş", "qaw": "ƒʋƶɱ"}
+
+
+@pytest.mark.parametrize(("code", "own"), ORTHOGRAPHIES.items())
+def test_an_orthography_writes_its_sounds_with_its_own_letters_only(code, own):
+    text = "".join(text_of(code, 300))
+    spec = synthetic_language(code)
+    plain = {sound for sound, _ in spec.respellings}
+    assert set(own) <= set(text.lower())  # each own letter is used...
+    assert not plain & set(text.lower())  # ...instead of the plain one, everywhere
+    # An own letter survives capitalisation (the truth compares lower-cased forms).
+    for letter in own:
+        assert letter.upper() != letter and letter.upper().lower() == letter
+    # qaa, the plain orthography, writes none of them.
+    assert not set(own) & set("".join(text_of("qaa", 300)).lower())
+
+
+def test_orthographies_share_the_words_without_either_ones_own_letters():
+    words = {
+        c: {w.strip(".,?") for s in text_of(c) for w in s.lower().split() if not w[0].isdigit()}
+        for c in ("qaa", "qat", "qaw")
+    }
+    shared = words["qat"] & words["qaw"]
+    assert len(shared) > 100
+    assert not {ch for w in shared for ch in w} & set(ORTHOGRAPHIES["qat"] + ORTHOGRAPHIES["qaw"])
+    # the plain orthography shares more with each than they share with each other
+    assert len(words["qaa"] & words["qaw"]) > len(shared)

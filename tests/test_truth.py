@@ -185,3 +185,19 @@ def test_report_states_the_lexical_slope(tmp_path):
     comparison, text = report_truth(truth, {"mono": f, "matched": f - 2}, tmp_path, tmp_path)
     assert comparison["lexical_slope"]["per_10_points"] == pytest.approx(1.0)
     assert "Lexical slope" in text and "+1.00 ± 0.00 points of F per 10 points" in text
+
+
+def test_the_letters_world_grades_its_truth_by_the_letters_two_orthographies_share():
+    codes = ["qaa", "qat", "qau", "qav", "qaw"]  # 0, 1, 2, 3 and 4 sounds respelled
+    truth = planted_truth(codes, 0)
+    # Each sound an orthography spells its own way costs the plain qaa some of its words.
+    from_qaa = truth.loc["qaa", codes[1:]]
+    assert from_qaa.is_monotonic_decreasing and from_qaa.iloc[-1] > 20
+    # No ties off the diagonal: a rank correlation with F can reach 1.
+    off = truth.where(~np.eye(5, dtype=bool)).stack().dropna()
+    assert off.nunique() == len(off) == 20
+    # qaa is the top donor and the top recipient, by a margin.
+    wide = truth.where(~np.eye(5, dtype=bool))
+    for ranking in (wide.mean(axis=1), wide.mean(axis=0)):
+        top = ranking.sort_values(ascending=False)
+        assert top.index[0] == "qaa" and top.iloc[0] > 1.1 * top.iloc[1]
