@@ -14,10 +14,15 @@ included), exactly as the mono and pair stages do, and scores each model under
 - for passes = 1, 2, 4, 8: the seed-to-seed standard deviation of F per cell these two
   predict, and the evaluation seconds per model (measured, this machine).
 
+The same trained models are also scored under `--partitions` passes of
+`eval.masking: partition` (every token scored once per pass, in ceil(1/0.15) = 7 masks),
+and the same figures printed for it, so the two maskings are compared on one set of
+models, in one run, by their noise at equal evaluation seconds.
+
 Reads the token arrays and tokenizer of this repository (`dvc repro tokenize` first).
 
     python bench/bench_eval_passes.py                      # target qaa, the default recipe
-    python bench/bench_eval_passes.py --target qac --seeds 4 --draws 8
+    python bench/bench_eval_passes.py --target qac --seeds 4 --draws 8 --partitions 3
 """
 
 from __future__ import annotations
@@ -40,10 +45,10 @@ from bloodbank.mlm.runs import Recipe, masked_test
 
 
 def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int) -> np.ndarray:
-    """MRR of ``model`` under each of ``draws`` mask draws (the passes, one by one)."""
+    """MRR of ``model`` under each of ``draws`` passes of ``params.eval.masking``, one by one."""
     recipe = Recipe(params.train, params.eval, 0)
     batches = list(masked_test(test, lang, recipe, tok, passes=draws))
-    per_pass = len(batches) // draws  # the passes come one after the other
+    per_pass = len(batches) // draws  # the passes come one after the other, equally long
     return np.array(
         [
             evaluate(
@@ -59,11 +64,12 @@ def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int
     )
 
 
-def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: int):
-    """F(s→t) in percent under each draw, rows sources, columns draws; and eval seconds."""
+def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: dict[str, int]):
+    """Per masking: F(s→t) in percent under each pass, rows sources, columns passes; and
+    the evaluation seconds of one pass of one model."""
     test = load_split(paths.tokens(target), "test")
     train = load_split(paths.tokens(target), "train")
-    mono = {
+    models = {
         lang: fit(
             fresh_model(params.model, tok, lang, seed),
             load_split(paths.tokens(lang), "train"),
@@ -74,34 +80,51 @@ def f_per_draw(target: str, sources: list[str], seed: int, params, tok, draws: i
         )
         for lang in dict.fromkeys([target, *sources])
     }
-    t0 = time.perf_counter()
-    base = per_draw_mrr(mono[target], test, target, params, tok, draws)
-    eval_seconds = (time.perf_counter() - t0) / draws
-    rows = {}
-    for src in dict.fromkeys([target, *sources]):
-        pair = fit(copy.deepcopy(mono[src]), train, params.train, tok, seed, f"pair:{src}-{target}")
-        rows[src] = 100.0 * (per_draw_mrr(pair, test, target, params, tok, draws) - base) / base
-    return pd.DataFrame(rows).T, eval_seconds
+    pairs = {
+        src: fit(copy.deepcopy(models[src]), train, params.train, tok, seed, f"pair:{src}-{target}")
+        for src in dict.fromkeys([target, *sources])
+    }
+    out = {}
+    for masking, n in draws.items():
+        scored = params.model_copy(
+            update={"eval": params.eval.model_copy(update={"masking": masking})}
+        )
+        t0 = time.perf_counter()
+        base = per_draw_mrr(models[target], test, target, scored, tok, n)
+        seconds = (time.perf_counter() - t0) / n
+        rows = {
+            src: 100.0 * (per_draw_mrr(pair, test, target, scored, tok, n) - base) / base
+            for src, pair in pairs.items()
+        }
+        out[masking] = (pd.DataFrame(rows).T, seconds)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--target", default=None, help="default: the first studied language")
     ap.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1")
-    ap.add_argument("--draws", type=int, default=8, help="mask draws per model")
+    ap.add_argument("--draws", type=int, default=8, help="random mask draws per model")
+    ap.add_argument(
+        "--partitions", type=int, default=3, help="partition passes per model (0: none)"
+    )
     args = ap.parse_args()
     params = load_params()
     tok = load_tokenizer(paths.TOKENIZER)
     target = args.target or params.studied[0]
     sources = [s for s in params.studied if s != target]
-    frames, eval_seconds = [], []
+    draws = {"random": args.draws, "partition": args.partitions}
+    draws = {k: v for k, v in draws.items() if v > 0}
+    runs = []
     for seed in range(args.seeds):
         t0 = time.perf_counter()
-        frame, secs = f_per_draw(target, sources, seed, params, tok, args.draws)
-        frames.append(frame)
-        eval_seconds.append(secs)
+        runs.append(f_per_draw(target, sources, seed, params, tok, draws))
         print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
-    report(frames, target, args.draws, float(np.mean(eval_seconds)))
+    for masking, n in draws.items():
+        frames = [run[masking][0] for run in runs]
+        seconds = float(np.mean([run[masking][1] for run in runs]))
+        print(f"\n== eval.masking: {masking}")
+        report(frames, target, n, seconds)
 
 
 def report(frames: list[pd.DataFrame], target: str, draws: int, eval_seconds: float) -> None:
@@ -114,13 +137,13 @@ def report(frames: list[pd.DataFrame], target: str, draws: int, eval_seconds: fl
             "sd, one draw": np.sqrt(np.mean([f.var(axis=1, ddof=1) for f in frames], axis=0)),
         }
     )
-    print(f"\nF(s→{target}), percent, averaged over {draws} draws; standard deviations:")
+    print(f"F(s→{target}), percent, averaged over {draws} passes; standard deviations:")
     print(table.round(1).to_string())
     eval_sd = float(np.sqrt(np.mean([f.var(axis=1, ddof=1).mean() for f in frames])))
     total_sd = float(np.sqrt(means.var(axis=1, ddof=1).mean()))
     train_sd = float(np.sqrt(max(total_sd**2 - eval_sd**2 / draws, 0.0)))
-    print(f"\nsd of F across single mask draws (evaluation): {eval_sd:.2f} points")
-    print(f"sd of F across seeds, {draws} draws averaged: {total_sd:.2f} points")
+    print(f"\nsd of F across single passes (evaluation): {eval_sd:.2f} points")
+    print(f"sd of F across seeds, {draws} passes averaged: {total_sd:.2f} points")
     print(f"  of which training: {train_sd:.2f} points")
     print("\npasses  predicted sd of F across seeds  eval seconds per model")
     for k in (1, 2, 4, 8):

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
@@ -147,6 +149,67 @@ def test_evaluation_masks_do_not_depend_on_batching():
     assert a == b and len(a) == 50
     masked = sum(sum(t != IGNORE for t in labels) for _, labels in a.values())
     assert masked > 0
+
+
+def partition_passes(split, passes=1, batch_size=16, max_tokens=None):
+    from bloodbank.mlm.evaluation import fixed_masks
+
+    return list(
+        fixed_masks(
+            split,
+            64,
+            IDS,
+            VOCAB,
+            batch_size,
+            0,
+            "qaa",
+            max_tokens=max_tokens,
+            passes=passes,
+            masking="partition",
+        )
+    )
+
+
+def scored_positions(batches) -> Counter:
+    """How often each (sentence, position) is a label, and with which token."""
+    seen: Counter = Counter()
+    for idx, _, _, labels in batches:
+        for row, i in enumerate(idx):
+            for pos in (labels[row] != IGNORE).nonzero().flatten().tolist():
+                seen[(int(i), pos, int(labels[row, pos]))] += 1
+    return seen
+
+
+def test_partition_masking_scores_every_token_exactly_once_per_pass():
+    split = toy_split(50)
+    batches = partition_passes(split)
+    seen = scored_positions(batches)
+    _, _, maskable = collate(split, np.arange(50), 64, IDS)
+    assert len(seen) == int(maskable.sum())  # every real token, never [CLS], [SEP], padding
+    assert set(seen.values()) == {1}
+    # each of the ceil(1/0.15) = 7 masks of a sentence masks about 1/7 of it
+    per_mask = [int((y != IGNORE).sum()) for *_, y in batches[:7]]
+    assert max(per_mask) - min(per_mask) <= 16  # one token per sentence at most
+    # BERT's replacement of the chosen: mostly [MASK], some random, some kept
+    inputs = torch.cat([x[y != IGNORE] for _, x, _, y in batches])
+    labels = torch.cat([y[y != IGNORE] for *_, y in batches])
+    share_masked = float((inputs == IDS.mask).float().mean())
+    assert 0.7 < share_masked < 0.9 and (inputs == labels).any()
+    # two passes: twice each token, by two different partitions
+    two = partition_passes(split, passes=2)
+    assert set(scored_positions(two).values()) == {2}
+    n = len(batches)
+    assert len(two) == 2 * n and all(
+        torch.equal(a[3], b[3]) for a, b in zip(two[:n], batches, strict=True)
+    )
+    assert not all(torch.equal(a[3], b[3]) for a, b in zip(two[:n], two[n:], strict=True))
+
+
+def test_partition_masks_do_not_depend_on_batching():
+    split = toy_split(30)
+    assert scored_positions(partition_passes(split, batch_size=64)) == scored_positions(
+        partition_passes(split, batch_size=4, max_tokens=64)
+    )
 
 
 def test_evaluation_passes_add_independent_draws_after_the_single_one():

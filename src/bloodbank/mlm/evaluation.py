@@ -15,6 +15,7 @@ counted as half (the mid-rank), so equal logits never favour either side.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from bloodbank.data.token_ids import TokenizedSplit
 from bloodbank.mlm.batching import SpecialIds, collate, eval_batches
-from bloodbank.mlm.masking import IGNORE, generator, mask_tokens
+from bloodbank.mlm.masking import IGNORE, generator, mask_tokens, partition, replace_chosen
 from bloodbank.mlm.memory import large_buffers
 from bloodbank.mlm.model import masked_logits
 
@@ -76,37 +77,45 @@ def fixed_masks(
     random_fraction: float = 0.1,
     max_tokens: int | None = None,
     passes: int = 1,
+    masking: str = "random",
 ):
     """Yield ``(sentence_indices, inputs, attention, labels)``: the test set, ``passes`` times.
 
     A sentence's mask depends on (language, seed, sentence index, pass) only, never on
     the batching, so every model scored on a language sees the very same inputs. Pass 0
     is keyed as before passes existed, so ``passes=1`` scores what it always did.
+    ``masking="partition"``: a pass deals every token of a sentence to one of
+    ceil(1/probability) masks (:func:`partition`), so each token is scored exactly once
+    per pass, at about BERT's masking rate; no token is left out or counted twice.
     """
     lengths = np.minimum(split.lengths(), max_length - 2)
     batches = eval_batches(lengths, batch_size, max_tokens)
+    groups = math.ceil(1.0 / probability - 1e-9) if masking == "partition" else 1
     for p in range(passes):
-        keys = ("eval", language, seed) if p == 0 else ("eval", language, seed, f"pass{p}")
+        if masking == "partition":
+            keys: tuple = ("eval", language, seed, "partition", f"pass{p}")
+        else:
+            keys = ("eval", language, seed) if p == 0 else ("eval", language, seed, f"pass{p}")
         for idx in batches:
             _, attention, _ = collate(split, idx, max_length, ids)
-            inputs = torch.full(attention.shape, ids.pad, dtype=torch.int64)
-            labels = torch.full(attention.shape, IGNORE, dtype=torch.int64)
+            inputs = torch.full((groups, *attention.shape), ids.pad, dtype=torch.int64)
+            labels = torch.full((groups, *attention.shape), IGNORE, dtype=torch.int64)
             for row, i in enumerate(idx):
                 one, _, maskable = collate(split, np.array([i]), max_length, ids)  # unpadded
-                x, y = mask_tokens(
-                    one,
-                    maskable,
-                    generator(*keys, int(i)),
-                    ids.mask,
-                    ids.n_special,
-                    vocab_size,
-                    probability,
-                    mask_fraction,
-                    random_fraction,
-                )
-                inputs[row, : x.shape[1]] = x[0]
-                labels[row, : y.shape[1]] = y[0]
-            yield idx, inputs, attention, labels
+                gen = generator(*keys, int(i))
+                replace = (ids.mask, ids.n_special, vocab_size, mask_fraction, random_fraction)
+                if masking == "partition":
+                    group = partition(maskable, gen, groups)
+                    masks = [replace_chosen(one, group == g, gen, *replace) for g in range(groups)]
+                else:
+                    masks = [
+                        mask_tokens(one, maskable, gen, *replace[:3], probability, *replace[3:])
+                    ]
+                for g, (x, y) in enumerate(masks):
+                    inputs[g, row, : x.shape[1]] = x[0]
+                    labels[g, row, : y.shape[1]] = y[0]
+            for g in range(groups):  # (a batch of short sentences may leave a mask empty)
+                yield idx, inputs[g], attention, labels[g]
 
 
 def bootstrap_ci(

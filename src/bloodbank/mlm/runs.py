@@ -90,6 +90,7 @@ def masked_test(
         tr.random_token_fraction,
         ev.max_tokens,
         ev.passes if passes is None else passes,
+        ev.masking,
     )
 
 
