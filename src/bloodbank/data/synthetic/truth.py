@@ -1,9 +1,10 @@
 """The planted truth: how much each synthetic language should help each other one.
 
 The generator decides what two pseudo-languages share: a cognate survives in both
-when each kept it from the family's proto-lexicon and no sound change of either
-touched it; a name is shared when both write it in the same script. Nothing else is
-shared on the surface (different scripts share no letters). So the expected
+when each kept it from the family's proto-lexicon, no sound change of either touched
+it, and neither spells any of its sounds with a letter of its own (``respellings``);
+a name is shared when both write it alike in the same script. Nothing else is shared
+on the surface (different scripts share no letters). So the expected
 transfer from s to t is taken to be the **word overlap**: the share of t's running
 words (punctuation and numerals aside) that s's generator also writes, letter for
 letter and ignoring case, each weighted by how well s's text covers t's use of that
