@@ -127,6 +127,12 @@ def _rules(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(tuple(c.split(">")) for c in text.split()) if text else ()  # type: ignore[misc]
 
 
+def _orthography(code: str, name: str, respell: str) -> SyntheticLanguage:
+    """A Qalic language that is qaa in all but its own letters (the letters world)."""
+    syntax = ("SVO", "AdjN", "prepositions", "suffixing")
+    return _lang(code, name, "Qalic", "Latn", *syntax, 0.9, respell=respell)
+
+
 SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
     # Qalic: a close-knit family split over two scripts.
     _lang("qaa", "Qalian", "Qalic", "Latn", "SVO", "AdjN", "prepositions", "suffixing", 0.9),
@@ -214,52 +220,8 @@ SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
     # with letters of its own (1, 2, 3 and 4 sounds, none shared). A word shares its
     # subwords with another language only if it has none of either's own letters, so
     # qaa, which has none, shares most with each (the letters world).
-    _lang(
-        "qat",
-        "Qatian",
-        "Qalic",
-        "Latn",
-        "SVO",
-        "AdjN",
-        "prepositions",
-        "suffixing",
-        0.9,
-        respell="w>ŵ",
-    ),
-    _lang(
-        "qau",
-        "Qausian",
-        "Qalic",
-        "Latn",
-        "SVO",
-        "AdjN",
-        "prepositions",
-        "suffixing",
-        0.9,
-        respell="h>ħ j>ĵ",
-    ),
-    _lang(
-        "qav",
-        "Qavian",
-        "Qalic",
-        "Latn",
-        "SVO",
-        "AdjN",
-        "prepositions",
-        "suffixing",
-        0.9,
-        respell="d>đ g>ǥ s>ş",
-    ),
-    _lang(
-        "qaw",
-        "Qawric",
-        "Qalic",
-        "Latn",
-        "SVO",
-        "AdjN",
-        "prepositions",
-        "suffixing",
-        0.9,
-        respell="f>ƒ v>ʋ z>ƶ m>ɱ",
-    ),
+    _orthography("qat", "Qatian", "w>ŵ"),
+    _orthography("qau", "Qausian", "h>ħ j>ĵ"),
+    _orthography("qav", "Qavian", "d>đ g>ǥ s>ş"),
+    _orthography("qaw", "Qawric", "f>ƒ v>ʋ z>ƶ m>ɱ"),
 )
