@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def fixed_masks(
     random_fraction: float = 0.1,
     max_tokens: int | None = None,
     passes: int = 1,
-    masking: str = "random",
+    masking: Literal["random", "partition"] = "random",
 ):
     """Yield ``(sentence_indices, inputs, attention, labels)``: the test set, ``passes`` times.
 
@@ -90,12 +91,17 @@ def fixed_masks(
     """
     lengths = np.minimum(split.lengths(), max_length - 2)
     batches = eval_batches(lengths, batch_size, max_tokens)
-    groups = math.ceil(1.0 / probability - 1e-9) if masking == "partition" else 1
+    partitioned = masking == "partition"
+    groups = math.ceil(1.0 / probability - 1e-9) if partitioned else 1
+    replace = {
+        "mask_id": ids.mask,
+        "n_special": ids.n_special,
+        "vocab_size": vocab_size,
+        "mask_fraction": mask_fraction,
+        "random_fraction": random_fraction,
+    }
     for p in range(passes):
-        if masking == "partition":
-            keys: tuple = ("eval", language, seed, "partition", f"pass{p}")
-        else:
-            keys = ("eval", language, seed) if p == 0 else ("eval", language, seed, f"pass{p}")
+        keys = _pass_keys(language, seed, p, partitioned)
         for idx in batches:
             _, attention, _ = collate(split, idx, max_length, ids)
             inputs = torch.full((groups, *attention.shape), ids.pad, dtype=torch.int64)
@@ -103,19 +109,23 @@ def fixed_masks(
             for row, i in enumerate(idx):
                 one, _, maskable = collate(split, np.array([i]), max_length, ids)  # unpadded
                 gen = generator(*keys, int(i))
-                replace = (ids.mask, ids.n_special, vocab_size, mask_fraction, random_fraction)
-                if masking == "partition":
+                if partitioned:
                     group = partition(maskable, gen, groups)
-                    masks = [replace_chosen(one, group == g, gen, *replace) for g in range(groups)]
+                    masks = [replace_chosen(one, group == g, gen, **replace) for g in range(groups)]
                 else:
-                    masks = [
-                        mask_tokens(one, maskable, gen, *replace[:3], probability, *replace[3:])
-                    ]
+                    masks = [mask_tokens(one, maskable, gen, probability=probability, **replace)]
                 for g, (x, y) in enumerate(masks):
                     inputs[g, row, : x.shape[1]] = x[0]
                     labels[g, row, : y.shape[1]] = y[0]
             for g in range(groups):  # (a batch of short sentences may leave a mask empty)
                 yield idx, inputs[g], attention, labels[g]
+
+
+def _pass_keys(language: str, seed: int, p: int, partitioned: bool) -> tuple:
+    """The generator keys of pass ``p`` (pass 0 of random masking keyed as before passes)."""
+    if partitioned:
+        return ("eval", language, seed, "partition", f"pass{p}")
+    return ("eval", language, seed) if p == 0 else ("eval", language, seed, f"pass{p}")
 
 
 def bootstrap_ci(
