@@ -1,5 +1,6 @@
 import bz2
 import hashlib
+import itertools
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -8,7 +9,7 @@ from bloodbank.core.config import TokenizerConfig
 from bloodbank.data.synthetic.annotated import annotated_sentences, conllu_lines, iob2_lines
 from bloodbank.data.synthetic.grammar import Grammar, surface
 from bloodbank.data.synthetic.wikidump import write_dump
-from bloodbank.data.synthetic.world import lexicon, rng_for, synthetic_language
+from bloodbank.data.synthetic.world import collocations, lexicon, rng_for, synthetic_language
 from bloodbank.data.tokenizer import train_tokenizer
 
 NS = "{http://www.mediawiki.org/xml/export-0.10/}"
@@ -209,3 +210,68 @@ def test_orthographies_share_the_words_without_either_ones_own_letters():
     assert not {ch for w in shared for ch in w} & set(ORTHOGRAPHIES["qat"] + ORTHOGRAPHIES["qaw"])
     # the plain orthography shares more with each than they share with each other
     assert len(words["qaa"] & words["qaw"]) > len(shared)
+
+
+def verb_objects(code: str, sentences: int = 1500) -> list[tuple[int, int]]:
+    """(verb rank, rank of its object's head noun) of every clause of ``code`` whose
+    object is a common noun: the first NOUN after the VERB, before any ADP or PUNCT."""
+    g, rng = Grammar(code, 0), rng_for("collocations", code)
+    rank = {upos: {g.render(w): i for i, w in enumerate(g.lex.words[upos])} for upos in g.lex.words}
+    pairs = []
+    for _ in range(sentences):
+        verb = None
+        for t in g.sentence(rng):
+            if t.upos == "VERB":
+                verb = rank["VERB"][t.lemma]
+            elif verb is not None and t.upos in {"ADP", "PUNCT", "PROPN", "PRON", "CCONJ"}:
+                verb = None
+            elif verb is not None and t.upos == "NOUN":
+                pairs.append((verb, rank["NOUN"][t.lemma]))
+                verb = None
+    return pairs
+
+
+@pytest.mark.parametrize("code", ["qax", "qbc"])
+def test_a_kelic_verb_takes_its_family_partner_as_object(code):
+    partner = collocations("Kelic", 0).object_of_verb
+    pairs = verb_objects(code)
+    assert len(pairs) > 800
+    # declared 0.9; otherwise a free draw, which is the partner only by chance
+    assert 0.85 < sum(partner[v] == n for v, n in pairs) / len(pairs) < 0.95
+
+
+def test_a_language_without_collocations_picks_objects_freely():
+    partner = collocations("Vemic", 0).object_of_verb  # drawn, but Vemic does not use it
+    pairs = verb_objects("qam")
+    assert sum(partner[v] == n for v, n in pairs) / len(pairs) < 0.05
+
+
+def test_a_kelic_noun_takes_its_partner_adjective():
+    g, rng = Grammar("qax", 0), rng_for("adjectives", "qax")
+    rank = {upos: {g.render(w): i for i, w in enumerate(g.lex.words[upos])} for upos in g.lex.words}
+    adjective = collocations("Kelic", 0).adjective_of_noun
+    pairs = []
+    for _ in range(1500):
+        tokens = g.sentence(rng)
+        for a, n in itertools.pairwise(tokens):  # AdjN
+            if a.upos == "ADJ" and n.upos == "NOUN":
+                pairs.append((rank["ADJ"][a.lemma.lower()], rank["NOUN"][n.lemma.lower()]))
+    assert len(pairs) > 500
+    assert 0.85 < sum(adjective[n] == a for a, n in pairs) / len(pairs) < 0.95
+
+
+def test_kelic_cognates_write_the_same_collocations():
+    # The pairs belong to the family's meanings: where two daughters both kept a verb
+    # and its partner noun, they write the same pair, which is what a relative can teach.
+    partner = collocations("Kelic", 0).object_of_verb
+    kept = [lexicon(c, 0).words for c in ("qax", "qbc")]
+    alike = [
+        v
+        for v in range(len(partner))
+        if kept[0]["VERB"][v] == kept[1]["VERB"][v]
+        and kept[0]["NOUN"][partner[v]] == kept[1]["NOUN"][partner[v]]
+    ]
+    # about 0.95 x 0.2 of each word, squared for the pair
+    assert 3 <= len(alike) <= 30
+    assert collocations("Kelic", 0) == collocations("Kelic", 0)
+    assert collocations("Kelic", 1) != collocations("Kelic", 0)

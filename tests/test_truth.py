@@ -201,3 +201,15 @@ def test_the_letters_world_grades_its_truth_by_the_letters_two_orthographies_sha
     for ranking in (wide.mean(axis=1), wide.mean(axis=0)):
         top = ranking.sort_values(ascending=False)
         assert top.index[0] == "qaa" and top.iloc[0] > 1.1 * top.iloc[1]
+
+
+def test_the_knowledge_world_has_the_continuum_worlds_graded_truth():
+    # Collocations are not part of the truth (it counts shared words), so the Kelic
+    # family's truth is graded by how much of the proto-lexicon each language kept.
+    codes = ["qax", "qay", "qaz", "qba", "qbb", "qbc"]  # 95% down to 20% kept
+    truth = planted_truth(codes, 0)
+    wide = truth.where(~np.eye(6, dtype=bool))
+    off = wide.stack().dropna()
+    assert off.nunique() == len(off) == 30
+    for ranking in (wide.mean(axis=1), wide.mean(axis=0)):
+        assert ranking.idxmax() == "qax"  # the language that kept most

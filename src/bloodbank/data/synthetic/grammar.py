@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bloodbank.data.synthetic.world import (
+    Collocations,
     Lexicon,
     Renderer,
     ZipfSampler,
+    collocations,
     lexicon,
     name_inventory,
     script_renderers,
@@ -43,18 +45,29 @@ class Grammar:
         self._second = renderers[1] if len(renderers) > 1 else None
         self._samplers = {upos: ZipfSampler(len(forms)) for upos, forms in self.lex.words.items()}
         self._name_samplers = {k: ZipfSampler(len(v)) for k, v in self.names.items()}
+        self._company: Collocations | None = (
+            collocations(self.lang.family, world_seed) if self.lang.collocation > 0 else None
+        )
 
     # -- words -------------------------------------------------------------
-    def _word(self, rng: random.Random, upos: str) -> str:
-        return self.lex.words[upos][self._samplers[upos](rng)]
-
     def _inflect(self, stem: str, affix: str) -> str:
         return affix + stem if self.lang.inflection == "prefixing" else stem + affix
 
-    def _simple(self, rng: random.Random, upos: str, affix: str = "") -> Token:
-        stem = self._word(rng, upos)
+    def _simple(
+        self, rng: random.Random, upos: str, affix: str = "", index: int | None = None
+    ) -> Token:
+        """A word of class ``upos``: the one at ``index`` (its rank), else a Zipf draw."""
+        stem = self.lex.words[upos][self._samplers[upos](rng) if index is None else index]
         form = self._inflect(stem, affix) if affix else stem
         return Token(self.render(form), upos, lemma=self.render(stem))
+
+    def _partner(self, rng: random.Random, table: str, index: int) -> int | None:
+        """The collocate of word ``index`` in ``table``, with the language's probability;
+        None (a free choice) otherwise. Draws nothing for a language without collocations,
+        so every other language's text is what it was before they existed."""
+        if self._company is None or rng.random() >= self.lang.collocation:
+            return None
+        return getattr(self._company, table)[index]
 
     def name(self, rng: random.Random, kind: str | None = None) -> list[Token]:
         """A multi-token named entity: PER, LOC or ORG."""
@@ -73,20 +86,26 @@ class Grammar:
         return tokens
 
     # -- phrases -----------------------------------------------------------
-    def noun_phrase(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
+    def noun_phrase(
+        self, rng: random.Random, subject: list[Token] | None = None, noun: int | None = None
+    ) -> list[Token]:
+        """A noun phrase; ``noun`` (a rank) makes it a common noun's, headed by that noun."""
         if subject is not None:
             return subject
-        r = rng.random()
-        if r < 0.22:
-            return self.name(rng)
-        if r < 0.32:
-            return [self._simple(rng, "PRON")]
+        if noun is None:
+            r = rng.random()
+            if r < 0.22:
+                return self.name(rng)
+            if r < 0.32:
+                return [self._simple(rng, "PRON")]
         plural = rng.random() < 0.3
-        noun = self._simple(rng, "NOUN", self.lex.plural if plural else "")
-        phrase = [noun]
+        if noun is None:
+            noun = self._samplers["NOUN"](rng)
+        head = self._simple(rng, "NOUN", self.lex.plural if plural else "", noun)
+        phrase = [head]
         if rng.random() < 0.35:
-            adj = self._simple(rng, "ADJ")
-            phrase = [adj, noun] if self.lang.adjective_order == "AdjN" else [noun, adj]
+            adj = self._simple(rng, "ADJ", index=self._partner(rng, "adjective_of_noun", noun))
+            phrase = [adj, head] if self.lang.adjective_order == "AdjN" else [head, adj]
         if plural and rng.random() < 0.15:
             phrase = [Token(str(rng.randint(2, 1999)), "NUM"), *phrase]
         elif rng.random() < 0.5:
@@ -100,11 +119,15 @@ class Grammar:
 
     def clause(self, rng: random.Random, subject: list[Token] | None = None) -> list[Token]:
         tense = self.lex.past if rng.random() < 0.5 else self.lex.present
-        verb = [self._simple(rng, "VERB", tense)]
+        verb_index = self._samplers["VERB"](rng)
+        verb = [self._simple(rng, "VERB", tense, verb_index)]
         if rng.random() < 0.15:
             verb.append(self._simple(rng, "ADV"))
         subj = self.noun_phrase(rng, subject)
-        obj = self.noun_phrase(rng) if rng.random() < 0.8 else []
+        if rng.random() < 0.8:
+            obj = self.noun_phrase(rng, noun=self._partner(rng, "object_of_verb", verb_index))
+        else:
+            obj = []
         pp = self.adpositional_phrase(rng) if rng.random() < 0.45 else []
         order = self.lang.word_order
         if order == "SVO":

@@ -142,6 +142,26 @@ def lexicon(code: str, world_seed: int) -> Lexicon:
     )
 
 
+@dataclass(frozen=True)
+class Collocations:
+    """Who goes with whom in a family, by proto-lexicon index (rank): the object noun of
+    each verb and the adjective of each noun. Daughters inherit it with the meanings,
+    whether they kept a word's form or replaced it."""
+
+    object_of_verb: tuple[int, ...]
+    adjective_of_noun: tuple[int, ...]
+
+
+@cache
+def collocations(family: str, world_seed: int) -> Collocations:
+    """The family's collocations: partners drawn uniformly, so most pairs are rare and a
+    language's own text shows each only a few times."""
+    rng = rng_for("collocations", family, world_seed)
+    objects = tuple(rng.randrange(LEXICON_SIZES["NOUN"]) for _ in range(LEXICON_SIZES["VERB"]))
+    adjectives = tuple(rng.randrange(LEXICON_SIZES["ADJ"]) for _ in range(LEXICON_SIZES["NOUN"]))
+    return Collocations(objects, adjectives)
+
+
 @cache
 def name_inventory(world_seed: int) -> dict[str, tuple[str, ...]]:
     """Names shared by every language of the world, in phonemic form."""
