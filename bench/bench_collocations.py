@@ -66,6 +66,7 @@ class Prober:
         self.tok = tok
         self.mask = tok.token_to_id("[MASK]")
         self.cls, self.sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        self.stop = [*self._ids(self.g.render.spec.full_stop), self.sep]
 
     def _ids(self, text: str) -> list[int]:
         return self.tok.encode(text, add_special_tokens=False).ids
@@ -80,11 +81,11 @@ class Prober:
         return f"{pron} {g.render(g._inflect(g.lex.words['VERB'][verb], g.lex.past))}"
 
     @torch.no_grad()
-    def score(self, model, prefix: str, noun: str) -> float:
-        """log P(noun's pieces | prefix, the full stop), every piece of the noun masked."""
-        head, pieces = [self.cls, *self._ids(prefix)], self._ids(noun)
-        stop = self._ids(self.g.render.spec.full_stop)
-        x = torch.tensor([[*head, *[self.mask] * len(pieces), *stop, self.sep]])
+    def score(self, model, head: list[int], noun: str) -> float:
+        """log P(noun's pieces | head, the full stop), every piece of the noun masked
+        (``head``: [CLS] and the prefix's ids)."""
+        pieces = self._ids(noun)
+        x = torch.tensor([[*head, *[self.mask] * len(pieces), *self.stop]])
         logp = model(input_ids=x).logits.log_softmax(-1)[0]
         return sum(logp[len(head) + i, p].item() for i, p in enumerate(pieces))
 
@@ -98,8 +99,8 @@ class Prober:
             others = rng.sample(
                 [n for n in range(LEXICON_SIZES["NOUN"]) if n != partner], candidates - 1
             )
-            prefix = self.prefix(v)
-            scores = [self.score(model, prefix, self.noun(n)) for n in (partner, *others)]
+            head = [self.cls, *self._ids(self.prefix(v))]
+            scores = [self.score(model, head, self.noun(n)) for n in (partner, *others)]
             hits += scores.index(max(scores)) == 0
         return hits / len(verbs)
 

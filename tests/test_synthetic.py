@@ -273,5 +273,6 @@ def test_kelic_cognates_write_the_same_collocations():
     ]
     # about 0.95 x 0.2 of each word, squared for the pair
     assert 3 <= len(alike) <= 30
-    assert collocations("Kelic", 0) == collocations("Kelic", 0)
+    # a fresh computation (not the cache) gives the same pairs; another world, others
+    assert collocations.__wrapped__("Kelic", 0) == collocations("Kelic", 0)
     assert collocations("Kelic", 1) != collocations("Kelic", 0)
