@@ -13,12 +13,16 @@ Recipe changes, none of which touch params.yaml:
   --sentences N   train on the first N sentences of each training split (a
                   data-limited regime without resampling; the test sets are unchanged)
   --epochs, --lr, --hidden (intermediate = 4x), --layers, --dropout, --passes
+  --pair-epochs, --pair-lr   the pair trainings' own epochs and learning rate
+                  (train.pair_epochs and train.pair_lr; default: the mono recipe's)
   --replicates R  R trainings per run with the stages' replicate seeds, MRRs averaged
                   (what `replicates: R` in params.yaml computes)
 
 With `--cache DIR`, each training seed's MRRs are kept in DIR under a key of the recipe,
 the languages and the bytes of the tokenizer and token arrays, so seeds or replicates
-already trained are not trained again (a 3-replicate run of seed 0 reuses a plain one).
+already trained are not trained again (a 3-replicate run of seed 0 reuses a plain one),
+and the mono models are kept under DIR/mono, so recipes that differ in the pair
+trainings only train them once.
 With R > 1 the run ends with the goals' figures under 1, 2, ... R replicates: the first r
 replicate seeds are what `replicates: r` trains, so that curve costs nothing more. Last,
 every training of every seed pooled: the graph many replicates would converge to, and
@@ -49,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from bench_planted import GOAL_SEEDS, GOAL_TRUTH, goals, off_diagonal, report
 from inprocess import changed_params, fit, fresh_model
 from scipy.stats import spearmanr
@@ -63,6 +68,8 @@ from bloodbank.graph.finetune_scores import finetune_scores, matched_baseline
 from bloodbank.graph.planted import cells, compare, lexical_slope, read_truth
 from bloodbank.mlm.runs import Recipe, mrr_on, replicate_seeds
 
+PAIR_ONLY = {"pair_epochs", "pair_lr"}  # TrainConfig's keys that change no mono model
+
 
 def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
     """The first ``n`` sentences of ``split`` (all of them when ``n`` is None)."""
@@ -72,7 +79,46 @@ def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
     return TokenizedSplit(split.ids[: offsets[-1]], offsets)
 
 
-def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None):
+def data_hash(h, langs: list[str]) -> None:
+    """Feed the bytes of the tokenizer and of ``langs``' token arrays to ``h``."""
+    files = sorted(paths.TOKENIZER.iterdir()) + [
+        f for t in langs for f in sorted(paths.tokens(t).iterdir())
+    ]
+    for f in files:
+        h.update(f.name.encode() + f.read_bytes())
+
+
+def mono_model(params: Params, tok, split, lang: str, seed: int, key: list, cache: Path | None):
+    """The mono model of ``lang``, trained, or loaded from ``cache`` where it was kept
+    (``key``: what besides the recipe decides it). Recipes that change only the pair
+    trainings then train the mono models once."""
+    file = None
+    if cache is not None:
+        h = hashlib.sha256()
+        recipe = [params.model.model_dump(), params.train.model_dump(exclude=PAIR_ONLY)]
+        h.update(json.dumps([recipe, lang, seed, *key], sort_keys=True).encode())
+        data_hash(h, [lang])
+        file = cache / "mono" / f"{h.hexdigest()[:16]}.pt"
+    model = fresh_model(params.model, tok, lang, seed)
+    if file is not None and file.is_file():
+        model.load_state_dict(torch.load(file, weights_only=True))
+        return model
+    fit(model, split, params.train, tok, seed, f"mono:{lang}")
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(file)
+    return model
+
+
+def pair_mrr(
+    params: Params,
+    langs: list[str],
+    seed: int,
+    sentences: int | None,
+    cache: Path | None = None,
+):
     """MRR of every mono model and of every pair s→t on t's test set, one training seed."""
     tok = load_tokenizer(paths.TOKENIZER)
     train = {t: first_sentences(load_split(paths.tokens(t), "train"), sentences) for t in langs}
@@ -81,31 +127,32 @@ def pair_mrr(params: Params, langs: list[str], seed: int, sentences: int | None)
     mono, mono_mrr = {}, {}
     bar = tqdm(total=len(langs) * (len(langs) + 1), desc=f"seed {seed}", leave=False)
     for t in langs:
-        model = fresh_model(params.model, tok, t, seed)
-        mono[t] = fit(model, train[t], params.train, tok, seed, f"mono:{t}")
+        mono[t] = mono_model(params, tok, train[t], t, seed, [sentences], cache)
         mono_mrr[t] = mrr_on(mono[t], test[t], t, recipe, tok).mrr
         bar.update()
     pairs = pd.DataFrame(index=pd.Index(langs, name="source"), columns=langs, dtype=float)
+    recipe_st = params.train.for_pairs()
     for s in langs:
         for t in langs:
-            model = fit(copy.deepcopy(mono[s]), train[t], params.train, tok, seed, f"pair:{s}-{t}")
+            model = fit(copy.deepcopy(mono[s]), train[t], recipe_st, tok, seed, f"pair:{s}-{t}")
             pairs.loc[s, t] = mrr_on(model, test[t], t, recipe, tok).mrr
             bar.update()
     bar.close()
     return pd.Series(mono_mrr), pairs
 
 
-def cache_key(params: Params, langs: list[str], seed: int, sentences: int | None) -> str:
+def cache_key(
+    params: Params,
+    langs: list[str],
+    seed: int,
+    sentences: int | None,
+) -> str:
     """What decides one training seed's MRRs: the recipe, the languages and the bytes of
     the tokenizer and token arrays (so a resampled world never reads an old entry)."""
     h = hashlib.sha256()
     recipe = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     h.update(json.dumps([recipe, langs, seed, sentences], sort_keys=True).encode())
-    files = sorted(paths.TOKENIZER.iterdir()) + [
-        f for t in langs for f in sorted(paths.tokens(t).iterdir())
-    ]
-    for f in files:
-        h.update(f.name.encode() + f.read_bytes())
+    data_hash(h, langs)
     return h.hexdigest()[:16]
 
 
@@ -117,7 +164,7 @@ def cached_pair_mrr(params, langs, seed, sentences, cache: Path | None):
     if file.is_file():
         frame = pd.read_csv(file, index_col=0)
         return frame.pop("mono"), frame
-    mono, pairs = pair_mrr(params, langs, seed, sentences)
+    mono, pairs = pair_mrr(params, langs, seed, sentences, cache)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp")
     pairs.assign(mono=mono).to_csv(tmp)
@@ -299,6 +346,12 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds")
     ap.add_argument("--sentences", type=int, help="first N training sentences per language")
     ap.add_argument("--epochs", type=float)
+    ap.add_argument(
+        "--pair-epochs",
+        type=float,
+        help="epochs of each pair training on its target (default: --epochs, as the stages)",
+    )
+    ap.add_argument("--pair-lr", type=float, help="learning rate of each pair training")
     ap.add_argument("--lr", type=float)
     ap.add_argument("--hidden", type=int, help="hidden size (intermediate = 4x)")
     ap.add_argument("--layers", type=int)
@@ -318,16 +371,30 @@ def main() -> None:
     if truth is None:
         raise SystemExit(f"{paths.TRUTH}: no planted truth here (run `dvc repro truth`)")
     changed = changed_params(
-        params, args.epochs, args.lr, args.hidden, args.layers, args.dropout, args.passes
+        params,
+        args.epochs,
+        args.lr,
+        args.hidden,
+        args.layers,
+        args.dropout,
+        args.passes,
+        pair_epochs=args.pair_epochs,
+        pair_lr=args.pair_lr,
     )
+    pair = changed.train.for_pairs()
     langs = list(params.studied)
     replicates = args.replicates or params.replicates
-    unchanged = changed == params and args.sentences is None and replicates == params.replicates
+    unchanged = (
+        changed == params
+        and args.sentences is None
+        and not pair
+        and replicates == params.replicates
+    )
     print(
         f"{len(langs)} languages; hidden {changed.model.hidden_size}, {changed.model.num_layers} "
         f"layers, dropout {changed.model.dropout}, {changed.train.epochs} epochs, lr "
         f"{changed.train.lr}, passes {changed.eval.passes}, sentences {args.sentences or 'all'}, "
-        f"replicates {replicates}"
+        f"replicates {replicates}; pair trainings: {pair.epochs} epochs, lr {pair.lr}"
     )
     runs, per_seed, paces = {}, {}, []
     for seed in (int(s) for s in args.seeds.split(",")):

@@ -29,6 +29,9 @@ def changed_params(
     layers: int | None = None,
     dropout: float | None = None,
     passes: int | None = None,
+    *,
+    pair_epochs: float | None = None,
+    pair_lr: float | None = None,
 ) -> Params:
     """``params`` with a benchmark's recipe changes (None: unchanged; intermediate = 4x hidden)."""
     model = {"num_layers": layers, "dropout": dropout}
@@ -42,7 +45,10 @@ def changed_params(
 
     return params.model_copy(
         update={
-            "train": update(params.train, {"epochs": epochs, "lr": lr}),
+            "train": update(
+                params.train,
+                {"epochs": epochs, "lr": lr, "pair_epochs": pair_epochs, "pair_lr": pair_lr},
+            ),
             "model": update(params.model, model),
             "eval": update(params.eval, {"passes": passes}),
         }

@@ -40,7 +40,7 @@ def test_the_cache_trains_a_seed_once_and_replicates_average(tmp_path, monkeypat
 
     trained = []
 
-    def fake_pair_mrr(params, langs, seed, sentences):  # MRRs that name their seed
+    def fake_pair_mrr(params, langs, seed, sentences, cache=None):  # MRRs naming their seed
         trained.append(seed)
         pairs = pd.DataFrame(seed + 0.0, index=pd.Index(langs, name="source"), columns=langs)
         return pd.Series(seed + 0.5, index=langs), pairs
@@ -79,10 +79,12 @@ def test_the_cache_key_follows_the_recipe_the_seed_and_the_data_bytes(tmp_path, 
         bt.cache_key(params, langs, 1, None),
         bt.cache_key(params, langs, 0, 600),
         bt.cache_key(params, ["qab", "qaa"], 0, None),
+        bt.cache_key(changed_params(params, pair_epochs=0.5), langs, 0, None),
+        bt.cache_key(changed_params(params, pair_lr=1e-4), langs, 0, None),
     }
     (tmp_path / "qab" / "train.ids.npy").write_bytes(b"resampled")
     others.add(bt.cache_key(params, langs, 0, None))
-    assert len(others) == 5 and key not in others
+    assert len(others) == 7 and key not in others
 
 
 def planted_runs(noise: float, n_runs: int = 3):

@@ -1,5 +1,6 @@
 """Replicated runs: several trainings per mono model and per pair, scored together."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,31 @@ def test_a_run_killed_in_a_later_replicate_keeps_the_finished_ones(world, tmp_pa
         assert same(
             weights(replicate_path(model, r)), weights(replicate_path(tmp_path / "ref/model", r))
         )
+
+
+def test_a_pair_trains_with_the_pair_recipe_and_the_mono_recipe_otherwise(world, tmp_path):
+    """train.pair_epochs and train.pair_lr replace epochs and lr in the pair training only:
+    a pair under them is the pair trained with those epochs and that rate outright."""
+    mono(world, tmp_path / "src", 1, lang="qab")
+
+    def pair(train: TrainConfig, name: str):
+        return train_pair(
+            "qab",
+            "qaa",
+            Recipe(train, EVAL, 0, 1),
+            tmp_path / "src" / "model",
+            world / "tokenizer",
+            world / "tokens" / "qaa",
+            tmp_path / name / "model",
+            tmp_path / name / "resume",
+            lambda m, s: None,
+        )
+
+    full = pair(TRAIN, "full")
+    short = pair(TRAIN.model_copy(update={"pair_epochs": 0.5, "pair_lr": 1e-4}), "short")
+    outright = pair(TRAIN.model_copy(update={"epochs": 0.5, "lr": 1e-4}), "outright")
+    assert short.results["train"]["steps"] == math.ceil(full.results["train"]["steps"] / 2)
+    assert same(weights(tmp_path / "short" / "model"), weights(tmp_path / "outright" / "model"))
+    assert short.results["mrr"] == outright.results["mrr"] != full.results["mrr"]
+    unset = TRAIN.model_copy(update={"pair_epochs": None, "pair_lr": None})
+    assert unset.for_pairs() == TRAIN  # unset, the pair recipe is the mono recipe

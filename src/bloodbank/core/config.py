@@ -182,6 +182,30 @@ class TrainConfig(Section):
         "bf16; auto = bf16 where the hardware has it, so results depend on the machine",
     )
 
+    pair_epochs: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="epochs of each pair training on its target (None: `epochs`); fewer "
+        "measure how quickly a source's model adapts to the target, a short adaptation "
+        "whose F(t→t) is near 0 (README, 'Adapting briefly')",
+    )
+    pair_lr: float | None = Field(
+        None, gt=0, description="peak learning rate of each pair training (None: `lr`)"
+    )
+
+    def for_pairs(self) -> TrainConfig:
+        """The recipe of a pair training: this one, with ``pair_epochs`` and ``pair_lr``
+        in place of ``epochs`` and ``lr`` where they are set."""
+        return self.model_copy(
+            update={
+                "epochs": self.epochs if self.pair_epochs is None else self.pair_epochs,
+                "lr": self.lr if self.pair_lr is None else self.pair_lr,
+                "pair_epochs": None,
+                "pair_lr": None,
+            }
+        )
+
     @model_validator(mode="after")
     def _fractions(self) -> TrainConfig:
         if self.mask_token_fraction + self.random_token_fraction > 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -234,8 +234,10 @@ def train_pair(
     resume_dir: Path,
     log: Log,
 ) -> RunOutput:
-    """M_st: the mono model of ``src`` trained on ``tgt`` with the same recipe; replicate
-    r starts from the source's replicate r."""
+    """M_st: the mono model of ``src`` trained on ``tgt`` with the pair recipe (the mono
+    recipe unless ``train.pair_epochs`` or ``train.pair_lr`` set it apart); replicate r
+    starts from the source's replicate r."""
+    recipe = replace(recipe, train=recipe.train.for_pairs())
 
     def start(r: int, seed: int) -> BertForMaskedLM:
         path = replicate_path(source_model, r)
