@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         {"languages": ",".join(matrix.langs)},
     ) as run:
         # imported here, not above: MLflow's worker starts up while matplotlib loads
-        from bloodbank.graph.planted import read_truth
+        from bloodbank.graph.planted import read_truth, recovery_slack
         from bloodbank.graph.report import publish
 
         analysis = publish(
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             intervals,
             read_truth(paths.TRUTH),
             scores,
+            recovery_slack(params.train.pair_epochs, params.train.pair_lr),
         )
         run.log_metrics(analysis)
         run.log_artifacts(paths.GRAPH_DIR)

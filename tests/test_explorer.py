@@ -390,3 +390,11 @@ def test_the_truth_tab_states_the_lexical_slope(tmp_path, monkeypatch):
     text = " ".join(m.value for m in page.markdown)
     slope = comparison["lexical_slope"]["per_10_points"]
     assert "Lexical slope (F (study's baseline)" in text and f"{slope:+.2f}" in text
+
+
+def test_the_recovery_bar_follows_the_pipelines_pair_recipe(tmp_path):
+    """As in the graph report: no compute-matched bar where pairs adapt briefly."""
+    root = Path(__file__).resolve().parents[1]
+    assert xd.pipeline_slack(root / "params.yaml") == 10.0
+    assert xd.pipeline_slack(root / "configs" / "synthetic-adapt.yaml") is None
+    assert xd.pipeline_slack(tmp_path / "missing.yaml") == 10.0

@@ -21,6 +21,7 @@ from bloodbank.graph.planted import (
     lexical_slope,
     read_truth,
     recovery_failures,
+    recovery_slack,
     report_truth,
 )
 
@@ -135,6 +136,25 @@ def test_recovery_fails_when_the_related_pair_lost_its_target():
     matched = {k: v - 40 for k, v in GOOD.items()}
     failures = recovery_failures(_table(GOOD, matched))
     assert any("compute-matched F -22.0 < -10" in f for f in failures)
+
+
+def test_a_brief_pair_recipe_has_no_compute_matched_bar_but_keeps_the_order_test(tmp_path):
+    """Adapted briefly, even a close relative stays far below the target's own model:
+    the bar is dropped (and the report says so), while an unrelated source that wins
+    still fails the check."""
+    assert recovery_slack(None, None) == 10.0
+    assert recovery_slack(0.5, None) is None and recovery_slack(None, 1e-4) is None
+    matched = {k: v - 40 for k, v in GOOD.items()}
+    assert recovery_failures(_table(GOOD, matched), slack=None) == []
+    flipped = {**GOOD, ("qae", "qab"): 25.0}
+    assert recovery_failures(_table(flipped, matched), slack=None) == [
+        "F (study's baseline): qaa→qab does not beat qae→qab"
+    ]
+    truth = planted_truth(["qaa", "qab", "qae"], 0)
+    f = truth.where(~np.eye(3, dtype=bool), 0.0) / 3 - 5
+    comparison, text = report_truth(truth, {"mono": f, "matched": f - 40}, tmp_path, tmp_path, None)
+    assert comparison["recovery_failures"] == [] and comparison["recovery_slack"] is None
+    assert "no bar against the compute-matched baseline" in text and "**passes**" in text
 
 
 def test_real_languages_have_no_truth(tmp_path):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from bloodbank import typology
 from bloodbank.core import languages
+from bloodbank.core.config import load_params
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import read_json
 from bloodbank.graph import planted
@@ -44,6 +45,7 @@ class Bank:
     origin: str
     truth: pd.DataFrame | None = None  # planted truth, percent: synthetic worlds only
     baseline: str = "mono"  # which F the matrix is (graph.planted's column name)
+    recovery_slack: float | None = planted.RECOVERY_SLACK  # the pipeline's pair recipe's
 
     @property
     def langs(self) -> list[str]:
@@ -80,7 +82,18 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
     except (MatrixError, KeyError, ValueError) as e:
         raise ExplorerError(str(e)) from None
     origin = f"pipeline outputs in {root} ({baseline} baseline)"
-    return _bank(matrix, mono, origin, truth=truth, baseline=baseline)
+    slack = pipeline_slack(root / "params.yaml")
+    return _bank(matrix, mono, origin, truth=truth, baseline=baseline, recovery_slack=slack)
+
+
+def pipeline_slack(params_file: Path) -> float | None:
+    """The recovery check's bar under the pair recipe of ``params_file`` (the graph
+    stage's); the full-recipe bar when the file is missing or does not validate."""
+    try:
+        train = load_params(params_file).train
+    except (OSError, ValueError):  # ConfigError is a ValueError
+        return planted.RECOVERY_SLACK
+    return planted.recovery_slack(train.pair_epochs, train.pair_lr)
 
 
 def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] | None:
@@ -96,7 +109,7 @@ def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] 
     idx = [bank.langs.index(c) for c in shown]
     f = pd.DataFrame(bank.matrix.f[np.ix_(idx, idx)], index=shown, columns=shown)
     table = planted.cells(bank.truth.loc[shown, shown], {bank.baseline: f})
-    comparison = planted.compare(table, [bank.baseline])
+    comparison = planted.compare(table, [bank.baseline], bank.recovery_slack)
     comparison["lexical_slope"] = planted.lexical_slope(bank.truth.loc[shown, shown], f)
     return table, comparison
 

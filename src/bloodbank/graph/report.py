@@ -13,7 +13,7 @@ from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, TYPES, analyse
 from bloodbank.graph.exports import export_all
 from bloodbank.graph.figures import draw_all
 from bloodbank.graph.matrix_io import TransferMatrix
-from bloodbank.graph.planted import report_truth
+from bloodbank.graph.planted import RECOVERY_SLACK, report_truth
 
 ALPHA = 0.05
 CAPTIONS = {
@@ -218,11 +218,13 @@ def publish(
     intervals: pd.DataFrame | None = None,
     truth: pd.DataFrame | None = None,
     scores: dict[str, pd.DataFrame] | None = None,
+    recovery_slack: float | None = RECOVERY_SLACK,
 ) -> dict:
     """Analyse ``matrix`` and write metrics JSON, figures, exports and the report.
 
     ``intervals`` is the estimate's per-language table, for a matrix partly estimated;
-    ``truth`` a synthetic world's planted truth, set beside ``scores`` (F per baseline)."""
+    ``truth`` a synthetic world's planted truth, set beside ``scores`` (F per baseline),
+    with ``recovery_slack`` the recovery check's bar (``planted.recovery_slack``)."""
     analysis = analyse(matrix, mono_mrr, seed, borders, resamples)
     if matrix.estimated().any():
         analysis["estimated_pairs"] = int(matrix.estimated().sum())
@@ -230,7 +232,7 @@ def publish(
     figures = draw_all(matrix, analysis, out_dir)
     export_all(matrix, analysis, out_dir)
     planted, truth_text = report_truth(
-        truth, scores or {"mono": matrix.frame()}, out_dir, report_path.parent
+        truth, scores or {"mono": matrix.frame()}, out_dir, report_path.parent, recovery_slack
     )
     if planted is not None:
         analysis["planted_truth"] = planted
