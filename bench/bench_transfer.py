@@ -384,12 +384,7 @@ def main() -> None:
     pair = changed.train.for_pairs()
     langs = list(params.studied)
     replicates = args.replicates or params.replicates
-    unchanged = (
-        changed == params
-        and args.sentences is None
-        and not pair
-        and replicates == params.replicates
-    )
+    unchanged = changed == params and args.sentences is None and replicates == params.replicates
     print(
         f"{len(langs)} languages; hidden {changed.model.hidden_size}, {changed.model.num_layers} "
         f"layers, dropout {changed.model.dropout}, {changed.train.epochs} epochs, lr "

@@ -30,7 +30,13 @@ def test_resources_follow_the_stage_kind():
     assert resources_for("dump@qaa", threads=4, gpu_share=1) == Resources(1)
     params = Params.model_validate(tiny_params())
     assert training_chars("mono@qaa", params) == 12000 * 1  # chars × epochs
+    assert training_chars("pair@qaa-qab", params) == 12000 * 1
     assert training_chars("graph", params) == 0
+    brief = params.model_copy(
+        update={"train": params.train.model_copy(update={"pair_epochs": 0.5})}
+    )
+    assert training_chars("pair@qaa-qab", brief) == 6000  # a pair's own epochs
+    assert training_chars("mono@qaa", brief) == 12000
 
 
 @pytest.fixture
