@@ -60,15 +60,13 @@ from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from bloodbank.core import paths
-from bloodbank.core.config import Params, load_params
+from bloodbank.core.config import PAIR_KEYS, Params, load_params
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.graph.analysis import donation, ranking, recipience
 from bloodbank.graph.finetune_scores import finetune_scores, matched_baseline
 from bloodbank.graph.planted import cells, compare, lexical_slope, read_truth
 from bloodbank.mlm.runs import Recipe, mrr_on, replicate_seeds
-
-PAIR_ONLY = {"pair_epochs", "pair_lr"}  # TrainConfig's keys that change no mono model
 
 
 def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
@@ -88,15 +86,17 @@ def data_hash(h, langs: list[str]) -> None:
         h.update(f.name.encode() + f.read_bytes())
 
 
-def mono_model(params: Params, tok, split, lang: str, seed: int, key: list, cache: Path | None):
-    """The mono model of ``lang``, trained, or loaded from ``cache`` where it was kept
-    (``key``: what besides the recipe decides it). Recipes that change only the pair
-    trainings then train the mono models once."""
+def mono_model(
+    params: Params, tok, split, lang: str, seed: int, sentences: int | None, cache: Path | None
+):
+    """The mono model of ``lang``, trained, or loaded from ``cache`` where it was kept.
+    Its key leaves out the pair recipe, so recipes that change only the pair trainings
+    train the mono models once."""
     file = None
     if cache is not None:
         h = hashlib.sha256()
-        recipe = [params.model.model_dump(), params.train.model_dump(exclude=PAIR_ONLY)]
-        h.update(json.dumps([recipe, lang, seed, *key], sort_keys=True).encode())
+        recipe = [params.model.model_dump(), params.train.model_dump(exclude=PAIR_KEYS)]
+        h.update(json.dumps([recipe, lang, seed, sentences], sort_keys=True).encode())
         data_hash(h, [lang])
         file = cache / "mono" / f"{h.hexdigest()[:16]}.pt"
     model = fresh_model(params.model, tok, lang, seed)
@@ -127,7 +127,7 @@ def pair_mrr(
     mono, mono_mrr = {}, {}
     bar = tqdm(total=len(langs) * (len(langs) + 1), desc=f"seed {seed}", leave=False)
     for t in langs:
-        mono[t] = mono_model(params, tok, train[t], t, seed, [sentences], cache)
+        mono[t] = mono_model(params, tok, train[t], t, seed, sentences, cache)
         mono_mrr[t] = mrr_on(mono[t], test[t], t, recipe, tok).mrr
         bar.update()
     pairs = pd.DataFrame(index=pd.Index(langs, name="source"), columns=langs, dtype=float)
@@ -141,12 +141,7 @@ def pair_mrr(
     return pd.Series(mono_mrr), pairs
 
 
-def cache_key(
-    params: Params,
-    langs: list[str],
-    seed: int,
-    sentences: int | None,
-) -> str:
+def cache_key(params: Params, langs: list[str], seed: int, sentences: int | None) -> str:
     """What decides one training seed's MRRs: the recipe, the languages and the bytes of
     the tokenizer and token arrays (so a resampled world never reads an old entry)."""
     h = hashlib.sha256()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from import_closure import ROOT, closure, relative
 
-from bloodbank.core.config import Params, TrainConfig
+from bloodbank.core.config import PAIR_KEYS, Params, TrainConfig
 
 CODE_ROOTS = ("src/", "stages/")
 # train keys that change how a run is watched, not what it computes (see dvc.yaml)
@@ -23,7 +23,7 @@ RESULT_TRAIN_KEYS = {f"train.{k}" for k in TrainConfig.model_fields} - {
     f"train.{k}" for k in NOT_RESULTS
 }
 TRAINING = ("mono", "pair", "pretrain")
-PAIR_ONLY = {"train.pair_epochs", "train.pair_lr"}  # the pair recipe's own keys
+PAIR_ONLY = {f"train.{k}" for k in PAIR_KEYS}  # the pair recipe's own keys
 
 
 @cache

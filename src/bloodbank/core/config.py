@@ -156,6 +156,10 @@ class ModelConfig(Section):
         return self
 
 
+# TrainConfig's keys that set a pair training apart from the mono recipe (for_pairs)
+PAIR_KEYS = frozenset({"pair_epochs", "pair_lr"})
+
+
 class TrainConfig(Section):
     """Masked-LM training; optimiser defaults are transformers.Trainer's (AdamW, linear decay)."""
 
@@ -201,9 +205,8 @@ class TrainConfig(Section):
             update={
                 "epochs": self.epochs if self.pair_epochs is None else self.pair_epochs,
                 "lr": self.lr if self.pair_lr is None else self.pair_lr,
-                "pair_epochs": None,
-                "pair_lr": None,
             }
+            | dict.fromkeys(PAIR_KEYS)
         )
 
     @model_validator(mode="after")
