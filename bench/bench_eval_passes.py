@@ -55,9 +55,9 @@ def per_draw_mrr(model, test: TokenizedSplit, lang: str, params, tok, draws: int
                 model,
                 batches[p * per_pass : (p + 1) * per_pass],
                 len(test),
-                torch.device("cpu"),
-                0,
-                0,
+                device=torch.device("cpu"),
+                bootstrap=0,
+                seed=0,
             ).mrr
             for p in range(draws)
         ]

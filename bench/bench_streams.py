@@ -65,7 +65,12 @@ def sample(text: Path, out: Path, chars: int, pages: set[str] | None) -> int:
 
     rng = None if pages is not None else random.Random("bench")
     res = write_sample(
-        language_sentences(text, 10, pages), out / "train", out / "test", chars, chars // 10, rng
+        language_sentences(text, 10, pages),
+        out / "train",
+        out / "test",
+        chars=chars,
+        test_chars=chars // 10,
+        rng=rng,
     )
     return res.train_chars
 
@@ -83,7 +88,16 @@ def whole_path(mirror: Mirror, work: Path, sums: dict, chars: int) -> tuple[floa
 def streams_path(mirror: Mirror, work: Path, chars: int) -> tuple[float, dict]:
     t = time.perf_counter()
     cfg = StreamsConfig(text_chars=int(chars * 1.1), reference_streams=32)
-    snap = fetch_streams(work / "part.xml.bz2", "qaa", DATE, mirror.url, cfg, "sha1", 60, 5)
+    snap = fetch_streams(
+        work / "part.xml.bz2",
+        "qaa",
+        DATE,
+        mirror=mirror.url,
+        cfg=cfg,
+        algo="sha1",
+        timeout=60,
+        retries=5,
+    )
     extract_dump(snap.path, work / "part.jsonl.gz", 1, False, desc="extract snapshot")
     pages = {str(i) for i in snap.manifest["pages"]["sample"]}
     sample(work / "part.jsonl.gz", work, chars, pages)

@@ -14,7 +14,7 @@ Recipe changes, none of which touch params.yaml:
                   data-limited regime without resampling; the test sets are unchanged)
   --epochs, --lr, --hidden (intermediate = 4x), --layers, --dropout, --passes
   --pair-epochs, --pair-lr   the pair trainings' own epochs and learning rate
-                  (train.pair_epochs and train.pair_lr; default: the mono recipe's)
+                  (pair_recipe.epochs and pair_recipe.lr; default: the mono recipe's)
   --replicates R  R trainings per run with the stages' replicate seeds, MRRs averaged
                   (what `replicates: R` in params.yaml computes)
 
@@ -60,7 +60,7 @@ from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from bloodbank.core import paths
-from bloodbank.core.config import PAIR_KEYS, Params, load_params
+from bloodbank.core.config import Params, load_params
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import load_tokenizer
 from bloodbank.graph.analysis import donation, ranking, recipience
@@ -95,7 +95,7 @@ def mono_model(
     file = None
     if cache is not None:
         h = hashlib.sha256()
-        recipe = [params.model.model_dump(), params.train.model_dump(exclude=PAIR_KEYS)]
+        recipe = [params.model.model_dump(), params.train.model_dump()]
         h.update(json.dumps([recipe, lang, seed, sentences], sort_keys=True).encode())
         data_hash(h, [lang])
         file = cache / "mono" / f"{h.hexdigest()[:16]}.pt"
@@ -131,7 +131,7 @@ def pair_mrr(
         mono_mrr[t] = mrr_on(mono[t], test[t], t, recipe, tok).mrr
         bar.update()
     pairs = pd.DataFrame(index=pd.Index(langs, name="source"), columns=langs, dtype=float)
-    recipe_st = params.train.for_pairs()
+    recipe_st = params.pair_recipe.apply(params.train)
     for s in langs:
         for t in langs:
             model = fit(copy.deepcopy(mono[s]), train[t], recipe_st, tok, seed, f"pair:{s}-{t}")
@@ -376,7 +376,7 @@ def main() -> None:
         pair_epochs=args.pair_epochs,
         pair_lr=args.pair_lr,
     )
-    pair = changed.train.for_pairs()
+    pair = changed.pair_recipe.apply(changed.train)
     langs = list(params.studied)
     replicates = args.replicates or params.replicates
     unchanged = changed == params and args.sentences is None and replicates == params.replicates

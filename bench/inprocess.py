@@ -45,10 +45,8 @@ def changed_params(
 
     return params.model_copy(
         update={
-            "train": update(
-                params.train,
-                {"epochs": epochs, "lr": lr, "pair_epochs": pair_epochs, "pair_lr": pair_lr},
-            ),
+            "train": update(params.train, {"epochs": epochs, "lr": lr}),
+            "pair_recipe": update(params.pair_recipe, {"epochs": pair_epochs, "lr": pair_lr}),
             "model": update(params.model, model),
             "eval": update(params.eval, {"passes": passes}),
         }
@@ -76,11 +74,11 @@ def fit(
             model,
             split,
             train,
-            special_ids(tok),
-            tok.get_vocab_size(),
-            seed,
-            key,
-            Path(resume),
+            ids=special_ids(tok),
+            vocab_size=tok.get_vocab_size(),
+            seed=seed,
+            key=key,
+            resume_dir=Path(resume),
             probe=probe,
         )
     return model

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     out = paths.dump(get(lang).wiki, params.dump.date)
     manifest = paths.dump_manifest(get(lang).wiki, params.dump.date)
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
-    with stage_run("dump", params.tracking, params.seed, logged, {"language": lang}) as run:
+    with stage_run("dump", params, logged=logged, tags={"language": lang}) as run:
         info = fetch_dump(lang, params.dump, params.synthetic, out, manifest)
         run.log_metrics(
             {

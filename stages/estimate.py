@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         "matched": pd.read_csv(paths.SCORES_MATCHED, index_col="source"),
     }
     logged = params.estimate.model_dump()
-    with stage_run("estimate", params.tracking, params.seed, logged, {}) as run:
+    with stage_run("estimate", params, logged=logged) as run:
         mono = read_mono_mrr(paths.SCORES_SUMMARY)
         completed = complete(matrices, params.estimate, params.seed, mono)
         write(completed, paths.ESTIMATE_DIR)

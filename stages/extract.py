@@ -16,12 +16,12 @@ def main(argv: list[str] | None = None) -> None:
     dump = paths.dump(get(lang).wiki, params.dump.date)
     out = paths.text(lang)
     with stage_run(
-        "extract", params.tracking, params.seed, params.extract.model_dump(), {"language": lang}
+        "extract", params, logged=params.extract.model_dump(), tags={"language": lang}
     ) as run:
         docs = extract_dump(
             dump,
             out,
-            params.extract.processes,
+            params.runtime.extract_processes,
             params.extract.expand_templates,
             desc=f"extract {lang}",
         )

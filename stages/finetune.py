@@ -29,26 +29,24 @@ def main(argv: list[str] | None = None) -> None:
     cfg = params.downstream.finetune
     langs = load_selection(paths.SETS).downstream_languages()
     with stage_run(
-        "finetune",
-        params.tracking,
-        params.seed,
-        cfg.model_dump(),
-        {"config": args.config, "task": args.task},
+        "finetune", params, logged=cfg.model_dump(), tags={"config": args.config, "task": args.task}
     ) as run:
+        # imported here, not above: run_main has set the stage environment (offline flags,
+        # pinned CPU kernels), which these libraries read as they load
         from bloodbank.downstream.finetuning import finetune_configuration
 
         metrics = finetune_configuration(
             args.config,
             args.task,
-            langs,
-            paths.pretrain_model(args.config),
-            paths.TOKENIZER,
-            partial(paths.task_split, args.task),
-            cfg,
-            params.seed,
-            params.train.threads,
-            params.train.device,
-            run,
+            langs=langs,
+            model_dir=paths.pretrain_model(args.config),
+            tokenizer_dir=paths.TOKENIZER,
+            split_path=partial(paths.task_split, args.task),
+            cfg=cfg,
+            seed=params.seed,
+            threads=params.train.threads,
+            runtime=params.runtime,
+            parent=run,
         )
         write_json(paths.finetune_metrics(args.config, args.task), metrics)
     for k, per_source in metrics["scores"].items():

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pandas as pd
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
+from bloodbank.core.config import PairRecipe, load_params
 from bloodbank.core.io import read_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.graph.matrix_io import BASELINES, read_matrix, read_measured
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     if not measured.to_numpy()[matrix.off_diagonal()].all():
         matrix = replace(matrix, measured=measured.to_numpy())
         intervals = pd.read_csv(paths.ESTIMATE_DIR / f"languages{suffix}.csv", index_col=0)
-    mono = read_json(paths.SCORES_SUMMARY)["mono_mrr"]
+    summary = read_json(paths.SCORES_SUMMARY)  # the mono MRRs, the pairs' recipe
     # F under both baselines, for the planted truth; the analysed one is already read
     scores = {
         name: matrix.frame()
@@ -41,29 +41,25 @@ def main(argv: list[str] | None = None) -> None:
         for name, sfx in BASELINES.items()
     }
     with stage_run(
-        "graph",
-        params.tracking,
-        params.seed,
-        cfg.model_dump(),
-        {"languages": ",".join(matrix.langs)},
+        "graph", params, logged=cfg.model_dump(), tags={"languages": ",".join(matrix.langs)}
     ) as run:
-        # imported here, not above: MLflow's worker starts up while matplotlib loads
+        # imported here, not above: run_main has set the stage environment (matplotlib's
+        # cache folder), which matplotlib reads as they load
         from bloodbank.graph.planted import read_truth, recovery_slack
         from bloodbank.graph.report import publish
 
         analysis = publish(
             matrix,
-            mono,
-            paths.GRAPH_DIR,
-            paths.GRAPH_REPORT,
-            paths.GRAPH_METRICS,
-            params.seed,
-            tuple(cfg.bins),
-            cfg.resamples,
-            intervals,
-            read_truth(paths.TRUTH),
-            scores,
-            recovery_slack(params.train.pair_epochs, params.train.pair_lr),
+            summary["mono_mrr"],
+            out_dir=paths.GRAPH_DIR,
+            report_path=paths.GRAPH_REPORT,
+            metrics_path=paths.GRAPH_METRICS,
+            graph=cfg,
+            seed=params.seed,
+            intervals=intervals,
+            truth=read_truth(paths.TRUTH),
+            scores=scores,
+            recovery_slack=recovery_slack(PairRecipe(**summary["pair_recipe"])),
         )
         run.log_metrics(analysis)
         run.log_artifacts(paths.GRAPH_DIR)

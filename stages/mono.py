@@ -2,8 +2,8 @@
 
 Writes models/mono/<lang>/ (safetensors + tokenizer, loadable with
 AutoModelForMaskedLM.from_pretrained; with `replicates` > 1 the other replicates in
-replicate-<r>/ inside it), metrics/mono/<lang>.json (results, read by `scores`) and
-metrics/timings/mono/<lang>.json (seconds and throughput, read by nobody).
+replicate-<r>/ inside it) and metrics/mono/<lang>.json (results, read by `scores`).
+Seconds and throughput go to MLflow and to logs/timings/ (untracked).
 """
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
-    with stage_run("mono", params.tracking, params.seed, logged, {"language": lang}) as run:
-        # imported here, not above: MLflow's worker starts up while torch loads
+    with stage_run("mono", params, logged=logged, tags={"language": lang}) as run:
+        # imported here, not above: run_main has set the stage environment (offline flags,
+        # pinned CPU kernels), which these libraries read as they load
         from bloodbank.mlm.runs import Recipe, train_mono
 
-        recipe = Recipe(params.train, params.eval, params.seed, params.replicates)
         out = train_mono(
             lang,
             params.model,
-            recipe,
-            paths.TOKENIZER,
-            paths.tokens(lang),
-            paths.mono_model(lang),
-            paths.resume("mono", lang),
-            run.log_metrics,
+            Recipe(params.train, params.eval, params.seed, params.replicates, params.runtime),
+            tokenizer_dir=paths.TOKENIZER,
+            tokens_dir=paths.tokens(lang),
+            out=paths.mono_model(lang),
+            resume_dir=paths.resume("mono", lang),
+            log=run.log_metrics,
         )
         write_json(paths.mono_metrics(lang), out.results)
         write_json(paths.timings("mono", lang), out.timing)

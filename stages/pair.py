@@ -1,8 +1,9 @@
-"""pair@<src>-<tgt>: the mono model of src, trained on tgt with the same recipe, scored on tgt.
+"""pair@<src>-<tgt>: the mono model of src, trained on tgt with the pair recipe, scored on tgt.
 
-The diagonal (t→t) is kept on purpose: mono t trained as many more steps on t,
-the compute-matched baseline. Writes models/pairs/<src>-<tgt>/,
-metrics/pairs/<src>-<tgt>.json and metrics/timings/pair/<src>-<tgt>.json.
+The pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set. The
+diagonal (t→t) is kept on purpose: mono t trained as many more steps on t, the
+compute-matched baseline. Writes models/pairs/<src>-<tgt>/ and
+metrics/pairs/<src>-<tgt>.json; seconds and throughput go to MLflow and logs/timings/.
 """
 
 from __future__ import annotations
@@ -24,23 +25,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_stage_args(parser, argv, parts=2)
     src, tgt = check_code(args.src), check_code(args.tgt)
     params = load_params()
-    logged = {k: getattr(params, k).model_dump() for k in ("train", "eval")}
+    train = params.pair_recipe.apply(params.train)
+    logged = {"train": train.model_dump(), "eval": params.eval.model_dump()}
     tags = {"pair": f"{src}-{tgt}", "source": src, "target": tgt}
-    with stage_run("pair", params.tracking, params.seed, logged, tags) as run:
-        # imported here, not above: MLflow's worker starts up while torch loads
+    with stage_run("pair", params, logged=logged, tags=tags) as run:
+        # imported here, not above: run_main has set the stage environment (offline flags,
+        # pinned CPU kernels), which these libraries read as they load
         from bloodbank.mlm.runs import Recipe, train_pair
 
-        recipe = Recipe(params.train, params.eval, params.seed, params.replicates)
         out = train_pair(
             src,
             tgt,
-            recipe,
-            paths.mono_model(src),
-            paths.TOKENIZER,
-            paths.tokens(tgt),
-            paths.pair_model(src, tgt),
-            paths.resume("pair", f"{src}-{tgt}"),
-            run.log_metrics,
+            Recipe(train, params.eval, params.seed, params.replicates, params.runtime),
+            source_model=paths.mono_model(src),
+            tokenizer_dir=paths.TOKENIZER,
+            target_tokens_dir=paths.tokens(tgt),
+            out=paths.pair_model(src, tgt),
+            resume_dir=paths.resume("pair", f"{src}-{tgt}"),
+            log=run.log_metrics,
         )
         write_json(paths.pair_metrics(src, tgt), out.results)
         write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)

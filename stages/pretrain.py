@@ -2,8 +2,8 @@
 
 most / least / random: donors ∪ Rh ∪ Rl; control: Rh ∪ Rl only. Every configuration sees
 downstream.total_chars characters, split evenly over its languages. Writes
-models/pretrain/<config>/, metrics/pretrain/<config>.json and
-metrics/timings/pretrain/<config>.json.
+models/pretrain/<config>/ and metrics/pretrain/<config>.json; seconds and throughput go
+to MLflow and logs/timings/.
 """
 
 from __future__ import annotations
@@ -26,22 +26,23 @@ def main(argv: list[str] | None = None) -> None:
     langs = load_selection(paths.SETS).configuration(config)
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     logged["total_chars"] = params.downstream.total_chars
-    with stage_run("pretrain", params.tracking, params.seed, logged, {"config": config}) as run:
-        # imported here, not above: MLflow's worker starts up while torch loads
+    with stage_run("pretrain", params, logged=logged, tags={"config": config}) as run:
+        # imported here, not above: run_main has set the stage environment (offline flags,
+        # pinned CPU kernels), which these libraries read as they load
         from bloodbank.downstream.pretraining import pretrain_configuration
         from bloodbank.mlm.runs import Recipe
 
         out = pretrain_configuration(
             config,
-            {c: paths.pretrain_sample(c) for c in langs},
-            {c: paths.tokens(c) for c in langs},
-            params.downstream.total_chars,
-            params.model,
-            Recipe(params.train, params.eval, params.seed),
-            paths.TOKENIZER,
-            paths.pretrain_model(config),
-            paths.resume("pretrain", config),
-            run.log_metrics,
+            samples={c: paths.pretrain_sample(c) for c in langs},
+            test_tokens={c: paths.tokens(c) for c in langs},
+            total_chars=params.downstream.total_chars,
+            model_cfg=params.model,
+            recipe=Recipe(params.train, params.eval, params.seed, runtime=params.runtime),
+            tokenizer_dir=paths.TOKENIZER,
+            out=paths.pretrain_model(config),
+            resume_dir=paths.resume("pretrain", config),
+            log=run.log_metrics,
         )
         write_json(paths.pretrain_metrics(config), out.results)
         write_json(paths.timings("pretrain", config), out.timing)

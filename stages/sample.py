@@ -24,10 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     with stage_run(
         "sample",
-        params.tracking,
-        params.seed,
-        params.sample.model_dump(),
-        {"language": lang, "sample_seed": params.sample.seed},
+        params,
+        logged=params.sample.model_dump(),
+        tags={"language": lang, "sample_seed": params.sample.seed},
     ) as run:
         parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
         result = sample_language(

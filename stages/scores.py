@@ -2,7 +2,8 @@
 
 metrics/finetune_scores.csv: F against the mono baseline (equation 4).
 metrics/finetune_scores_matched.csv: F against the compute-matched diagonal.
-metrics/mrr.csv: raw MRR of every pair model; metrics/scores.json: mono MRR and summary.
+metrics/mrr.csv: raw MRR of every pair model; metrics/scores.json: mono MRR, summary and
+the pair recipe the pairs trained with.
 Only the pairs pairs.yaml plans are read (it must follow params.yaml); a pair not
 planned is an empty cell, which the estimate stage completes.
 """
@@ -43,13 +44,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     scores = finetune_scores(pairs, pd.Series(mono))
     matched = finetune_scores(pairs, matched_baseline(pairs))
-    with stage_run(
-        "scores", params.tracking, params.seed, {}, {"languages": ",".join(langs)}
-    ) as run:
+    with stage_run("scores", params, tags={"languages": ",".join(langs)}) as run:
         write_matrix(paths.SCORES, scores, digits=2)
         write_matrix(paths.SCORES_MATCHED, matched, digits=2)
         write_matrix(paths.MRR_MATRIX, pairs, digits=5)
-        report = summary(mono, pairs, scores, matched)
+        # the pair recipe the pairs trained with, for the graph's recovery check
+        report = summary(mono, pairs, scores, matched) | {
+            "pair_recipe": params.pair_recipe.model_dump()
+        }
         write_json(paths.SCORES_SUMMARY, report)
         run.log_metrics(report)
     if report["mean_f"] is not None:

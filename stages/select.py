@@ -22,9 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     info = read_json(paths.GRAPH_METRICS)["languages"]
     donation = {c: v["donation"] for c, v in info.items()}
     recipience = {c: v["recipience"] for c, v in info.items()}
-    with stage_run(
-        "select", params.tracking, params.seed, params.downstream.model_dump(), {}
-    ) as run:
+    with stage_run("select", params, logged=params.downstream.model_dump()) as run:
         selection = select(list(params.studied), donation, recipience, params.downstream)
         write_json(paths.SETS, selection.as_dict())
         run.log_dict(selection.as_dict(), "sets.json")

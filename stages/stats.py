@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = language_sentences(paths.text(lang), params.sample.min_sentence_chars, reference)
     counted = count_corpus(corpus()) if parts else None
     with stage_run(
-        "stats", params.tracking, params.seed, params.stats.model_dump(), {"language": lang}
+        "stats", params, logged=params.stats.model_dump(), tags={"language": lang}
     ) as run:
         report = language_report(
             load_tokenizer(paths.TOKENIZER),

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
             for task in params.downstream.tasks
         ]
     )
-    with stage_run("tables", params.tracking, params.seed, {}, {}) as run:
+    with stage_run("tables", params) as run:
         out = tables(results, sets["most_recipient"], sets["least_recipient"])
         write_json(paths.DOWNSTREAM_METRICS, out)
         with atomic_path(paths.TABLES_REPORT) as tmp:

@@ -23,10 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     samples = {code: paths.sample(code, "train") for code in params.languages}
     with stage_run(
         "tokenizer",
-        params.tracking,
-        params.seed,
-        params.tokenizer.model_dump(),
-        {"languages": ",".join(params.languages)},
+        params,
+        logged=params.tokenizer.model_dump(),
+        tags={"languages": ",".join(params.languages)},
     ) as run:
         tok = train_tokenizer(
             lambda: read_lines(samples.values()), params.tokenizer, show_progress=True

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     langs = list(params.studied)
     world_seed = params.synthetic.world_seed
     planted = is_planted(langs)
-    with stage_run("truth", params.tracking, params.seed, {"world_seed": world_seed}, {}):
+    with stage_run("truth", params, logged={"world_seed": world_seed}):
         if planted:
             truth = planted_truth(langs, world_seed)
         else:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bloodbank.core.config import Params
+from bloodbank.core.overlays import merge, render
 from bloodbank.graph.design import write_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,6 @@ TINY_PARAMS = {
         "lr": 0.002,
         "max_length": 64,
         "threads": 2,
-        "log_every": 5,
     },
     "eval": {"bootstrap": 100, "passes": 2},  # passes > 1 exercised, at half the default cost
     "downstream": {
@@ -49,18 +48,13 @@ TINY_PARAMS = {
         "eval_sentences": 20,
         "finetune": {"epochs": 1, "seeds": 2},
     },
-    "tracking": {"experiment": "test", "enabled": True},
+    "runtime": {"log_every": 5, "tracking": {"experiment": "test", "enabled": True}},
 }
 
 
 def tiny_params(**overrides) -> dict:
-    params = copy.deepcopy(TINY_PARAMS)
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            params.setdefault(key, {}).update(value)
-        else:
-            params[key] = value
-    return params
+    """The tiny world with ``overrides`` laid on, section by section."""
+    return merge(copy.deepcopy(TINY_PARAMS), overrides)
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -84,8 +78,7 @@ def make_repo(path: Path, params: dict) -> Path:
         shutil.copy(ROOT / folder / ".gitignore", path / folder / ".gitignore")
     # DVC needs every key a stage names, so write the complete, validated params.
     valid = Params.model_validate(params)
-    full = valid.model_dump(mode="json")
-    (path / "params.yaml").write_text(yaml.safe_dump(full, sort_keys=False))
+    (path / "params.yaml").write_text(render(valid, []))
     write_plan(path / "pairs.yaml", valid.studied, valid.pairs)
     run(["git", "init", "-q"], path)
     run(["git", "config", "user.email", "test@example.org"], path)
@@ -136,7 +129,8 @@ def data_twin(tmp_path_factory):
     backup = _without_tracking_uri()
     try:
         repo = make_repo(
-            tmp_path_factory.mktemp("twin") / "two", tiny_params(tracking={"enabled": False})
+            tmp_path_factory.mktemp("twin") / "two",
+            tiny_params(runtime={"tracking": {"enabled": False}}),
         )
         run(["dvc", "repro", "--glob", "stats@*"], repo)
     finally:

@@ -3,8 +3,19 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, tiny_params
+from pydantic import BaseModel
 
-from bloodbank.core.config import ConfigError, load_params
+from bloodbank.core.config import ConfigError, Params, load_params
+from bloodbank.core.overlays import (
+    DEFAULT,
+    compose,
+    expand,
+    known,
+    read_overlay,
+    recorded_names,
+    render,
+    repeated_defaults,
+)
 
 
 def write(tmp_path: Path, params: dict) -> Path:
@@ -13,13 +24,17 @@ def write(tmp_path: Path, params: dict) -> Path:
     return path
 
 
+CONFIGS = [n for n in known(ROOT / "configs") if n != DEFAULT]
+
+
 def test_shipped_configurations_are_valid():
     default = load_params(ROOT / "params.yaml")
-    paper = load_params(ROOT / "configs" / "paper.yaml")
+    paper = compose(["paper"], ROOT / "configs")
     assert default.dump.source == "synthetic"
     assert len(paper.languages) == 41 and len(paper.studied) == 22
     assert paper.sample.chars_per_language == 10_000_000
     assert paper.dump.date == "20211101"
+    assert (paper.model.hidden_size, paper.model.num_layers, paper.train.lr) == (512, 4, 5e-5)
     assert (
         paper.tokenizer.vocab_size,
         paper.tokenizer.min_frequency,
@@ -27,45 +42,55 @@ def test_shipped_configurations_are_valid():
     ) == (100_000, 3, 5_000)
 
 
-CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
-
-
 @pytest.mark.parametrize("name", CONFIGS)
-def test_every_configuration_spells_out_every_parameter(name):
-    """DVC reads a stage's params from the file itself, so a key left to its default in
-    a configuration stops `dvc repro` ("Parameters ... are missing")."""
-
-    def keys(tree: dict, prefix: str = "") -> set[str]:
-        out = set()
-        for key, value in tree.items():
-            out.add(prefix + key)
-            if isinstance(value, dict) and value:
-                out |= keys(value, f"{prefix}{key}.")
-        return out
-
-    written = yaml.safe_load((ROOT / "configs" / name).read_text())
-    full = load_params(ROOT / "configs" / name).model_dump(mode="json")
-
-    def leaves(tree: dict, prefix: str = "") -> set[str]:
-        """Keys written without a value below them (``explicit: null``): DVC takes the
-        whole key, whatever its model fills in."""
-        out = set()
-        for key, value in tree.items():
-            if isinstance(value, dict) and value:
-                out |= leaves(value, f"{prefix}{key}.")
-            elif value is None or value == {}:
-                out.add(prefix + key)
-        return out
-
-    whole = leaves(written)
-    missing = {
-        k for k in keys(full) - keys(written) if not any(k.startswith(w + ".") for w in whole)
-    }
-    assert not missing, f"configs/{name} leaves out {sorted(missing)}"
+def test_no_overlay_repeats_a_default(name):
+    """An overlay says what it changes and nothing else: a default lives in one place."""
+    overlay = read_overlay(name, ROOT / "configs")
+    repeated = list(repeated_defaults(overlay, Params().model_dump()))
+    assert not repeated, f"configs/{name}.yaml repeats the defaults of {repeated}"
 
 
-def test_the_streams_configurations_need_enough_text(tmp_path):
-    streams = load_params(ROOT / "configs" / "paper-streams.yaml")
+def test_params_yaml_is_what_its_first_line_composes():
+    """params.yaml is written by `lbb config --use`, and nothing edited it since."""
+    path = ROOT / "params.yaml"
+    names = recorded_names(path)
+    assert names is not None, "params.yaml was not written by `lbb config --use`"
+    assert path.read_text() == render(compose(names, ROOT / "configs"), names)
+
+
+def test_rendered_params_hold_every_key_and_read_back(tmp_path):
+    """DVC reads a stage's params from params.yaml itself, so every key is written, each
+    under its description, and the file reads back to the same configuration."""
+    params = compose(["paper", "streams"], ROOT / "configs")
+    text = render(params, ["paper", "streams"])
+    assert yaml.safe_load(text) == params.model_dump()
+    assert text.startswith("# lbb config --use paper streams\n")
+    assert "# peak learning rate (paper: 5e-5)\n  lr: 5.0e-05" in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert load_params(path) == params and recorded_names(path) == ["paper", "streams"]
+
+
+def test_overlays_stack_left_to_right_and_pull_in_what_they_use(tmp_path):
+    (tmp_path / "a.yaml").write_text("train: {epochs: 3, lr: 0.01}\n")
+    (tmp_path / "b.yaml").write_text("use: [a]\ntrain: {epochs: 5}\n")
+    (tmp_path / "c.yaml").write_text("use: [c]\n")
+    stacked = compose(["b"], tmp_path)
+    assert (stacked.train.epochs, stacked.train.lr) == (5, 0.01)
+    assert compose(["b", "a"], tmp_path).train.epochs == 5  # a is already in, under b
+    assert expand(["b", "a"], tmp_path) == ["a", "b"]
+    assert compose(["default"], tmp_path) == Params()
+    with pytest.raises(ConfigError, match="uses itself"):
+        compose(["c"], tmp_path)
+    with pytest.raises(ConfigError, match=r"no configuration 'nope' .*known: default, a, b, c"):
+        compose(["nope"], tmp_path)
+    (tmp_path / "bad.yaml").write_text("train: {epochs: many}\n")
+    with pytest.raises(ConfigError, match=r"bad: invalid params: train\.epochs"):
+        compose(["bad"], tmp_path)
+
+
+def test_the_streams_overlay_needs_enough_text(tmp_path):
+    streams = compose(["paper", "streams"], ROOT / "configs")
     assert streams.dump.source == "wikimedia-streams"
     assert not streams.extract.expand_templates
     params = tiny_params(dump={"source": "wikimedia-streams", "streams": {"text_chars": 100}})
@@ -73,21 +98,33 @@ def test_the_streams_configurations_need_enough_text(tmp_path):
         load_params(write(tmp_path, params))
 
 
-@pytest.mark.parametrize("name", ["params.yaml", *(f"configs/{c}" for c in CONFIGS)])
+def test_every_field_is_described_in_the_config_itself():
+    """The configuration reference is generated from these descriptions."""
+
+    def undescribed(model: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            if not field.description:
+                out.append(prefix + name)
+            nested = field.annotation
+            if isinstance(nested, type) and issubclass(nested, BaseModel):
+                out += undescribed(nested, f"{prefix}{name}.")
+        return out
+
+    assert not undescribed(Params)
+
+
+@pytest.mark.parametrize("name", [DEFAULT, *CONFIGS])
 def test_the_precision_never_depends_on_the_cpu(name, monkeypatch):
     """fp32 by default and in every shipped configuration: one commit, one computation,
     whether or not the CPU has AVX512-BF16 (bf16 stays an explicit choice)."""
     import bloodbank.mlm.trainer as trainer
 
-    precision = load_params(ROOT / name).train.precision
+    precision = compose([name], ROOT / "configs").train.precision
     assert precision == "fp32"
     for native in (True, False):
         monkeypatch.setattr(trainer, "native_bf16", lambda device, n=native: n)
         assert not trainer.use_bf16(precision, trainer.pick_device("cpu"))
-
-
-def test_params_yaml_is_the_default_configuration():
-    assert (ROOT / "params.yaml").read_text() == (ROOT / "configs" / "default.yaml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -116,3 +153,19 @@ def test_bad_params_fail_with_one_message_naming_the_key(tmp_path, change, messa
 def test_missing_params_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_lbb_config_use_writes_the_stack_and_its_plan(tmp_path, monkeypatch, capsys):
+    from bloodbank.cli import main
+
+    monkeypatch.chdir(ROOT)  # configs/ is read from the repository
+    target = tmp_path / "params.yaml"
+    assert main(["config", "--use", "paper", "streams", "--params", str(target)]) == 0
+    assert recorded_names(target) == ["paper", "streams"]
+    assert load_params(target) == compose(["paper", "streams"], ROOT / "configs")
+    plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())
+    assert len(plan["pair_stages"]) == 22 * 22  # every ordered pair and the diagonal
+    assert main(["config", "--params", str(target)]) == 0
+    assert "composed from paper + streams" in capsys.readouterr().out
+    assert main(["config", "--use", "nope", "--params", str(target)]) == 1
+    assert "no configuration 'nope'" in capsys.readouterr().err

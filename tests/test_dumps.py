@@ -276,7 +276,7 @@ def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
             "source": "local",
             "local_pattern": str(src / "{wiki}wiki-{date}-pages-articles.xml.bz2"),
         },
-        tracking={"enabled": False},
+        runtime={"tracking": {"enabled": False}},
     )
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     proc = subprocess.run(

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from bloodbank.cli import main as cli
+from bloodbank.core.config import GraphConfig
 from bloodbank.graph import analysis as graph
 from bloodbank.graph.matrix_io import (
     MatrixError,
@@ -202,11 +203,11 @@ def test_publish_writes_report_figures_exports_and_reproducible_bytes(tmp_path):
         publish(
             matrix(),
             MONO,
-            out / "figs",
-            out / "report.md",
-            out / "graph.json",
+            out_dir=out / "figs",
+            report_path=out / "report.md",
+            metrics_path=out / "graph.json",
+            graph=GraphConfig(resamples=99),
             seed=0,
-            resamples=99,
         )
         outputs[run] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     names = {str(p) for p in outputs["a"]}

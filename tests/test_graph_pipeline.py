@@ -166,7 +166,8 @@ def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built_cop
 def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     repo = built_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"].update(checkpoint_every=10, epochs=8)  # about 150 steps, never run before
+    params["train"].update(epochs=8)  # about 150 steps, never run before
+    params["runtime"].update(checkpoint_every=10)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     ckpt = repo / "models/.resume/mono-qab/checkpoint.pt"
     # its own process group: killing the group by its id (dvc's PID) takes the stage too

@@ -27,7 +27,9 @@ def test_masking_rates_and_specials():
     ids = torch.randint(5, VOCAB, (400, 100))
     maskable = torch.ones_like(ids, dtype=torch.bool)
     maskable[:, 0] = maskable[:, -1] = False
-    inputs, labels = mask_tokens(ids, maskable, generator(1), IDS.mask, 5, VOCAB)
+    inputs, labels = mask_tokens(
+        ids, maskable, generator(1), mask_id=IDS.mask, n_special=5, vocab_size=VOCAB
+    )
     chosen = labels != IGNORE
     assert not chosen[:, 0].any() and not chosen[:, -1].any()
     assert abs(chosen[:, 1:-1].float().mean().item() - 0.15) < 0.01
@@ -46,9 +48,15 @@ def test_masking_rates_and_specials():
 def test_masks_are_a_function_of_the_seed():
     ids = torch.randint(5, VOCAB, (8, 20))
     maskable = torch.ones_like(ids, dtype=torch.bool)
-    a = mask_tokens(ids, maskable, generator("eval", "qaa", 0, 3), 4, 5, VOCAB)
-    b = mask_tokens(ids, maskable, generator("eval", "qaa", 0, 3), 4, 5, VOCAB)
-    c = mask_tokens(ids, maskable, generator("eval", "qaa", 1, 3), 4, 5, VOCAB)
+    a = mask_tokens(
+        ids, maskable, generator("eval", "qaa", 0, 3), mask_id=4, n_special=5, vocab_size=VOCAB
+    )
+    b = mask_tokens(
+        ids, maskable, generator("eval", "qaa", 0, 3), mask_id=4, n_special=5, vocab_size=VOCAB
+    )
+    c = mask_tokens(
+        ids, maskable, generator("eval", "qaa", 1, 3), mask_id=4, n_special=5, vocab_size=VOCAB
+    )
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[1], c[1])
 
 
@@ -84,7 +92,9 @@ def test_masked_only_loss_equals_the_standard_head():
     model = build_model(cfg, VOCAB, 0, seed=0).eval()
     split = toy_split()
     input_ids, attention, maskable = collate(split, np.arange(8), 128, IDS)
-    inputs, labels = mask_tokens(input_ids, maskable, generator(5), IDS.mask, 5, VOCAB)
+    inputs, labels = mask_tokens(
+        input_ids, maskable, generator(5), mask_id=IDS.mask, n_special=5, vocab_size=VOCAB
+    )
     ours = masked_lm_loss(model, inputs, attention, labels)
     standard = BertForMaskedLM.forward(
         model, input_ids=inputs, attention_mask=attention, labels=labels
@@ -138,7 +148,14 @@ def test_evaluation_masks_do_not_depend_on_batching():
     def by_sentence(batch_size, max_tokens):
         out = {}
         for idx, inputs, attention, labels in fixed_masks(
-            split, 64, IDS, VOCAB, batch_size, 0, "qaa", max_tokens=max_tokens
+            split,
+            64,
+            IDS,
+            vocab_size=VOCAB,
+            batch_size=batch_size,
+            seed=0,
+            language="qaa",
+            max_tokens=max_tokens,
         ):
             for row, i in enumerate(idx):
                 n = int(attention[row].sum())
@@ -159,10 +176,10 @@ def partition_passes(split, passes=1, batch_size=16, max_tokens=None):
             split,
             64,
             IDS,
-            VOCAB,
-            batch_size,
-            0,
-            "qaa",
+            vocab_size=VOCAB,
+            batch_size=batch_size,
+            seed=0,
+            language="qaa",
             max_tokens=max_tokens,
             passes=passes,
             masking="partition",
@@ -218,7 +235,18 @@ def test_evaluation_passes_add_independent_draws_after_the_single_one():
     split = toy_split(50)
 
     def draws(passes):
-        return list(fixed_masks(split, 64, IDS, VOCAB, 16, 0, "qaa", passes=passes))
+        return list(
+            fixed_masks(
+                split,
+                64,
+                IDS,
+                vocab_size=VOCAB,
+                batch_size=16,
+                seed=0,
+                language="qaa",
+                passes=passes,
+            )
+        )
 
     one, three = draws(1), draws(3)
     assert len(three) == 3 * len(one)
@@ -237,10 +265,14 @@ def test_evaluation_over_passes_pools_every_draws_tokens():
     split = toy_split(40)
     model = build_model(ModelConfig(hidden_size=32, num_layers=1, num_heads=2), VOCAB, 0, 0)
     cpu = torch.device("cpu")
-    batches = list(fixed_masks(split, 64, IDS, VOCAB, 16, 0, "qaa", passes=2))
+    batches = list(
+        fixed_masks(
+            split, 64, IDS, vocab_size=VOCAB, batch_size=16, seed=0, language="qaa", passes=2
+        )
+    )
     half = len(batches) // 2
     a, b, both = (
-        evaluate(model, part, len(split), cpu, 0, 0)
+        evaluate(model, part, len(split), device=cpu, bootstrap=0, seed=0)
         for part in (batches[:half], batches[half:], batches)
     )
     assert both.masked_tokens == a.masked_tokens + b.masked_tokens

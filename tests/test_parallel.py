@@ -33,7 +33,7 @@ def test_resources_follow_the_stage_kind():
     assert training_chars("pair@qaa-qab", params) == 12000 * 1
     assert training_chars("graph", params) == 0
     brief = params.model_copy(
-        update={"train": params.train.model_copy(update={"pair_epochs": 0.5})}
+        update={"pair_recipe": params.pair_recipe.model_copy(update={"epochs": 0.5})}
     )
     assert training_chars("pair@qaa-qab", brief) == 6000  # a pair's own epochs
     assert training_chars("mono@qaa", brief) == 12000
@@ -218,7 +218,8 @@ def long_mono(repo: Path) -> Path:
     the resumable checkpoint's path. Long enough that a signal sent after the first
     checkpoint arrives before the end even on a fast machine (150 steps once did not)."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"].update(checkpoint_every=10, epochs=24)
+    params["train"].update(epochs=24)
+    params["runtime"].update(checkpoint_every=10)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     return repo / "models/.resume/mono-qab/checkpoint.pt"
 

@@ -88,12 +88,12 @@ def stale_after(repo, key: str, value) -> str:
 @pytest.mark.parametrize(
     "key, value",
     [
-        ("train.log_every", 3),
-        ("train.checkpoint_every", 7),
-        ("train.device", "cpu"),
-        ("tracking.experiment", "elsewhere"),
+        ("runtime.log_every", 3),
+        ("runtime.checkpoint_every", 7),
+        ("runtime.device", "cpu"),
+        ("runtime.tracking.experiment", "elsewhere"),
+        ("runtime.extract_processes", 2),
         ("dump.retries", 1),
-        ("extract.processes", 2),
     ],
 )
 def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
@@ -161,7 +161,7 @@ def test_short_language_fails_cleanly(tmp_path):
             languages=["qaa"],
             studied=["qaa"],
             sample={"chars_per_language": 10_000_000},
-            tracking={"enabled": False},
+            runtime={"tracking": {"enabled": False}},
         ),
     )
     proc = run(["dvc", "repro", "sample@qaa"], repo, check=False)

@@ -44,7 +44,7 @@ def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:
 )
 @pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_no_params_value_reaches_a_shell(tmp_path, code, expected):
-    repo = make_repo(tmp_path / "repo", tiny_params(tracking={"enabled": False}))
+    repo = make_repo(tmp_path / "repo", tiny_params(runtime={"tracking": {"enabled": False}}))
     marker = tmp_path / "marker"
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["languages"] = [code.format(marker=marker)]
@@ -143,7 +143,7 @@ def test_lbb_tables_without_a_store_creates_none(tmp_path):
 
 @pytest.mark.parametrize("present", [[], ["most-pos"]])
 def test_the_tables_stage_refuses_missing_finetune_results(tmp_path, present):
-    params = tiny_params(tracking={"enabled": False})
+    params = tiny_params(runtime={"tracking": {"enabled": False}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "metrics/finetune").mkdir(parents=True)
     sets = {"sets": {"most_recipient": ["qaa"], "least_recipient": ["qab"]}, "reasons": {}}
@@ -174,7 +174,7 @@ def test_the_default_mono_run_writes_a_resumable_checkpoint():
     run really resumes (the committed metrics give the step count)."""
     params = load_params(ROOT / "params.yaml")
     steps = json.loads((ROOT / "metrics/mono/qaa.json").read_text())["train"]["steps"]
-    assert steps > params.train.checkpoint_every
+    assert steps > params.runtime.checkpoint_every
 
 
 def test_the_committed_lock_matches_the_languages():
@@ -235,7 +235,7 @@ def test_queued_experiments_train_with_their_own_params(built_copy):
 def test_a_copied_repository_writes_artifacts_into_itself(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from bloodbank.core.config import TrackingConfig
+    from bloodbank.core.config import Params
     from bloodbank.tracking.runs import stage_run
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -244,14 +244,14 @@ def test_a_copied_repository_writes_artifacts_into_itself(tmp_path, monkeypatch)
         repo.mkdir()
         (repo / "report").mkdir()
         (repo / "report/a.txt").write_text("a")
-    cfg = TrackingConfig(experiment="t", enabled=True)
+    cfg = Params.model_validate({"runtime": {"tracking": {"experiment": "t"}}})
     monkeypatch.setenv("DVC_ROOT", str(original))
-    with stage_run("graph", cfg, 0, {}, {}) as run_:
+    with stage_run("graph", cfg) as run_:
         run_.log_artifacts(original / "report")
     shutil.copytree(original, copy)
     before = sorted(p.relative_to(original) for p in original.rglob("*"))
     monkeypatch.setenv("DVC_ROOT", str(copy))
-    with stage_run("graph", cfg, 0, {}, {}) as run_:
+    with stage_run("graph", cfg) as run_:
         run_.log_artifacts(copy / "report")
     assert sorted(p.relative_to(original) for p in original.rglob("*")) == before
     client = MlflowClient(f"sqlite:///{copy / 'mlflow.db'}")

@@ -1,6 +1,5 @@
 """Replicated runs: several trainings per mono model and per pair, scored together."""
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,14 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM
 
-from bloodbank.core.config import EvalConfig, ModelConfig, TokenizerConfig, TrainConfig
+from bloodbank.core.config import (
+    EvalConfig,
+    ModelConfig,
+    PairRecipe,
+    RuntimeConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
 from bloodbank.data.synthetic.grammar import Grammar, surface
 from bloodbank.data.synthetic.world import rng_for
 from bloodbank.data.token_ids import encode_file, save_splits
@@ -19,9 +25,8 @@ from bloodbank.mlm.trainer import CHECKPOINT
 MODEL = ModelConfig(
     hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=64
 )
-TRAIN = TrainConfig(
-    batch_size=8, epochs=1, lr=2e-3, threads=1, checkpoint_every=5, log_every=5, max_length=48
-)
+TRAIN = TrainConfig(batch_size=8, epochs=1, lr=2e-3, threads=1, max_length=48)
+RUNTIME = RuntimeConfig(checkpoint_every=5, log_every=5)
 EVAL = EvalConfig(bootstrap=50, passes=2)
 
 
@@ -50,16 +55,16 @@ def world(tmp_path_factory) -> Path:
 
 
 def mono(world: Path, out: Path, replicates: int, log=lambda m, s: None, lang: str = "qaa"):
-    recipe = Recipe(TRAIN, EVAL, 0, replicates)
+    recipe = Recipe(TRAIN, EVAL, 0, replicates, RUNTIME)
     return train_mono(
         lang,
         MODEL,
         recipe,
-        world / "tokenizer",
-        world / "tokens" / lang,
-        out / "model",
-        out / "resume",
-        log,
+        tokenizer_dir=world / "tokenizer",
+        tokens_dir=world / "tokens" / lang,
+        out=out / "model",
+        resume_dir=out / "resume",
+        log=log,
     )
 
 
@@ -97,19 +102,19 @@ def test_one_replicate_is_the_plain_run_and_more_are_averaged(world, tmp_path):
 
 def test_pair_replicate_r_starts_from_the_source_replicate_r(world, tmp_path):
     mono(world, tmp_path / "src", 2, lang="qab")
-    recipe = Recipe(TRAIN, EVAL, 0, 2)
+    recipe = Recipe(TRAIN, EVAL, 0, 2, RUNTIME)
 
     def pair(source: Path, out: Path):
         return train_pair(
             "qab",
             "qaa",
             recipe,
-            source,
-            world / "tokenizer",
-            world / "tokens" / "qaa",
-            out / "model",
-            out / "resume",
-            lambda m, s: None,
+            source_model=source,
+            tokenizer_dir=world / "tokenizer",
+            target_tokens_dir=world / "tokens" / "qaa",
+            out=out / "model",
+            resume_dir=out / "resume",
+            log=lambda m, s: None,
         )
 
     out = pair(tmp_path / "src" / "model", tmp_path / "pair")
@@ -142,29 +147,10 @@ def test_a_run_killed_in_a_later_replicate_keeps_the_finished_ones(world, tmp_pa
         )
 
 
-def test_a_pair_trains_with_the_pair_recipe_and_the_mono_recipe_otherwise(world, tmp_path):
-    """train.pair_epochs and train.pair_lr replace epochs and lr in the pair training only:
-    a pair under them is the pair trained with those epochs and that rate outright."""
-    mono(world, tmp_path / "src", 1, lang="qab")
-
-    def pair(train: TrainConfig, name: str):
-        return train_pair(
-            "qab",
-            "qaa",
-            Recipe(train, EVAL, 0, 1),
-            tmp_path / "src" / "model",
-            world / "tokenizer",
-            world / "tokens" / "qaa",
-            tmp_path / name / "model",
-            tmp_path / name / "resume",
-            lambda m, s: None,
-        )
-
-    full = pair(TRAIN, "full")
-    short = pair(TRAIN.model_copy(update={"pair_epochs": 0.5, "pair_lr": 1e-4}), "short")
-    outright = pair(TRAIN.model_copy(update={"epochs": 0.5, "lr": 1e-4}), "outright")
-    assert short.results["train"]["steps"] == math.ceil(full.results["train"]["steps"] / 2)
-    assert same(weights(tmp_path / "short" / "model"), weights(tmp_path / "outright" / "model"))
-    assert short.results["mrr"] == outright.results["mrr"] != full.results["mrr"]
-    unset = TRAIN.model_copy(update={"pair_epochs": None, "pair_lr": None})
-    assert unset.for_pairs() == TRAIN  # unset, the pair recipe is the mono recipe
+def test_a_pair_trains_with_the_pair_recipe_and_the_mono_recipe_otherwise():
+    """pair_recipe's epochs and lr replace train's in the pair training only; unset, a
+    pair trains with the mono recipe itself."""
+    short = PairRecipe(epochs=0.5, lr=1e-4).apply(TRAIN)
+    assert short == TRAIN.model_copy(update={"epochs": 0.5, "lr": 1e-4})
+    assert PairRecipe(lr=1e-4).apply(TRAIN).epochs == TRAIN.epochs
+    assert PairRecipe().apply(TRAIN) == TRAIN and not PairRecipe().own

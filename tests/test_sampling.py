@@ -67,7 +67,9 @@ def test_short_language_allowed_scales_both_splits():
 
 def test_write_sample_writes_lines_atomically(tmp_path):
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
-    res = write_sample(lambda: iter(SENTENCES), train, test, 3000, 600, random.Random(0))
+    res = write_sample(
+        lambda: iter(SENTENCES), train, test, chars=3000, test_chars=600, rng=random.Random(0)
+    )
     lines = train.read_text().splitlines()
     assert len(lines) == res.train_sentences and sum(map(len, lines)) == res.train_chars
     assert len(test.read_text().splitlines()) == res.test_sentences
@@ -77,5 +79,7 @@ def test_write_sample_writes_lines_atomically(tmp_path):
 def test_failed_sample_leaves_nothing(tmp_path):
     train, test = tmp_path / "train.txt", tmp_path / "test.txt"
     with pytest.raises(ShortLanguageError):
-        write_sample(lambda: iter(SENTENCES), train, test, 30000, 6000, random.Random(0))
+        write_sample(
+            lambda: iter(SENTENCES), train, test, chars=30000, test_chars=6000, rng=random.Random(0)
+        )
     assert list(tmp_path.iterdir()) == []

@@ -66,7 +66,7 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
     from bloodbank.core.config import PairsConfig
     from bloodbank.graph.design import write_plan
 
-    params = tiny_params(languages=LANGS, studied=LANGS, tracking={"enabled": False})
+    params = tiny_params(languages=LANGS, studied=LANGS, runtime={"tracking": {"enabled": False}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     write_plan(tmp_path / "pairs.yaml", LANGS, PairsConfig())
     for t in LANGS:

@@ -40,7 +40,17 @@ def fetch(mirror: Mirror, out_dir, **cfg):
     settings = {"text_chars": 40_000, "reference_streams": 4, "margin": 0.1} | cfg
     out = out_dir / "qaawiki.xml.bz2"
     cfg = StreamsConfig(**settings)
-    return fetch_streams(out, "qaa", DATE, mirror.url, cfg, "sha1", 5, 2, backoff=0.01)
+    return fetch_streams(
+        out,
+        "qaa",
+        DATE,
+        mirror=mirror.url,
+        cfg=cfg,
+        algo="sha1",
+        timeout=5,
+        retries=2,
+        backoff=0.01,
+    )
 
 
 @pytest.fixture
@@ -106,7 +116,14 @@ def test_given_the_same_start_the_sample_equals_the_whole_dumps(tmp_path, dump):
     outs = {}
     for name, text, pages in (("whole", whole_text, from_start), ("part", part_text, part)):
         train, test = tmp_path / f"{name}.train", tmp_path / f"{name}.test"
-        write_sample(language_sentences(text, 10, pages), train, test, 30_000, 6_000, None)
+        write_sample(
+            language_sentences(text, 10, pages),
+            train,
+            test,
+            chars=30_000,
+            test_chars=6_000,
+            rng=None,
+        )
         outs[name] = (train.read_text(), test.read_text())
     assert outs["whole"] == outs["part"] and len(outs["part"][0]) >= 30_000
 
@@ -207,7 +224,16 @@ def test_a_wrong_date_or_unknown_wiki_is_one_line_naming_the_url(tmp_path, dump,
         serve(m, dump)
         cfg = StreamsConfig(text_chars=1000)
         with pytest.raises(DumpError) as err:
-            fetch_streams(tmp_path / "x.xml.bz2", wiki, date, m.url, cfg, "sha1", 5, 0)
+            fetch_streams(
+                tmp_path / "x.xml.bz2",
+                wiki,
+                date,
+                mirror=m.url,
+                cfg=cfg,
+                algo="sha1",
+                timeout=5,
+                retries=0,
+            )
     message = str(err.value)
     assert "\n" not in message and "404" in message and f"{m.url}/{wiki}wiki/{date}/" in message
 
@@ -257,7 +283,7 @@ def test_dump_extract_sample_tokenizer_stats_stages_on_a_streams_snapshot(tmp_pa
                 "streams": {"text_chars": 16_000, "reference_streams": 6, "reference_run": 2},
             },
             extract={"expand_templates": False},
-            tracking={"enabled": False},
+            runtime={"tracking": {"enabled": False}},
         )
         (repo / "params.yaml").write_text(yaml.safe_dump(params))
         for stage in ("dump", "extract", "sample", "tokenizer", "stats"):

@@ -1,15 +1,23 @@
-"""MLflow tracking through the worker process: what a stage logs is what MLflow holds."""
+"""MLflow tracking in the stage's own process: what a stage logs is what MLflow holds,
+and a run always ends with the status of its stage."""
 
-import io
-import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from mlflow import MlflowClient
 
-from bloodbank.core.config import TrackingConfig
+from bloodbank.core.config import Params
 from bloodbank.tracking.runs import TrackingError, child_run, stage_run
+from bloodbank.tracking.store import EXPERIMENT_KIND
+
+
+def params(enabled: bool = True, seed: int = 0) -> Params:
+    tracking = {"experiment": "t", "enabled": enabled}
+    return Params.model_validate({"seed": seed, "runtime": {"tracking": tracking}})
 
 
 @pytest.fixture
@@ -26,12 +34,12 @@ def runs(uri: str, experiment: str = "t") -> dict:
     return {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
 
 
-@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
+@pytest.mark.slow  # a few seconds: kept out of the default run
 def test_stage_run_logs_params_tags_curves_dicts_and_children(store, tmp_path):
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "a.txt").write_text("hello")
-    cfg = TrackingConfig(experiment="t", enabled=True)
-    with stage_run("pair", cfg, 3, {"train": {"lr": 0.1}}, {"pair": "qaa-qab"}) as run:
+    logged = {"train": {"lr": 0.1}}
+    with stage_run("pair", params(seed=3), logged=logged, tags={"pair": "qaa-qab"}) as run:
         for step in (1, 2, 3):
             run.log_metrics({"loss": 1.0 / step, "nested": {"x": 2.0}, "skip": "text"}, step)
         run.log_dict({"sets": ["qaa"]}, "sets.json")
@@ -52,73 +60,77 @@ def test_stage_run_logs_params_tags_curves_dicts_and_children(store, tmp_path):
     assert {"sets.json", "report"} <= artifacts
 
 
-@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
-def test_a_failing_stage_marks_its_run_failed_and_keeps_its_error(store):
-    cfg = TrackingConfig(experiment="t", enabled=True)
-    with pytest.raises(ZeroDivisionError), stage_run("mono", cfg, 0, {}, {"language": "qaa"}):
+def test_a_run_ends_failed_or_killed_with_its_stage(store):
+    with pytest.raises(ZeroDivisionError), stage_run("mono", params(), tags={"language": "qaa"}):
         1 / 0  # noqa: B018
-    assert runs(store)["mono@qaa"].info.status == "FAILED"
+    with pytest.raises(KeyboardInterrupt), stage_run("mono", params(), tags={"language": "qab"}):
+        raise KeyboardInterrupt
+    found = runs(store)
+    assert found["mono@qaa"].info.status == "FAILED"
+    assert found["mono@qab"].info.status == "KILLED"
 
 
-@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
-def test_input_ending_without_end_closes_the_run_as_killed(store, tmp_path):
-    start = {
-        "op": "start",
-        "uri": store,
-        "experiment": "t",
-        "artifacts": (tmp_path / "art").as_uri(),
-        "lock": str(tmp_path / "lock"),
-        "run_name": "killed",
-        "tags": {},
-        "params": {},
-    }
-    subprocess.run(
-        [sys.executable, "-m", "bloodbank.tracking.worker"],
-        check=True,
-        input=json.dumps(start) + "\n",
-        text=True,
+def test_the_experiment_opens_on_its_runs_table(store):
+    """MLflow 3's UI opens an experiment on the view its kind names: the runs, here."""
+    with stage_run("dump", params()):
+        pass
+    exp = MlflowClient(store).get_experiment_by_name("t")
+    assert {k: exp.tags.get(k) for k in EXPERIMENT_KIND} == EXPERIMENT_KIND
+
+
+STAGE = """
+import sys, time
+from bloodbank.core.config import Params
+from bloodbank.core.stagekit import run_main
+from bloodbank.tracking.runs import stage_run
+
+def main(argv):
+    p = Params.model_validate({"runtime": {"tracking": {"experiment": "t"}}})
+    with stage_run("mono", p, tags={"language": "qaa"}):
+        print("started", flush=True)
+        time.sleep(60)
+
+run_main(main)
+"""
+
+
+@pytest.mark.slow  # a stage process: a few seconds
+def test_a_terminated_stage_ends_its_run_as_killed(store, tmp_path):
+    """DVC and `lbb repro` stop a stage with SIGTERM (or Ctrl-C's SIGINT)."""
+    script = tmp_path / "stage.py"
+    script.write_text(textwrap.dedent(STAGE))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
     )
-    assert runs(store)["killed"].info.status == "KILLED"
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    assert runs(store)["mono@qaa"].info.status == "KILLED"
 
 
 def test_a_broken_store_fails_the_stage_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://x")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
-    cfg = TrackingConfig(experiment="t", enabled=True)
     with (
-        pytest.raises(TrackingError, match="MLflow tracking failed"),
-        stage_run("dump", cfg, 0, {}, {}) as run,
+        pytest.raises(TrackingError, match="MLflow tracking failed") as err,
+        stage_run("dump", params()) as run,
     ):
         run.log_metrics({"a": 1.0})
+    assert "\n" not in str(err.value)
 
 
-def test_disabled_tracking_starts_no_worker(monkeypatch):
-    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("worker started"))
-    with stage_run("dump", TrackingConfig(experiment="t", enabled=False), 0, {}, {}) as run:
-        run.log_metrics({"a": 1.0})
-        run.log_dict({}, "x.json")
-
-
-def test_worker_applies_operations_in_order(store, tmp_path):
-    from bloodbank.tracking.worker import Writer, serve
-
-    ops = [
-        {
-            "op": "start",
-            "uri": store,
-            "experiment": "t",
-            "artifacts": (tmp_path / "art").as_uri(),
-            "lock": str(tmp_path / "lock"),
-            "run_name": "direct",
-            "tags": {"k": "v"},
-            "params": {"p": "1"},
-        },
-        {"op": "metrics", "metrics": {"m": 2.5}, "step": 4},
-        {"op": "end", "status": "FINISHED"},
-    ]
-    serve(io.StringIO("".join(json.dumps(op) + "\n" for op in ops)))
-    run = runs(store)["direct"]
-    assert run.info.status == "FINISHED" and run.data.metrics == {"m": 2.5}
-    assert run.data.tags["k"] == "v" and run.data.params == {"p": "1"}
-    with pytest.raises(ValueError, match="unknown tracking operation 'nope'"):
-        Writer().apply({"op": "nope"})
+def test_disabled_tracking_never_imports_mlflow():
+    code = (
+        "import sys\n"
+        "from bloodbank.core.config import Params\n"
+        "from bloodbank.tracking.runs import child_run, stage_run\n"
+        "p = Params.model_validate({'runtime': {'tracking': {'enabled': False}}})\n"
+        "with stage_run('dump', p, logged={'a': 1}) as run:\n"
+        "    run.log_metrics({'a': 1.0}); run.log_dict({}, 'x.json')\n"
+        "    with child_run(run, 'c', {}, {}) as c: c.log_metrics({'b': 2.0})\n"
+        "assert 'mlflow' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

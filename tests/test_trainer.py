@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForMaskedLM
 
-from bloodbank.core.config import ModelConfig, TrainConfig
+from bloodbank.core.config import ModelConfig, RuntimeConfig, TrainConfig
 from bloodbank.data.token_ids import TokenizedSplit
 from bloodbank.mlm.batching import SpecialIds
 from bloodbank.mlm.evaluation import evaluate, fixed_masks
@@ -19,9 +19,20 @@ VOCAB = 200
 MODEL = ModelConfig(
     hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_position_embeddings=64
 )
-TRAIN = TrainConfig(
-    batch_size=4, epochs=2, lr=1e-3, threads=1, checkpoint_every=10, log_every=5, max_length=32
-)
+TRAIN = TrainConfig(batch_size=4, epochs=2, lr=1e-3, threads=1, max_length=32)
+RUNTIME = RuntimeConfig(checkpoint_every=10, log_every=5)
+
+
+def toy_run(seed: int, resume_dir: Path, runtime: RuntimeConfig = RUNTIME) -> dict:
+    """train_mlm's keyword arguments for the toy language."""
+    return {
+        "ids": IDS,
+        "vocab_size": VOCAB,
+        "seed": seed,
+        "key": "toy",
+        "resume_dir": resume_dir,
+        "runtime": runtime,
+    }
 
 
 def toy_split(n: int = 60) -> TokenizedSplit:
@@ -35,9 +46,15 @@ def toy_split(n: int = 60) -> TokenizedSplit:
     return TokenizedSplit(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
 
-def train(tmp: Path, seed: int = 0, log=lambda m, s: None, cfg: TrainConfig = TRAIN):
+def train(
+    tmp: Path,
+    seed: int = 0,
+    log=lambda m, s: None,
+    cfg: TrainConfig = TRAIN,
+    runtime: RuntimeConfig = RUNTIME,
+):
     model = build_model(MODEL, VOCAB, 0, seed)
-    result = train_mlm(model, toy_split(), cfg, IDS, VOCAB, seed, "toy", tmp / "resume", log)
+    result = train_mlm(model, toy_split(), cfg, **toy_run(seed, tmp / "resume", runtime), log=log)
     return model, result
 
 
@@ -101,17 +118,18 @@ def test_a_resume_state_from_another_starting_model_is_ignored(tmp_path, other_s
         train(tmp_path, log=crash)
     model = other_start()
     fresh = weights(other_start())
-    result = train_mlm(model, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "resume")
+    result = train_mlm(model, toy_split(), TRAIN, **toy_run(0, tmp_path / "resume"))
     assert result.resumed_from_step == 0
     reference = other_start()
-    train_mlm(reference, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "ref")
+    train_mlm(reference, toy_split(), TRAIN, **toy_run(0, tmp_path / "ref"))
     assert same(weights(model), weights(reference)) and not same(weights(model), fresh)
 
 
 def test_training_learns_and_logs(tmp_path):
     logged = []
-    cfg = TRAIN.model_copy(update={"epochs": 10, "lr": 3e-3, "log_every": 25})
-    _, result = train(tmp_path, log=lambda m, s: logged.append((s, m)), cfg=cfg)
+    cfg = TRAIN.model_copy(update={"epochs": 10, "lr": 3e-3})
+    runtime = RUNTIME.model_copy(update={"log_every": 25})
+    _, result = train(tmp_path, log=lambda m, s: logged.append((s, m)), cfg=cfg, runtime=runtime)
     assert [s for s, _ in logged] == [25, 50, 75, 100, 125, 150]
     assert {"loss", "learning_rate", "tokens_per_second"} <= set(logged[0][1])
     assert logged[-1][1]["learning_rate"] == 0.0  # linear decay to zero, no warm-up
@@ -127,8 +145,10 @@ def test_saved_checkpoint_reloads_identically_and_scores_the_same(tmp_path):
     split = toy_split(30)
 
     def score(m):
-        batches = fixed_masks(split, 32, IDS, VOCAB, 8, seed=0, language="toy")
-        return evaluate(m, batches, len(split), torch.device("cpu"), 100, seed=0)
+        batches = fixed_masks(
+            split, 32, IDS, vocab_size=VOCAB, batch_size=8, seed=0, language="toy"
+        )
+        return evaluate(m, batches, len(split), device=torch.device("cpu"), bootstrap=100, seed=0)
 
     a, b = score(model), score(loaded)
     assert a == b and a.masked_tokens > 0 and 0 < a.mrr <= 1
@@ -154,14 +174,18 @@ def test_probe_sees_the_curve_and_leaves_training_as_it_is(tmp_path):
 
     def probe(step: int) -> None:
         training = model.training  # as the trainer hands it over
-        batches = fixed_masks(test, 32, IDS, VOCAB, 8, 0, "toy")
+        batches = fixed_masks(test, 32, IDS, vocab_size=VOCAB, batch_size=8, seed=0, language="toy")
         seen.append(
-            (step, evaluate(model, batches, len(test), torch.device("cpu"), 0, 0).mrr, training)
+            (
+                step,
+                evaluate(
+                    model, batches, len(test), device=torch.device("cpu"), bootstrap=0, seed=0
+                ).mrr,
+                training,
+            )
         )
 
-    train_mlm(
-        model, toy_split(), TRAIN, IDS, VOCAB, 0, "toy", tmp_path / "r", probe=({10, 30}, probe)
-    )
+    train_mlm(model, toy_split(), TRAIN, **toy_run(0, tmp_path / "r"), probe=({10, 30}, probe))
     assert [s for s, _, _ in seen] == [10, 30]
     assert not any(training for _, _, training in seen)  # scored in eval mode
     assert same(weights(plain), weights(model))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodbank.core.config import PairRecipe
 from bloodbank.data.synthetic.grammar import Grammar
 from bloodbank.data.synthetic.truth import (
     is_planted,
@@ -142,8 +143,9 @@ def test_a_brief_pair_recipe_has_no_compute_matched_bar_but_keeps_the_order_test
     """Adapted briefly, even a close relative stays far below the target's own model:
     the bar is dropped (and the report says so), while an unrelated source that wins
     still fails the check."""
-    assert recovery_slack(None, None) == 10.0
-    assert recovery_slack(0.5, None) is None and recovery_slack(None, 1e-4) is None
+    assert recovery_slack(PairRecipe()) == 10.0
+    assert recovery_slack(PairRecipe(epochs=0.5)) is None
+    assert recovery_slack(PairRecipe(lr=1e-4)) is None
     matched = {k: v - 40 for k, v in GOOD.items()}
     assert recovery_failures(_table(GOOD, matched), slack=None) == []
     flipped = {**GOOD, ("qae", "qab"): 25.0}

@@ -4,7 +4,6 @@ otherwise run exactly as DVC runs a command (arguments, folder, environment, exi
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -96,29 +95,3 @@ def test_other_commands_and_cold_stages_run_in_a_shell(script, tmp_path):
     assert (code, out) == (4, "from-the-stage\n")
     code, out = stage("python -P stages/probe.py 5", tmp_path, tmp_path / "e.log", warm=False)
     assert code == 5 and "torch False" in out  # a fresh interpreter
-
-
-@pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
-def test_a_warm_stages_mlflow_worker_is_forked_and_writes_the_run(tmp_path):
-    """In a warm stage MLflow is imported; its worker is a fork, and the run is whole."""
-    code = textwrap.dedent(f"""\
-        import mlflow
-        from bloodbank.core.config import TrackingConfig
-        from bloodbank.tracking import runs
-        runs.fork_workers()
-        cfg = TrackingConfig(experiment="t", enabled=True)
-        with runs.stage_run("mono", cfg, 0, {{"a": 1}}, {{"language": "qaa"}}) as run:
-            assert type(run._worker).__name__ == "_ForkedWorker"
-            run.log_metrics({{"loss": 0.5}}, 1)
-        client = mlflow.MlflowClient("sqlite:///{tmp_path}/mlflow.db")
-        exp = client.get_experiment_by_name("t")
-        (found,) = client.search_runs([exp.experiment_id])
-        assert found.info.status == "FINISHED" and found.data.metrics == {{"loss": 0.5}}
-        print("ok")
-    """)
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["DVC_ROOT"] = str(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stderr

@@ -86,10 +86,16 @@ class DumpConfig(Section):
         "https://dumps.wikimedia.org",
         description="with source=wikimedia: base URL of a dump mirror",
     )
-    checksum: Literal["sha1", "md5"] = "sha1"
+    checksum: Literal["sha1", "md5"] = Field(
+        "sha1",
+        description="the checksum list the dump is verified against, "
+        "<wiki>wiki-<date>-<checksum>sums.txt",
+    )
     timeout: float = Field(60.0, gt=0, description="seconds without data before a retry")
     retries: int = Field(5, ge=0, description="reconnections that resume a broken download")
-    streams: StreamsConfig = StreamsConfig()
+    streams: StreamsConfig = Field(
+        StreamsConfig(), description="with source wikimedia-streams: which streams to fetch"
+    )
 
     @model_validator(mode="after")
     def _date_shape(self) -> DumpConfig:
@@ -106,7 +112,6 @@ class SyntheticConfig(Section):
 
 class ExtractConfig(Section):
     expand_templates: bool = Field(True, description="wikiextractor's template expansion")
-    processes: int = Field(1, ge=1, description="wikiextractor worker processes")
 
 
 class SampleConfig(Section):
@@ -115,8 +120,12 @@ class SampleConfig(Section):
         description="seed of the sampled start; the data snapshot's own "
         "seed, so that changing the model seed reuses samples and tokenizer",
     )
-    chars_per_language: int = Field(10_000_000, gt=0)
-    test_chars: int = Field(1_000_000, gt=0, description="held-out characters for MRR")
+    chars_per_language: int = Field(
+        100_000, gt=0, description="training characters sampled per language (paper: 1e7)"
+    )
+    test_chars: int = Field(
+        20_000, gt=0, description="held-out characters for MRR, after the sample (paper: 1e6)"
+    )
     min_sentence_chars: int = Field(10, ge=1, description="shorter sentences are dropped")
     allow_short: bool = Field(False, description="accept languages with too little text")
 
@@ -128,23 +137,24 @@ class StatsConfig(Section):
 
 
 class TokenizerConfig(Section):
-    vocab_size: int = Field(100_000, gt=10)
-    min_frequency: int = Field(3, ge=1)
-    limit_alphabet: int = Field(5_000, gt=0)
-    lowercase: bool = False
+    vocab_size: int = Field(8_000, gt=10, description="WordPiece vocabulary (paper: 100,000)")
+    min_frequency: int = Field(3, ge=1, description="a merge must occur this often")
+    limit_alphabet: int = Field(5_000, gt=0, description="initial characters kept, most frequent")
+    lowercase: bool = Field(False, description="lowercase before tokenizing")
     strip_accents: bool = Field(False, description="True would strip Indic vowel signs")
-    max_input_chars_per_word: int = Field(100, gt=0)
+    max_input_chars_per_word: int = Field(100, gt=0, description="longer words become [UNK]")
 
 
 class ModelConfig(Section):
-    """The BERT recipe of the study (section 4.1): 4 layers, 4 heads, hidden 512."""
+    """The BERT masked LM; small by default so that a CPU runs the pipeline in minutes.
+    The study's (section 4.1) is configs/paper.yaml's: 4 layers, 4 heads, hidden 512."""
 
-    hidden_size: int = Field(512, gt=0)
-    num_layers: int = Field(4, gt=0)
-    num_heads: int = Field(4, gt=0)
-    intermediate_size: int = Field(2048, gt=0)
-    max_position_embeddings: int = Field(512, gt=0)
-    dropout: float = Field(0.1, ge=0, lt=1)
+    hidden_size: int = Field(128, gt=0, description="width of every layer (paper: 512)")
+    num_layers: int = Field(2, gt=0, description="transformer layers (paper: 4)")
+    num_heads: int = Field(2, gt=0, description="attention heads (paper: 4)")
+    intermediate_size: int = Field(512, gt=0, description="feed-forward width (paper: 2048)")
+    max_position_embeddings: int = Field(128, gt=0, description="positions (paper: 512)")
+    dropout: float = Field(0.1, ge=0, lt=1, description="hidden and attention dropout")
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelConfig:
@@ -156,58 +166,30 @@ class ModelConfig(Section):
         return self
 
 
-# TrainConfig's keys that set a pair training apart from the mono recipe (for_pairs)
-PAIR_KEYS = frozenset({"pair_epochs", "pair_lr"})
-
-
 class TrainConfig(Section):
-    """Masked-LM training; optimiser defaults are transformers.Trainer's (AdamW, linear decay)."""
+    """The masked-LM recipe of every training (mono, pair, pretrain): every key changes
+    the trained weights, so the stages declare this section whole. Optimiser defaults
+    are transformers.Trainer's (AdamW, linear decay)."""
 
     max_length: int = Field(128, gt=2, description="sentences are truncated to this many tokens")
-    batch_size: int = Field(8, gt=0)
-    epochs: float = Field(4, gt=0, le=100_000)
+    batch_size: int = Field(32, gt=0, description="sentences per optimiser step (paper: 8)")
+    epochs: float = Field(2, gt=0, le=100_000, description="passes over the sample (paper: 4)")
     max_steps: int | None = Field(None, gt=0, description="debug cap on optimiser steps")
-    lr: float = Field(5e-5, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(0, ge=0)
-    adam_epsilon: float = Field(1e-8, gt=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    lr: float = Field(1e-3, gt=0, description="peak learning rate (paper: 5e-5)")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW's decoupled weight decay")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up before the linear decay")
+    adam_epsilon: float = Field(1e-8, gt=0, description="AdamW's epsilon")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping norm")
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="share of tokens masked")
     mask_token_fraction: float = Field(0.8, ge=0, le=1, description="of masked: [MASK]")
     random_token_fraction: float = Field(0.1, ge=0, le=1, description="of masked: random")
     threads: int = Field(2, ge=1, description="CPU threads; results depend on it, so pinned")
-    checkpoint_every: int = Field(200, gt=0, description="steps between resumable checkpoints")
-    log_every: int = Field(20, gt=0, description="steps between logged loss points")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32",
         description="fp32 (default) computes the same on every machine; bf16 "
         "autocasts training (evaluation stays fp32) and is faster on hardware with native "
         "bf16; auto = bf16 where the hardware has it, so results depend on the machine",
     )
-
-    pair_epochs: float | None = Field(
-        None,
-        gt=0,
-        le=100_000,
-        description="epochs of each pair training on its target (None: `epochs`); fewer "
-        "measure how quickly a source's model adapts to the target, a short adaptation "
-        "whose F(t→t) is near 0 (README, 'Adapting briefly')",
-    )
-    pair_lr: float | None = Field(
-        None, gt=0, description="peak learning rate of each pair training (None: `lr`)"
-    )
-
-    def for_pairs(self) -> TrainConfig:
-        """The recipe of a pair training: this one, with ``pair_epochs`` and ``pair_lr``
-        in place of ``epochs`` and ``lr`` where they are set."""
-        return self.model_copy(
-            update={
-                "epochs": self.epochs if self.pair_epochs is None else self.pair_epochs,
-                "lr": self.lr if self.pair_lr is None else self.pair_lr,
-            }
-            | dict.fromkeys(PAIR_KEYS)
-        )
 
     @model_validator(mode="after")
     def _fractions(self) -> TrainConfig:
@@ -216,6 +198,29 @@ class TrainConfig(Section):
                 "train.mask_token_fraction + train.random_token_fraction must not exceed 1"
             )
         return self
+
+
+class PairRecipe(Section):
+    """What sets a pair training apart from ``train``: unset, a pair trains s's model on
+    t with the mono recipe. Fewer epochs at a lower rate measure how quickly s's model
+    adapts to t, a short adaptation whose F(t→t) is near 0 (docs: synthetic worlds)."""
+
+    epochs: float | None = Field(
+        None, gt=0, le=100_000, description="epochs of each pair training (null: train.epochs)"
+    )
+    lr: float | None = Field(
+        None, gt=0, description="peak learning rate of each pair training (null: train.lr)"
+    )
+
+    @property
+    def own(self) -> bool:
+        """Whether pairs train with a recipe of their own."""
+        return self.epochs is not None or self.lr is not None
+
+    def apply(self, train: TrainConfig) -> TrainConfig:
+        """The recipe a pair trains with: ``train``, with these keys where they are set."""
+        update = {k: v for k, v in self.model_dump().items() if v is not None}
+        return train.model_copy(update=update)
 
 
 class EvalConfig(Section):
@@ -229,7 +234,7 @@ class EvalConfig(Section):
         "that two seeds differ in training only and are scored on the very same inputs",
     )
     passes: int = Field(
-        1,
+        4,
         ge=1,
         description="independent mask draws of the test set, averaged: each pass scores "
         "another 15% of its tokens, cutting the evaluation's sampling error (pass 0 is the "
@@ -254,7 +259,7 @@ class GraphConfig(Section):
         description="borders of the negative, "
         "neutral, positive and very positive transfer bins (F in %)",
     )
-    resamples: int = Field(9999, gt=0, description="Monte Carlo tables for Fisher's test")
+    resamples: int = Field(9999, gt=0, description="Monte Carlo tables for Fisher's exact test")
 
     @model_validator(mode="after")
     def _three_increasing(self) -> GraphConfig:
@@ -325,20 +330,20 @@ class SetSizes(Section):
 class ExplicitSets(Section):
     """Sets given by hand; each one given replaces the computed one."""
 
-    most: list[LangCode] | None = None
-    least: list[LangCode] | None = None
-    random: list[LangCode] | None = None
-    most_recipient: list[LangCode] | None = None
-    least_recipient: list[LangCode] | None = None
+    most: list[LangCode] | None = Field(None, description="the Most donor set")
+    least: list[LangCode] | None = Field(None, description="the Least donor set")
+    random: list[LangCode] | None = Field(None, description="the Random donor set")
+    most_recipient: list[LangCode] | None = Field(None, description="Rh, the test languages")
+    least_recipient: list[LangCode] | None = Field(None, description="Rl, the test languages")
 
 
 class FinetuneConfig(Section):
-    """Token classification, XTREME's recipe by default in configs/paper.yaml."""
+    """Token classification; configs/paper.yaml has XTREME's recipe."""
 
-    epochs: int = Field(6, gt=0)
-    batch_size: int = Field(8, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: int = Field(4, gt=0, description="passes over the task's train split (paper: 10)")
+    batch_size: int = Field(8, gt=0, description="sentences per step (paper: 32)")
+    lr: float = Field(1e-3, gt=0, description="peak learning rate (paper: 2e-5)")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW's decoupled weight decay")
     max_length: int = Field(128, ge=8, description="word pieces per sentence, with specials")
     seeds: int = Field(
         2,
@@ -348,20 +353,22 @@ class FinetuneConfig(Section):
 
 
 class DownstreamConfig(Section):
-    sizes: SetSizes = SetSizes()
+    sizes: SetSizes = Field(SetSizes(), description="how many languages each set holds")
     diversity: Literal["none", "family", "script", "family_and_script"] = Field(
         "family_and_script", description="no two donors of a set may share this"
     )
     select_seed: int = Field(0, description="seed of the Random donor set")
     preset: Literal["none", "paper"] = Field("none", description="paper = Table 2's sets")
-    explicit: ExplicitSets = ExplicitSets()
+    explicit: ExplicitSets = Field(
+        ExplicitSets(), description="sets given by hand, e.g. {most: [ja, te, fi, ru]}"
+    )
     total_chars: int = Field(
         240_000,
         gt=0,
         description="pretraining characters per "
         "configuration, spread evenly over its languages (paper: 1e8)",
     )
-    tasks: list[Literal["pos", "ner"]] = ["pos", "ner"]
+    tasks: list[Literal["pos", "ner"]] = Field(["pos", "ner"], description="tasks finetuned")
     source: Literal["synthetic", "local", "ud"] = Field(
         "synthetic",
         description="downstream data: generated, files in XTREME's layout, or "
@@ -375,16 +382,37 @@ class DownstreamConfig(Section):
         description="train sentences kept per language (paper: pos 1000, ner 5000)",
     )
     eval_sentences: int = Field(150, gt=0, description="dev and test sentences per language")
-    finetune: FinetuneConfig = FinetuneConfig()
+    finetune: FinetuneConfig = Field(FinetuneConfig(), description="the finetuning recipe")
 
 
 class TrackingConfig(Section):
-    experiment: str = "bloodbank"
-    enabled: bool = True
+    experiment: str = Field("bloodbank", description="MLflow experiment of every stage run")
+    enabled: bool = Field(True, description="log each stage run to MLflow")
+
+
+class RuntimeConfig(Section):
+    """How the pipeline runs, not what it computes: no stage declares this section, so
+    editing it reruns nothing. The device used is recorded in each model's metrics."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where models train: auto = cuda when present, else cpu"
+    )
+    log_every: int = Field(20, gt=0, description="steps between logged loss points")
+    checkpoint_every: int = Field(50, gt=0, description="steps between resumable checkpoints")
+    extract_processes: int = Field(1, ge=1, description="wikiextractor worker processes")
+    tracking: TrackingConfig = Field(TrackingConfig(), description="MLflow")
 
 
 class Params(Section):
-    seed: int = Field(0, description="seed every stochastic modelling step derives from")
+    """params.yaml: the embedded default's values are the defaults below; a configuration
+    in configs/ is an overlay of what it changes (``lbb config --use NAME``)."""
+
+    seed: int = Field(
+        0,
+        description="seed of every stochastic training step (initialisation, masking, "
+        "batches, dropout): `dvc exp run -S seed=2` gives another, equally reproducible run "
+        "that reuses the data and the tokenizer (sample.seed)",
+    )
     replicates: int = Field(
         1,
         ge=1,
@@ -392,23 +420,39 @@ class Params(Section):
         "(replicate 0 uses `seed` itself): F is read from their mean MRR",
     )
     languages: list[LangCode] = Field(
-        min_length=1, description="every language dumped, sampled and fed to the tokenizer"
+        ["qaa", "qab", "qac", "qad", "qae", "qag"],
+        min_length=1,
+        description="every language dumped, sampled and fed to the tokenizer",
     )
-    studied: list[LangCode] = Field(min_length=1, description="the languages models are trained on")
-    dump: DumpConfig = DumpConfig()
-    synthetic: SyntheticConfig = SyntheticConfig()
-    extract: ExtractConfig = ExtractConfig()
-    sample: SampleConfig = SampleConfig()
-    stats: StatsConfig = StatsConfig()
-    tokenizer: TokenizerConfig = TokenizerConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-    pairs: PairsConfig = PairsConfig()
-    estimate: EstimateConfig = EstimateConfig()
-    graph: GraphConfig = GraphConfig()
-    downstream: DownstreamConfig = DownstreamConfig()
-    tracking: TrackingConfig = TrackingConfig()
+    studied: list[LangCode] = Field(
+        ["qaa", "qab", "qac", "qad"],
+        min_length=1,
+        description="the languages models are trained on (the study's 22)",
+    )
+    dump: DumpConfig = Field(DumpConfig(), description="where the Wikipedia dumps come from")
+    synthetic: SyntheticConfig = Field(SyntheticConfig(), description="the synthetic world")
+    extract: ExtractConfig = Field(ExtractConfig(), description="plain text from the dumps")
+    sample: SampleConfig = Field(SampleConfig(), description="the balanced sample")
+    stats: StatsConfig = Field(StatsConfig(), description="sample statistics")
+    tokenizer: TokenizerConfig = Field(TokenizerConfig(), description="the shared WordPiece")
+    model: ModelConfig = Field(ModelConfig(), description="the BERT masked LM")
+    train: TrainConfig = Field(TrainConfig(), description="the training recipe")
+    pair_recipe: PairRecipe = Field(
+        PairRecipe(), description="a pair training's own epochs and rate (null: train's)"
+    )
+    eval: EvalConfig = Field(EvalConfig(), description="scoring a model by MRR")
+    pairs: PairsConfig = Field(
+        PairsConfig(),
+        description="which ordered pairs get a pair training; `lbb pairs` writes pairs.yaml",
+    )
+    estimate: EstimateConfig = Field(
+        EstimateConfig(), description="completing F where pairs were not trained"
+    )
+    graph: GraphConfig = Field(GraphConfig(), description="the blood bank read from F")
+    downstream: DownstreamConfig = Field(
+        DownstreamConfig(), description="zero-shot POS and NER (the study's section 6)"
+    )
+    runtime: RuntimeConfig = Field(RuntimeConfig(), description="settings that rerun nothing")
 
     @model_validator(mode="after")
     def _languages_consistent(self) -> Params:

@@ -1,15 +1,24 @@
-"""Keep a stage's writes inside the repository and its network silent.
+"""The environment every stage runs in: silent network, local caches, pinned CPU kernels.
 
 Libraries write caches into the home folder and some phone home: MLflow's telemetry
 looks up its host on import, matplotlib builds a font cache in ``~/.cache``. A stage
 must make no network call but the dump, UD or mirror URLs it is configured with, and
-write nothing outside the repository but documented caches. Called before a stage or an
-``lbb`` command does anything; values the user set are kept.
+write nothing outside the repository but documented caches.
+
+On x86-64, PyTorch, oneDNN and MKL pick their kernels by the CPU's instruction set, and
+AVX-512 kernels round differently from AVX2 ones: the same commit would give other
+last digits on another machine. So every stage runs the AVX2 kernels, which every
+x86-64 CPU of the last decade has; ``LBB_CPU_KERNELS=native`` opts out, for speed on
+AVX-512 machines (results then differ in the last digits from the committed ones).
+
+Called before a stage or an ``lbb`` command imports anything heavy (the caps are read
+when the libraries load); values the user set are kept.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 CACHE = Path(".cache")  # the repository's own cache folder (git-ignored)
@@ -24,6 +33,27 @@ SILENT = {
 }
 
 
+# The same kernels on every x86-64 CPU (the first is read by ATen, the others by oneDNN
+# and MKL, when each first runs).
+AVX2_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
+KERNELS_SETTING = "LBB_CPU_KERNELS"  # avx2 (default) | native
+
+
+def kernel_variables() -> dict[str, str]:
+    """The caps that pin CPU kernels to AVX2, unless ``LBB_CPU_KERNELS=native`` or the CPU
+    is not x86-64 (an ARM CPU has its own kernels: same rankings, not the same bytes)."""
+    choice = os.environ.get(KERNELS_SETTING, "avx2").lower()
+    if choice not in ("avx2", "native"):
+        raise ValueError(f"{KERNELS_SETTING} must be avx2 or native, not {choice!r}")
+    if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}
+    return dict(AVX2_KERNELS)
+
+
 def offline_variables(root: Path | None = None) -> dict[str, str]:
     """The variables above; inside a DVC repository (a stage always runs in one), also
     the caches pointed into its ``.cache``. Elsewhere (``lbb graph`` on a matrix in any
@@ -35,7 +65,7 @@ def offline_variables(root: Path | None = None) -> dict[str, str]:
             "MPLCONFIGDIR": str(root / CACHE / "matplotlib"),
             "HF_HOME": str(root / CACHE / "huggingface"),
         }
-    return {**SILENT, **caches}
+    return {**SILENT, **caches, **kernel_variables()}
 
 
 def offline_environment(root: Path | None = None) -> None:

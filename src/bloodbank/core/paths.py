@@ -76,14 +76,18 @@ def resume(stage: str, name: str) -> Path:
     return RESUME / f"{stage}-{name}"
 
 
+LOGS = Path("logs")  # untracked by git and DVC: what differs from run to run
+
+
 def timings(stage: str, name: str) -> Path:
-    """Seconds and throughput of one training stage: a file no other stage reads, so a
-    rerun that only changes the timings invalidates nothing downstream."""
-    return METRICS / "timings" / stage / f"{name}.json"
+    """Seconds and throughput of one training stage: no DVC output and ignored by git, so
+    a rerun leaves the tree clean (MLflow holds them too)."""
+    return LOGS / "timings" / stage / f"{name}.json"
 
 
 SCORES = METRICS / "finetune_scores.csv"
 SCORES_MATCHED = METRICS / "finetune_scores_matched.csv"
+SCORES_BY_BASELINE = {"mono": SCORES, "matched": SCORES_MATCHED}  # graph.baseline
 MRR_MATRIX = METRICS / "mrr.csv"
 SCORES_SUMMARY = METRICS / "scores.json"
 TRUTH = METRICS / "truth.csv"  # the planted transfer truth of a synthetic world

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -23,9 +24,17 @@ class StageArgumentError(BloodbankError, ValueError):
 EXPECTED = (BloodbankError, FileNotFoundError)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
-    """Run a stage's main; expected errors exit 1 with one line, not a traceback."""
+    """Run a stage's main; expected errors exit 1 with one line, not a traceback.
+
+    SIGTERM (how DVC and Ray stop a stage) unwinds like Ctrl-C, so that the stage's
+    MLflow run ends as KILLED and no temporary output is left behind."""
     offline_environment()
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         main(argv)
     except EXPECTED as e:

@@ -116,6 +116,7 @@ def write_sample(
     sentences: Callable[[], Iterable[str]],
     train_out: Path,
     test_out: Path,
+    *,
     chars: int,
     test_chars: int,
     rng: random.Random | None,
@@ -181,10 +182,10 @@ def sample_language(
         language_sentences(text_path, cfg.min_sentence_chars, pages),
         train_out,
         test_out,
-        cfg.chars_per_language,
-        cfg.test_chars,
-        rng,
-        cfg.allow_short,
+        chars=cfg.chars_per_language,
+        test_chars=cfg.test_chars,
+        rng=rng,
+        allow_short=cfg.allow_short,
         name=f"{text_path} ({code})",
     )
 

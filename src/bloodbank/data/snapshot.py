@@ -60,11 +60,11 @@ def fetch_dump(
             out,
             lang.wiki,
             cfg.date,
-            cfg.mirror,
-            cfg.streams,
-            cfg.checksum,
-            cfg.timeout,
-            cfg.retries,
+            mirror=cfg.mirror,
+            cfg=cfg.streams,
+            algo=cfg.checksum,
+            timeout=cfg.timeout,
+            retries=cfg.retries,
         ).manifest
     try:
         info = inspect_dump(out, f"{lang.wiki}wiki")

@@ -444,6 +444,7 @@ def fetch_streams(
     out: Path,
     wiki: str,
     date: str,
+    *,
     mirror: str,
     cfg: StreamsConfig,
     algo: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bloodbank.core.config import FinetuneConfig
+from bloodbank.core.config import FinetuneConfig, RuntimeConfig
 from bloodbank.core.seeding import seed_of
 
 
@@ -18,6 +18,7 @@ def finetune_seeds(seed: int, n: int) -> list[int]:
 def finetune_configuration(
     config: str,
     task: str,
+    *,
     langs: list[str],
     model_dir: Path,
     tokenizer_dir: Path,
@@ -25,7 +26,7 @@ def finetune_configuration(
     cfg: FinetuneConfig,
     seed: int,
     threads: int,
-    device_name: str,
+    runtime: RuntimeConfig,
     parent,
 ) -> dict:
     """``split_path(lang, split)`` gives the task file of a language's train/dev/test split.
@@ -43,7 +44,7 @@ def finetune_configuration(
     torch.set_num_threads(threads)
     tok = load_tokenizer(tokenizer_dir)
     ids = special_ids(tok)
-    device = pick_device(device_name)
+    device = pick_device(runtime.device)
     data = {
         (lang, split): encode(
             tok, read_tsv(split_path(lang, split), task), task, ids, cfg.max_length
@@ -71,12 +72,12 @@ def finetune_configuration(
                     str(model_dir),
                     task,
                     data[source, "train"],
-                    data[source, "dev"],
-                    cfg,
-                    finetune_seed,
-                    ids.pad,
-                    device,
-                    run.log_metrics,
+                    dev=data[source, "dev"],
+                    cfg=cfg,
+                    seed=finetune_seed,
+                    pad=ids.pad,
+                    device=device,
+                    log=run.log_metrics,
                 )
                 row = {
                     t: task_f1(task, predict(model, data[t, "test"], ids.pad, device))

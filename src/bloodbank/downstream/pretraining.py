@@ -59,6 +59,7 @@ def configuration_corpus(
 
 def pretrain_configuration(
     config: str,
+    *,
     samples: dict[str, Path],
     test_tokens: dict[str, Path],
     total_chars: int,
@@ -82,11 +83,12 @@ def pretrain_configuration(
         model,
         corpus,
         recipe.train,
-        ids,
-        tok.get_vocab_size(),
-        recipe.seed,
-        key,
-        resume_dir,
+        ids=ids,
+        vocab_size=tok.get_vocab_size(),
+        seed=recipe.seed,
+        key=key,
+        resume_dir=resume_dir,
+        runtime=recipe.runtime,
         log=log,
         desc=key,
     )

@@ -104,6 +104,7 @@ def finetune(
     pretrained: str,
     task: str,
     train: Encoded,
+    *,
     dev: Encoded,
     cfg: FinetuneConfig,
     seed: int,

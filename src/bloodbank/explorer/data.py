@@ -11,7 +11,6 @@ import pandas as pd
 
 from bloodbank import typology
 from bloodbank.core import languages
-from bloodbank.core.config import load_params
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import read_json
 from bloodbank.graph import planted
@@ -28,6 +27,7 @@ from bloodbank.graph.matrix_io import (
 ESTIMATE = Path("metrics/estimate")  # completed matrices and the mask of measured cells
 SCORES_JSON = Path("metrics/scores.json")
 TRUTH = Path("metrics/truth.csv")  # a synthetic world's planted truth (the truth stage)
+GRAPH_JSON = Path("metrics/graph.json")  # what the graph stage recorded
 
 
 class ExplorerError(BloodbankError, ValueError):
@@ -82,18 +82,17 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
     except (MatrixError, KeyError, ValueError) as e:
         raise ExplorerError(str(e)) from None
     origin = f"pipeline outputs in {root} ({baseline} baseline)"
-    slack = pipeline_slack(root / "params.yaml")
+    slack = pipeline_slack(root / GRAPH_JSON)
     return _bank(matrix, mono, origin, truth=truth, baseline=baseline, recovery_slack=slack)
 
 
-def pipeline_slack(params_file: Path) -> float | None:
-    """The recovery check's bar under the pair recipe of ``params_file`` (the graph
-    stage's); the full-recipe bar when the file is missing or does not validate."""
+def pipeline_slack(graph_json: Path) -> float | None:
+    """The recovery check's bar the graph stage used, as metrics/graph.json records it
+    (not today's params.yaml); the full-recipe bar when the file holds none."""
     try:
-        train = load_params(params_file).train
-    except (OSError, ValueError):  # ConfigError is a ValueError
+        return read_json(graph_json)["planted_truth"]["recovery_slack"]
+    except (OSError, ValueError, KeyError, TypeError):
         return planted.RECOVERY_SLACK
-    return planted.recovery_slack(train.pair_epochs, train.pair_lr)
 
 
 def truth_comparison(bank: Bank, langs: list[str]) -> tuple[pd.DataFrame, dict] | None:

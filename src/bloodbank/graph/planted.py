@@ -18,18 +18,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from bloodbank.core.config import PairRecipe
 from bloodbank.graph.figures import save
 
 BASELINE_NAMES = {"mono": "F (study's baseline)", "matched": "F (compute-matched)"}
 RECOVERY_SLACK = 10.0  # points below plain extra training a related pair may fall
 
 
-def recovery_slack(pair_epochs: float | None, pair_lr: float | None) -> float | None:
+def recovery_slack(pair_recipe: PairRecipe) -> float | None:
     """The recovery check's compute-matched bar for a pair recipe, or None where it does
-    not apply: a pair recipe of its own (``train.pair_epochs``, ``train.pair_lr``) adapts
+    not apply: a pair recipe of its own (``pair_recipe.epochs``, ``pair_recipe.lr``) adapts
     the source's model only briefly, so even a close relative stays far below the
-    target's own model and the bar would fail every pair (README, "Adapting briefly")."""
-    return RECOVERY_SLACK if pair_epochs is None and pair_lr is None else None
+    target's own model and the bar would fail every pair (docs, "Adapting briefly")."""
+    return None if pair_recipe.own else RECOVERY_SLACK
 
 
 def read_truth(path: Path) -> pd.DataFrame | None:

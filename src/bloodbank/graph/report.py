@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from bloodbank.core.config import GraphConfig
 from bloodbank.core.io import atomic_path, write_json
-from bloodbank.graph.analysis import BIN_BORDERS, BIN_NAMES, TYPES, analyse
+from bloodbank.graph.analysis import BIN_NAMES, TYPES, analyse
 from bloodbank.graph.exports import export_all
 from bloodbank.graph.figures import draw_all
 from bloodbank.graph.matrix_io import TransferMatrix
@@ -206,15 +207,18 @@ def estimate_section(matrix: TransferMatrix, table: pd.DataFrame | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+GRAPH = GraphConfig()
+
+
 def publish(
     matrix: TransferMatrix,
     mono_mrr: dict[str, float] | None,
+    *,
     out_dir: Path,
     report_path: Path,
     metrics_path: Path,
+    graph: GraphConfig = GRAPH,
     seed: int = 0,
-    borders: tuple[float, ...] = BIN_BORDERS,
-    resamples: int = 9999,
     intervals: pd.DataFrame | None = None,
     truth: pd.DataFrame | None = None,
     scores: dict[str, pd.DataFrame] | None = None,
@@ -222,10 +226,11 @@ def publish(
 ) -> dict:
     """Analyse ``matrix`` and write metrics JSON, figures, exports and the report.
 
-    ``intervals`` is the estimate's per-language table, for a matrix partly estimated;
-    ``truth`` a synthetic world's planted truth, set beside ``scores`` (F per baseline),
-    with ``recovery_slack`` the recovery check's bar (``planted.recovery_slack``)."""
-    analysis = analyse(matrix, mono_mrr, seed, borders, resamples)
+    ``graph`` gives the bins and the Fisher test's resamples; ``intervals`` is the
+    estimate's per-language table, for a matrix partly estimated; ``truth`` a synthetic
+    world's planted truth, set beside ``scores`` (F per baseline), with
+    ``recovery_slack`` the recovery check's bar (``planted.recovery_slack``)."""
+    analysis = analyse(matrix, mono_mrr, seed, tuple(graph.bins), graph.resamples)
     if matrix.estimated().any():
         analysis["estimated_pairs"] = int(matrix.estimated().sum())
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,7 @@ def fixed_masks(
     split: TokenizedSplit,
     max_length: int,
     ids: SpecialIds,
+    *,
     vocab_size: int,
     batch_size: int,
     seed: int,
@@ -142,7 +143,7 @@ def bootstrap_ci(
 
 
 def evaluate(
-    models, batches, n_sentences: int, device: torch.device, bootstrap: int, seed: int
+    models, batches, n_sentences: int, *, device: torch.device, bootstrap: int, seed: int
 ) -> EvalResult:
     """Score a model, or the replicates of one run, on pre-masked batches (``fixed_masks``).
 

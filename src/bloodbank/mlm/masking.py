@@ -19,6 +19,7 @@ def mask_tokens(
     input_ids: torch.Tensor,
     maskable: torch.Tensor,
     gen: torch.Generator,
+    *,
     mask_id: int,
     n_special: int,
     vocab_size: int,
@@ -33,7 +34,14 @@ def mask_tokens(
     """
     chosen = (torch.rand(input_ids.shape, generator=gen) < probability) & maskable
     return replace_chosen(
-        input_ids, chosen, gen, mask_id, n_special, vocab_size, mask_fraction, random_fraction
+        input_ids,
+        chosen,
+        gen,
+        mask_id=mask_id,
+        n_special=n_special,
+        vocab_size=vocab_size,
+        mask_fraction=mask_fraction,
+        random_fraction=random_fraction,
     )
 
 
@@ -41,6 +49,7 @@ def replace_chosen(
     input_ids: torch.Tensor,
     chosen: torch.Tensor,
     gen: torch.Generator,
+    *,
     mask_id: int,
     n_special: int,
     vocab_size: int,

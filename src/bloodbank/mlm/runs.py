@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import Tokenizer
 from transformers import BertForMaskedLM
 
-from bloodbank.core.config import EvalConfig, ModelConfig, TrainConfig
+from bloodbank.core.config import EvalConfig, ModelConfig, RuntimeConfig, TrainConfig
 from bloodbank.core.io import atomic_path
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit, load_split
@@ -25,19 +25,21 @@ from bloodbank.data.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from bloodbank.mlm.batching import SpecialIds
 from bloodbank.mlm.evaluation import EvalResult, evaluate, fixed_masks
 from bloodbank.mlm.model import build_model
-from bloodbank.mlm.trainer import TrainResult, pick_device, train_mlm
+from bloodbank.mlm.trainer import RUNTIME, TrainResult, pick_device, train_mlm
 
 Log = Callable[[dict, int], None]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that decides a trained model besides its data: the params' sections."""
+    """Everything that decides a trained model besides its data: the params' sections
+    (``runtime`` says where and how it runs, which changes no result)."""
 
     train: TrainConfig
     eval: EvalConfig
     seed: int
     replicates: int = 1  # trainings per run, scored together (`replicates` in params.yaml)
+    runtime: RuntimeConfig = RUNTIME
 
 
 def replicate_seeds(seed: int, replicates: int) -> list[int]:
@@ -81,16 +83,16 @@ def masked_test(
         test,
         tr.max_length,
         special_ids(tok),
-        tok.get_vocab_size(),
-        ev.batch_size,
-        ev.mask_seed,
-        lang,
-        tr.mlm_probability,
-        tr.mask_token_fraction,
-        tr.random_token_fraction,
-        ev.max_tokens,
-        ev.passes if passes is None else passes,
-        ev.masking,
+        vocab_size=tok.get_vocab_size(),
+        batch_size=ev.batch_size,
+        seed=ev.mask_seed,
+        language=lang,
+        probability=tr.mlm_probability,
+        mask_fraction=tr.mask_token_fraction,
+        random_fraction=tr.random_token_fraction,
+        max_tokens=ev.max_tokens,
+        passes=ev.passes if passes is None else passes,
+        masking=ev.masking,
     )
 
 
@@ -101,9 +103,9 @@ def mrr_on(models, test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokeniz
         models,
         masked_test(test, lang, recipe, tok),
         len(test),
-        pick_device(recipe.train.device),
-        ev.bootstrap,
-        seed_of("bootstrap", lang, ev.mask_seed),
+        device=pick_device(recipe.runtime.device),
+        bootstrap=ev.bootstrap,
+        seed=seed_of("bootstrap", lang, ev.mask_seed),
     )
 
 
@@ -131,6 +133,7 @@ def _train_and_score(
     key: str,
     lang: str,
     start: Callable[[int, int], BertForMaskedLM],
+    *,
     tokens_dir: Path,
     tokenizer_dir: Path,
     recipe: Recipe,
@@ -154,11 +157,12 @@ def _train_and_score(
                 model,
                 split,
                 recipe.train,
-                special_ids(tok),
-                tok.get_vocab_size(),
-                seed,
-                key,
-                replicate_path(resume_dir, r),
+                ids=special_ids(tok),
+                vocab_size=tok.get_vocab_size(),
+                seed=seed,
+                key=key,
+                resume_dir=replicate_path(resume_dir, r),
+                runtime=recipe.runtime,
                 log=_replicate_log(log, r),
                 desc=key if r == 0 else f"{key} #{r}",
                 keep_final=recipe.replicates > 1,
@@ -203,6 +207,7 @@ def train_mono(
     lang: str,
     model_cfg: ModelConfig,
     recipe: Recipe,
+    *,
     tokenizer_dir: Path,
     tokens_dir: Path,
     out: Path,
@@ -218,7 +223,15 @@ def train_mono(
         return build_model(model_cfg, tok.get_vocab_size(), pad, seed_of("init", lang, seed))
 
     train, ev = _train_and_score(
-        f"mono:{lang}", lang, start, tokens_dir, tokenizer_dir, recipe, out, resume_dir, log
+        f"mono:{lang}",
+        lang,
+        start,
+        tokens_dir=tokens_dir,
+        tokenizer_dir=tokenizer_dir,
+        recipe=recipe,
+        out=out,
+        resume_dir=resume_dir,
+        log=log,
     )
     return RunOutput({**_results(train, ev, recipe), "language": lang}, _timing(train))
 
@@ -227,6 +240,7 @@ def train_pair(
     src: str,
     tgt: str,
     recipe: Recipe,
+    *,
     source_model: Path,
     tokenizer_dir: Path,
     target_tokens_dir: Path,
@@ -234,10 +248,9 @@ def train_pair(
     resume_dir: Path,
     log: Log,
 ) -> RunOutput:
-    """M_st: the mono model of ``src`` trained on ``tgt`` with the pair recipe (the mono
-    recipe unless ``train.pair_epochs`` or ``train.pair_lr`` set it apart); replicate r
-    starts from the source's replicate r."""
-    recipe = replace(recipe, train=recipe.train.for_pairs())
+    """M_st: the mono model of ``src`` trained on ``tgt`` with ``recipe`` (the stage gives
+    it the pair recipe, ``PairRecipe.apply``); replicate r starts from the source's
+    replicate r."""
 
     def start(r: int, seed: int) -> BertForMaskedLM:
         path = replicate_path(source_model, r)
@@ -252,11 +265,11 @@ def train_pair(
         f"pair:{src}-{tgt}",
         tgt,
         start,
-        target_tokens_dir,
-        tokenizer_dir,
-        recipe,
-        out,
-        resume_dir,
-        log,
+        tokens_dir=target_tokens_dir,
+        tokenizer_dir=tokenizer_dir,
+        recipe=recipe,
+        out=out,
+        resume_dir=resume_dir,
+        log=log,
     )
     return RunOutput({**_results(train, ev, recipe), "source": src, "target": tgt}, _timing(train))

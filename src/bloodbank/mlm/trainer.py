@@ -3,7 +3,7 @@
 Every source of randomness at step ``k`` (batch order, masks, dropout) is
 derived from ``(seed, run key, k)``, so a run resumed from a checkpoint takes
 exactly the steps an uninterrupted run takes and ends with the same weights.
-Resumable checkpoints are written every ``checkpoint_every`` steps to a folder
+Resumable checkpoints are written every ``runtime.checkpoint_every`` steps to a folder
 outside the stage's outputs and removed when the run completes.
 """
 
@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from bloodbank.core.config import TrainConfig
+from bloodbank.core.config import RuntimeConfig, TrainConfig
 from bloodbank.core.io import atomic_path
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit
@@ -31,6 +31,7 @@ from bloodbank.mlm.memory import large_buffers
 from bloodbank.mlm.model import masked_lm_loss
 
 CHECKPOINT = "checkpoint.pt"
+RUNTIME = RuntimeConfig()
 Probe = tuple[frozenset[int], Callable[[int], None]]
 
 
@@ -127,9 +128,8 @@ def starting_point(model) -> str:
 
 
 def _fingerprint(cfg: TrainConfig, seed: int, key: str, n_sentences: int, start: str) -> str:
-    fields = cfg.model_dump(exclude={"checkpoint_every", "log_every", "device"})
     return json.dumps(
-        {"train": fields, "seed": seed, "key": key, "n": n_sentences, "start": start},
+        {"train": cfg.model_dump(), "seed": seed, "key": key, "n": n_sentences, "start": start},
         sort_keys=True,
     )
 
@@ -169,11 +169,13 @@ def train_mlm(
     model,
     split: TokenizedSplit,
     cfg: TrainConfig,
+    *,
     ids: SpecialIds,
     vocab_size: int,
     seed: int,
     key: str,
     resume_dir: Path,
+    runtime: RuntimeConfig = RUNTIME,
     log: Callable[[dict, int], None] = lambda metrics, step: None,
     desc: str = "train",
     probe: Probe | None = None,
@@ -181,41 +183,45 @@ def train_mlm(
 ) -> TrainResult:
     """Train ``model`` in place on ``split`` with the recipe in ``cfg``.
 
-    ``probe`` (steps, callback) calls the callback with the step number after those
-    steps, model in eval mode: a held-out learning curve that leaves training as it is.
-    ``keep_final`` leaves the finished state in ``resume_dir`` (a rerun then loads it
-    instead of training): for a caller that trains several models before it writes any.
+    ``runtime`` says where it trains and how often it logs and checkpoints; none of that
+    changes the weights. ``probe`` (steps, callback) calls the callback with the step
+    number after those steps, model in eval mode: a held-out learning curve that leaves
+    training as it is. ``keep_final`` leaves the finished state in ``resume_dir`` (a rerun
+    then loads it instead of training): for a caller that trains several models before it
+    writes any.
     """
-    with large_buffers(pick_device(cfg.device).type == "cpu"):
-        return _train(
-            model, split, cfg, ids, vocab_size, seed, key, resume_dir, log, desc, probe, keep_final
-        )
+    run = _Run(ids, vocab_size, seed, key, resume_dir, runtime, log, desc, probe, keep_final)
+    with large_buffers(pick_device(runtime.device).type == "cpu"):
+        return _train(model, split, cfg, run)
 
 
-def _train(
-    model,
-    split: TokenizedSplit,
-    cfg: TrainConfig,
-    ids: SpecialIds,
-    vocab_size: int,
-    seed: int,
-    key: str,
-    resume_dir: Path,
-    log: Callable[[dict, int], None],
-    desc: str,
-    probe: Probe | None,
-    keep_final: bool,
-) -> TrainResult:
+@dataclass(frozen=True)
+class _Run:
+    """train_mlm's arguments beside the model, the data and the recipe."""
+
+    ids: SpecialIds
+    vocab_size: int
+    seed: int
+    key: str
+    resume_dir: Path
+    runtime: RuntimeConfig
+    log: Callable[[dict, int], None]
+    desc: str
+    probe: Probe | None
+    keep_final: bool
+
+
+def _train(model, split: TokenizedSplit, cfg: TrainConfig, run: _Run) -> TrainResult:
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    fingerprint = _fingerprint(cfg, seed, key, len(split), starting_point(model))
-    device = pick_device(cfg.device)
+    fingerprint = _fingerprint(cfg, run.seed, run.key, len(split), starting_point(model))
+    device = pick_device(run.runtime.device)
     model.to(device).train()
     _sparse_input_embedding(model)
     opt = _optimizer(model, cfg)
     steps = total_steps(len(split), cfg)
     sched = get_linear_schedule_with_warmup(opt, cfg.warmup_steps, steps)
-    start, totals = _load_checkpoint(resume_dir, fingerprint, model, opt, sched)
+    start, totals = _load_checkpoint(run.resume_dir, fingerprint, model, opt, sched)
     totals = totals or {"tokens": 0, "seconds": 0.0, "loss": float("nan")}
     lengths = split.lengths()
     per_epoch = math.ceil(len(split) / cfg.batch_size)
@@ -224,24 +230,25 @@ def _train(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
     run_start = time.perf_counter()
-    bar = tqdm(total=steps, initial=start, desc=desc, unit="step", disable=None)
+    bar = tqdm(total=steps, initial=start, desc=run.desc, unit="step", disable=None)
     for step in range(start, steps):
         epoch, b = divmod(step, per_epoch)
         if epoch != order_epoch:
-            order_epoch, order = epoch, epoch_batches(lengths, cfg.batch_size, seed, epoch)
-        input_ids, attention, maskable = collate(split, order[b], cfg.max_length, ids)
+            order_epoch, order = epoch, epoch_batches(lengths, cfg.batch_size, run.seed, epoch)
+        input_ids, attention, maskable = collate(split, order[b], cfg.max_length, run.ids)
         inputs, labels = mask_tokens(
             input_ids,
             maskable,
-            generator("train", key, seed, step),
-            ids.mask,
-            ids.n_special,
-            vocab_size,
-            cfg.mlm_probability,
-            cfg.mask_token_fraction,
-            cfg.random_token_fraction,
+            generator("train", run.key, run.seed, step),
+            mask_id=run.ids.mask,
+            n_special=run.ids.n_special,
+            vocab_size=run.vocab_size,
+            probability=cfg.mlm_probability,
+            mask_fraction=cfg.mask_token_fraction,
+            random_fraction=cfg.random_token_fraction,
         )
-        torch.manual_seed(seed_of("dropout", key, seed, step))  # dropout: a function of the step
+        # dropout: a function of the step
+        torch.manual_seed(seed_of("dropout", run.key, run.seed, step))
         with autocast:
             loss = masked_lm_loss(model, inputs.to(device), attention.to(device), labels.to(device))
         loss.backward()
@@ -256,10 +263,10 @@ def _train(
         window_tokens += n_tokens
         bar.update()
         done = step + 1
-        if done % cfg.log_every == 0 or done == steps:
+        if done % run.runtime.log_every == 0 or done == steps:
             elapsed = time.perf_counter() - t0
             totals["loss"] = window_loss / window_steps
-            log(
+            run.log(
                 {
                     "loss": totals["loss"],
                     "learning_rate": sched.get_last_lr()[0],
@@ -269,23 +276,23 @@ def _train(
             )
             bar.set_postfix(loss=f"{totals['loss']:.3f}")
             window_loss, window_steps, window_tokens, t0 = 0.0, 0, 0, time.perf_counter()
-        if probe is not None and done in probe[0]:
+        if run.probe is not None and done in run.probe[0]:
             model.eval()
-            probe[1](done)
+            run.probe[1](done)
             model.train()
-        if done % cfg.checkpoint_every == 0 and done < steps:
+        if done % run.runtime.checkpoint_every == 0 and done < steps:
             totals["seconds"] += time.perf_counter() - run_start
             run_start = time.perf_counter()
-            _save_checkpoint(resume_dir, fingerprint, done, totals, model, opt, sched)
+            _save_checkpoint(run.resume_dir, fingerprint, done, totals, model, opt, sched)
     bar.close()
     model.get_input_embeddings().sparse = False
     totals["seconds"] += time.perf_counter() - run_start
-    if keep_final and start < steps:
-        _save_checkpoint(resume_dir, fingerprint, steps, totals, model, opt, sched)
-    elif not keep_final:
-        (resume_dir / CHECKPOINT).unlink(missing_ok=True)
-        if resume_dir.exists() and not any(resume_dir.iterdir()):
-            resume_dir.rmdir()
+    if run.keep_final and start < steps:
+        _save_checkpoint(run.resume_dir, fingerprint, steps, totals, model, opt, sched)
+    elif not run.keep_final:
+        (run.resume_dir / CHECKPOINT).unlink(missing_ok=True)
+        if run.resume_dir.exists() and not any(run.resume_dir.iterdir()):
+            run.resume_dir.rmdir()
     model.eval()
     return TrainResult(
         steps,

@@ -62,7 +62,7 @@ def resources_for(stage_name: str, threads: int, gpu_share: float) -> Resources:
 def training_chars(stage_name: str, params: Params) -> int:
     """Characters a training stage reads (epochs included): the budget of a plan."""
     what = kind(stage_name)
-    epochs = (params.train.for_pairs() if what == "pair" else params.train).epochs
+    epochs = (params.pair_recipe.apply(params.train) if what == "pair" else params.train).epochs
     if what in ("mono", "pair"):
         return math.ceil(params.sample.chars_per_language * epochs)
     if what == "pretrain":

@@ -44,7 +44,7 @@ PRELOAD = [
     "tokenizers",
     "torch",
     "transformers.models.bert.modeling_bert",
-    "mlflow",  # for the stage's MLflow worker, then forked (bloodbank.tracking.runs)
+    "mlflow",  # the stage's run is written in its own process (bloodbank.tracking.runs)
     "mlflow.store.tracking.sqlalchemy_store",
 ]
 SHELL_SYNTAX = set(";&|<>$`(){}[]*?~!#=\\\"'\n")
@@ -147,9 +147,6 @@ def _child(
 
 def _run_script(argv: list[str]) -> int:
     """``python [-P] script args`` in this process: sys.path, sys.argv, ``__main__``."""
-    from bloodbank.tracking.runs import fork_workers
-
-    fork_workers()  # MLflow is loaded here: the stage's MLflow worker is forked too
     isolated = argv[0] == "-P"
     script, *args = argv[1:] if isolated else argv
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]

@@ -1,1 +1,1 @@
-"""MLflow mirrors every stage run: the stage side (runs) and the writer process (worker)."""
+"""MLflow mirrors every stage run: the stage side (runs) and the store (store)."""

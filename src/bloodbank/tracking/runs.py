@@ -1,28 +1,30 @@
 """MLflow mirrors every stage run; DVC's metric files stay the source of truth.
 
-The store defaults to ``sqlite:///mlflow.db`` in the repository root, the same
-store ``mlflow ui`` opens when started there. ``MLFLOW_TRACKING_URI`` overrides
-it. Under ``dvc exp run --queue`` stages run in a copy below ``.dvc/tmp/exps``,
-so the store is anchored at ``DVC_ROOT`` when DVC sets it. A file lock makes
-the first creation of store and experiment safe when stages run in parallel.
-A worker process writes the run while the stage works (see ``tracking.worker``);
-the stage waits for it at the end, so a finished stage's run is complete.
+A stage opens its run in its own process through MLflow's client: parameters and tags at
+the start, metrics as they come, and an end that says how the stage ended: FINISHED,
+FAILED, or KILLED on Ctrl-C or SIGTERM. Metrics are written synchronously: a batch takes
+about 10 ms on the SQLite store, while MLflow's asynchronous queue costs a second at the
+end of every run to shut down (``bench/bench_tracking.py``). The store is the repository's own
+(:mod:`bloodbank.tracking.store`); ``MLFLOW_TRACKING_URI`` overrides it. Under ``dvc exp
+run --queue`` stages run in a copy below ``.dvc/tmp/exps``, so the store is anchored at
+``DVC_ROOT`` when DVC sets it.
+
+MLflow is imported only when tracking is on, and only here: ``lbb repro`` forks stages
+from a process that has imported it already (:mod:`bloodbank.parallel.warm`).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import subprocess
-import sys
-import tempfile
-import traceback
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from bloodbank.core.config import TrackingConfig
+from bloodbank.core.config import Params
 from bloodbank.core.errors import BloodbankError
 
 
@@ -67,206 +69,114 @@ def numeric(data: Mapping[str, Any]) -> dict[str, float]:
 
 
 class TrackingError(BloodbankError, RuntimeError):
-    """The MLflow worker failed; the stage fails with its message."""
+    """MLflow could not open or write the run; the stage fails with this line."""
 
 
-class _NullRun:
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        pass
+class Run:
+    """One open MLflow run; with no client (tracking off) every call does nothing."""
+
+    def __init__(self, client: Any = None, run_id: str = "") -> None:
+        self.client, self.run_id = client, run_id
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        if self.client is None:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, v, now, step or 0) for k, v in numeric(metrics).items()]
+        for chunk in range(0, len(items), 1000):  # MLflow's batch limit
+            self.client.log_batch(self.run_id, metrics=items[chunk : chunk + 1000])
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if self.client is None:
+            return
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:500]) for k, v in flatten(params).items()]
+        for chunk in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[chunk : chunk + 100])
 
     def log_dict(self, data: Any, name: str) -> None:
-        pass
+        if self.client is not None:
+            self.client.log_dict(self.run_id, data, name)
 
     def log_artifacts(self, path: Path) -> None:
-        pass
+        if self.client is not None:
+            self.client.log_artifacts(self.run_id, str(Path(path).resolve()), Path(path).name)
 
 
-class _Run(_NullRun):
-    """Sends a run's records to the worker process, which writes them in order."""
+def _client(experiment: str) -> tuple[Any, str]:
+    """MLflow's client on the repository's store, and the experiment's id."""
+    from mlflow import MlflowClient
 
-    def __init__(self, worker: subprocess.Popen | _ForkedWorker, errors: IO[str]) -> None:
-        self._worker = worker
-        self._errors = errors
+    from bloodbank.tracking.store import ensure_experiment, store_lock
 
-    def send(self, op: dict) -> None:
-        with suppress(BrokenPipeError):  # the worker died; close() reports why
-            self._worker.stdin.write(json.dumps(op, default=str) + "\n")
-            self._worker.stdin.flush()
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self.send({"op": "metrics", "metrics": numeric(metrics), "step": step})
-
-    def log_dict(self, data: Any, name: str) -> None:
-        self.send({"op": "dict", "data": json.loads(json.dumps(data, default=str)), "name": name})
-
-    def log_artifacts(self, path: Path) -> None:
-        self.send({"op": "artifacts", "path": str(Path(path).resolve())})
-
-    def close(self) -> None:
-        """Wait until everything sent is written; raise if the worker failed."""
-        with suppress(BrokenPipeError):
-            self._worker.stdin.close()
-        if self._worker.wait() != 0:
-            self._errors.seek(0)
-            err = self._errors.read().strip()
-            raise TrackingError(
-                err.splitlines()[-1]
-                if err
-                else f"MLflow worker exited with {self._worker.returncode}"
-            )
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    artifacts = (repo_root() / "mlartifacts" / experiment).as_uri()
+    # the default store lives in the repository: if the repository was moved or copied,
+    # its experiment still names the old folder and must follow it
+    relocate = not os.environ.get("MLFLOW_TRACKING_URI")
+    with store_lock(repo_root() / ".mlflow.lock"):
+        client = MlflowClient(tracking_uri())
+        return client, ensure_experiment(client, experiment, artifacts, relocate)
 
 
-class _ForkedWorker:
-    """The worker as a fork of this process, with :class:`subprocess.Popen`'s interface.
-
-    Used where MLflow is imported already (see :func:`fork_workers`)."""
-
-    def __init__(self, errors: IO[str]) -> None:
-        read, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the worker: stdin is the pipe, stderr the errors file
-            os.close(write)
-            os.dup2(read, 0)
-            os.dup2(errors.fileno(), 2)
-            os._exit(_serve_forked())
-        os.close(read)
-        self.stdin = os.fdopen(write, "w", encoding="utf-8")
-        self.returncode: int | None = None
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
-def _serve_forked() -> int:
-    from bloodbank.tracking.worker import main
-
-    code = 0
+@contextmanager
+def _span(client: Any, run_id: str) -> Iterator[Run]:
+    """The run from here to an end that says whether the block finished."""
+    status = "FAILED"
     try:
-        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:  # the stage reports the last line of this
-        traceback.print_exc()
-        code = 1
-    sys.stderr.flush()
-    return code
-
-
-_fork = False  # see fork_workers
-
-
-def fork_workers() -> None:
-    """Fork each run's worker from this process instead of starting a new interpreter.
-
-    ``lbb repro`` calls it in a stage forked from its warm server, where MLflow is
-    imported already: a fork takes milliseconds where a fresh worker spends 2 s of CPU
-    beside the stage. Elsewhere MLflow is not loaded and a fork would gain nothing."""
-    global _fork
-    _fork = True
-
-
-def _start_worker(errors: IO[str]) -> subprocess.Popen | _ForkedWorker:
-    """The process that writes the run: forked in a warm stage, else started."""
-    if _fork and "mlflow" in sys.modules:
-        return _ForkedWorker(errors)
-    return subprocess.Popen(
-        [sys.executable, "-P", "-m", "bloodbank.tracking.worker"],
-        stdin=subprocess.PIPE,
-        stderr=errors,
-        text=True,
-    )
-
-
-def _params(params: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(v)[:500] for k, v in flatten(params).items()}
+        yield Run(client, run_id)
+        status = "FINISHED"
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (bloodbank.core.stagekit)
+        status = "KILLED"
+        raise
+    finally:
+        client.set_terminated(run_id, status=status)
 
 
 @contextmanager
 def stage_run(
     stage: str,
-    tracking: TrackingConfig,
-    seed: int,
-    params: Mapping[str, Any],
-    tags: Mapping[str, Any],
-) -> Iterator[_NullRun]:
-    """One MLflow run for one stage execution, tagged with stage, languages, seed, git rev.
-
-    The run is written by a worker process (``bloodbank.tracking.worker``), started
-    here: enter this before importing torch, and MLflow's start-up overlaps it.
-    """
+    params: Params,
+    *,
+    logged: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Iterator[Run]:
+    """One MLflow run for one stage execution, tagged with the stage, its languages, the
+    seed and the git revision; ``logged`` are its parameters (the sections it reads)."""
+    tracking = params.runtime.tracking
     if not tracking.enabled:
-        yield _NullRun()
+        yield Run()
         return
-    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: it never blocks
-        worker = _start_worker(errors)
-        with _tracked(_Run(worker, errors), stage, tracking, seed, params, tags) as run:
-            yield run
-
-
-@contextmanager
-def _tracked(
-    run: _Run,
-    stage: str,
-    tracking: TrackingConfig,
-    seed: int,
-    params: Mapping[str, Any],
-    tags: Mapping[str, Any],
-) -> Iterator[_Run]:
+    tags = dict(tags or {})
     name = "@".join([stage, *[str(v) for k, v in tags.items() if k in ("language", "pair")]])
-    all_tags = {"stage": stage, "seed": seed, "git_revision": git_revision(), **tags}
-    start = {
-        "op": "start",
-        "uri": tracking_uri(),
-        "experiment": tracking.experiment,
-        "artifacts": (repo_root() / "mlartifacts" / tracking.experiment).as_uri(),
-        # the default store lives in the repository: if the repository was moved or
-        # copied, its experiment still names the old folder and must follow it
-        "relocate": not os.environ.get("MLFLOW_TRACKING_URI"),
-        "lock": str(repo_root() / ".mlflow.lock"),
-        "run_name": name,
-        "tags": {k: str(v) for k, v in all_tags.items()},
-        "params": _params(params),
-    }
+    all_tags = {"stage": stage, "seed": params.seed, "git_revision": git_revision(), **tags}
     try:
-        with _span(run, start):
-            yield run
-    except BaseException:
-        with suppress(TrackingError):  # the stage's own error is the one to report
-            run.close()
-        raise
-    run.close()
-
-
-@contextmanager
-def _span(run: _Run, start: dict) -> Iterator[_Run]:
-    """A run from ``start`` to an ``end`` that says whether the block finished."""
-    run.send(start)
-    status = "FAILED"
-    try:
-        yield run
-        status = "FINISHED"
-    finally:
-        run.send({"op": "end", "status": status})
+        client, experiment = _client(tracking.experiment)
+        run = client.create_run(
+            experiment, tags={k: str(v) for k, v in all_tags.items()}, run_name=name
+        )
+    except Exception as e:  # the store is unusable: one line, not MLflow's traceback
+        raise TrackingError(f"MLflow tracking failed ({tracking_uri()}): {e}") from None
+    with _span(client, run.info.run_id) as opened:
+        opened.log_params(logged or {})
+        yield opened
 
 
 @contextmanager
 def child_run(
-    parent: _NullRun, name: str, params: Mapping[str, Any], tags: Mapping[str, Any]
-) -> Iterator[_NullRun]:
+    parent: Run, name: str, params: Mapping[str, Any], tags: Mapping[str, Any]
+) -> Iterator[Run]:
     """A nested MLflow run inside a stage's run (one per finetune, say)."""
-    if not isinstance(parent, _Run):
-        yield _NullRun()
+    if parent.client is None:
+        yield Run()
         return
-    start = {
-        "op": "start",
-        "nested": True,
-        "run_name": name,
-        "tags": {k: str(v) for k, v in tags.items()},
-        "params": _params(params),
-    }
-    with _span(parent, start):
-        yield parent
+    all_tags = {k: str(v) for k, v in tags.items()} | {"mlflow.parentRunId": parent.run_id}
+    experiment = parent.client.get_run(parent.run_id).info.experiment_id
+    run = parent.client.create_run(experiment, tags=all_tags, run_name=name)
+    with _span(parent.client, run.info.run_id) as opened:
+        opened.log_params(params)
+        yield opened

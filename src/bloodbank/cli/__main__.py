@@ -1,0 +1,7 @@
+"""`python -m bloodbank.cli`, as the `lbb` script."""
+
+import sys
+
+from bloodbank.cli import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""Argument types shared by several commands: one line for a bad value, from argparse."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def fractions(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must lie in (0, 1]: {text!r}")
+    return sorted(set(values))
+
+
+def bins(text: str) -> list[float]:
+    try:
+        borders = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if len(borders) != 3 or sorted(set(borders)) != borders:
+        raise argparse.ArgumentTypeError(f"need 3 increasing borders, got {text!r}")
+    return borders
