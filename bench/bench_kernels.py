@@ -123,9 +123,13 @@ def main() -> None:
         pinned = statistics.median(r[f"{key}_tokens_per_second"] for r in runs[False])
         native = statistics.median(r[f"{key}_tokens_per_second"] for r in runs[True])
         print(f"{label:22}{pinned:18,.0f}{native:12,.0f}{native / pinned:14.2f}x")
-    same = runs[False][0]["mrr"] == runs[True][0]["mrr"]
-    print(f"MRR pinned {runs[False][0]['mrr']:.6f}, native {runs[True][0]['mrr']:.6f}", end="")
-    print(" (the same)" if same else " (differs in the last digits: other kernels)")
+    pinned_mrr, native_mrr = runs[False][0]["mrr"], runs[True][0]["mrr"]
+    print(f"MRR pinned {pinned_mrr:.10f}, native {native_mrr:.10f}", end="")
+    print(
+        " (the same)"
+        if pinned_mrr == native_mrr
+        else " (differs in the last digits: other kernels)"
+    )
 
 
 if __name__ == "__main__":
