@@ -145,7 +145,7 @@ def cache_key(params: Params, langs: list[str], seed: int, sentences: int | None
     """What decides one training seed's MRRs: the recipe, the languages and the bytes of
     the tokenizer and token arrays (so a resampled world never reads an old entry)."""
     h = hashlib.sha256()
-    recipe = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
+    recipe = {k: getattr(params, k).model_dump() for k in ("model", "train", "pair_recipe", "eval")}
     h.update(json.dumps([recipe, langs, seed, sentences], sort_keys=True).encode())
     data_hash(h, langs)
     return h.hexdigest()[:16]

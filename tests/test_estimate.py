@@ -116,8 +116,8 @@ def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch)
     text = text.replace(
         f"studied: {params['studied']}".replace("'", ""), f"studied: [{', '.join(langs)}]"
     )
-    text = text.replace("design: all ", "design: balanced ")
-    text = text.replace("fraction: 0.3 ", "fraction: 0.67")
+    text = text.replace("  design: all\n", "  design: balanced\n")
+    text = text.replace("  fraction: 0.3\n", "  fraction: 0.67\n")
     (tmp_path / "params.yaml").write_text(text)
     full = simulated(4, seed=1)
     full.index = full.columns = langs
@@ -127,7 +127,8 @@ def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert main(["next-pairs", "2", "--append"]) == 0
     after = (tmp_path / "params.yaml").read_text()
-    assert "# Which ordered pairs (s, t) get a pair training." in after  # comments kept
+    assert "# which ordered pairs get a pair training; `lbb pairs`" in after  # comments kept
+    assert after.startswith("# lbb config --use default\n")
     extra = yaml.safe_load(after)["pairs"]["extra"]
     assert len(extra) == 2 and all(np.isnan(seen.loc[s, t]) for s, t in extra)
     plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())["pair_stages"]
