@@ -17,13 +17,7 @@ from pydantic import BaseModel
 
 from bloodbank.cli import build_parser
 from bloodbank.core.config import Params
-
-
-def _section(annotation: Any) -> type[BaseModel] | None:
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
+from bloodbank.core.overlays import section_model
 
 
 def _type(annotation: Any) -> str:
@@ -56,7 +50,7 @@ def config_rows(model: type[BaseModel], prefix: str = "") -> list[str]:
     rows: list[str] = []
     for name, field in model.model_fields.items():
         key = prefix + name
-        nested = _section(field.annotation)
+        nested = section_model(field.annotation)
         if nested is not None and isinstance(field.default, BaseModel):
             rows.append(f"| **`{key}`** | section | | {_cell(field.description or '')} |")
             rows += config_rows(nested, key + ".")

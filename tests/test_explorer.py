@@ -402,3 +402,22 @@ def test_the_recovery_bar_is_the_one_the_graph_stage_recorded(tmp_path):
     write_json(tmp_path / "plain.json", {"types": {}})  # a world without a truth
     assert xd.pipeline_slack(tmp_path / "plain.json") == 10.0
     assert xd.pipeline_slack(tmp_path / "missing.json") == 10.0
+
+
+def test_the_explore_command_serves_the_explorer_app():
+    """`lbb explore` hands Streamlit the app's file: it must exist wherever the CLI lives."""
+    import argparse
+
+    from bloodbank.cli.explore import explorer_command
+
+    args = argparse.Namespace(
+        host="127.0.0.1",
+        port=8501,
+        baseline="mono",
+        kind="auto",
+        matrix=None,
+        outputs=Path("."),
+    )
+    cmd = explorer_command(args)
+    app = Path(cmd[cmd.index("run") + 1])
+    assert app.is_file() and app.name == "app.py" and app.parent.name == "explorer"

@@ -138,7 +138,7 @@ def test_a_forced_rerun_gives_identical_weights_and_invalidates_nothing(built_co
     assert "Running stage 'mono@qab'" in log
     assert (repo / "models/mono/qab/model.safetensors").read_bytes() == weights
     assert (repo / "metrics/mono/qab.json").read_bytes() == before  # results, no timings
-    assert (repo / "metrics/timings/mono/qab.json").is_file()
+    assert (repo / "logs/timings/mono/qab.json").is_file()
     # identical results: scores and everything after it have nothing to do
     assert "up to date" in run(["dvc", "status"], repo).stdout
     again = run(["dvc", "repro"], repo).stdout
@@ -189,13 +189,13 @@ def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     assert not (repo / "models/mono/qab/model.safetensors").exists()
 
     run(["dvc", "repro", "-s", "mono@qab"], repo)  # the rerun resumes
-    timing = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    timing = json.loads((repo / "logs/timings/mono/qab.json").read_text())
     assert timing["resumed_from_step"] >= 10 and not ckpt.exists()
     resumed = (repo / "models/mono/qab/model.safetensors").read_bytes()
     metrics = (repo / "metrics/mono/qab.json").read_bytes()
 
     run(["dvc", "repro", "-f", "-s", "mono@qab"], repo)  # the same run, uninterrupted
-    fresh = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    fresh = json.loads((repo / "logs/timings/mono/qab.json").read_text())
     assert fresh["resumed_from_step"] == 0
     assert (repo / "models/mono/qab/model.safetensors").read_bytes() == resumed
     assert (repo / "metrics/mono/qab.json").read_bytes() == metrics

@@ -25,6 +25,12 @@ def test_stages_pin_avx2_kernels_unless_told_native(monkeypatch):
     monkeypatch.setenv("LBB_CPU_KERNELS", "avx512")
     with pytest.raises(ValueError, match="LBB_CPU_KERNELS must be avx2 or native"):
         kernel_variables()
+    bad = {**os.environ, "LBB_CPU_KERNELS": "avx512"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], env=bad, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stderr == "error: LBB_CPU_KERNELS must be avx2 or native, not 'avx512'\n"
 
 
 PROBE = """

@@ -187,12 +187,7 @@ def test_dvc_repro_gives_the_same_hashes_as_lbb_repro_and_a_sound_store(built, t
 
     def outs(root: Path) -> dict[str, str]:
         lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-        return {
-            o["path"]: o.get("md5")
-            for s in lock.values()
-            for o in s.get("outs", [])
-            if not o["path"].startswith("metrics/timings/")
-        }
+        return {o["path"]: o.get("md5") for s in lock.values() for o in s.get("outs", [])}
 
     assert outs(repo) == outs(serial)
     db = sqlite3.connect(repo / "mlflow.db")
@@ -273,7 +268,7 @@ def test_a_lost_worker_is_retried_and_the_training_resumes(built_copy):
     _, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
     assert pids(repo, "mono@qab")[0] != worker  # Ray ran it again, on another worker
-    timing = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    timing = json.loads((repo / "logs/timings/mono/qab.json").read_text())
     assert timing["resumed_from_step"] >= 10 and not ckpt.exists()
     assert "up to date" in run(["dvc", "status", "mono@qab"], repo).stdout
 
@@ -299,5 +294,5 @@ def test_ctrl_c_stops_the_stages_and_records_none_of_them(built_copy):
     out, err = again.communicate(timeout=400)
     assert again.returncode == 0, err
     assert "ran 1 stages" in out  # its upstream was up to date all along
-    timing = json.loads((repo / "metrics/timings/mono/qab.json").read_text())
+    timing = json.loads((repo / "logs/timings/mono/qab.json").read_text())
     assert timing["resumed_from_step"] >= 10

@@ -281,7 +281,7 @@ sys.addaudithook(_hook)
 )
 @pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
 def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy, tmp_path, stage):
-    """Every socket look-up and connection of the stage and of its MLflow worker is
+    """Every socket look-up and connection of the stage (its MLflow run included) is
     recorded by an audit hook; the home folder is a fresh empty one."""
     hook, home = tmp_path / "hook", tmp_path / "home"
     hook.mkdir()

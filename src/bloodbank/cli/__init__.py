@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    offline_environment()
     args = build_parser().parse_args(argv)
     try:
+        offline_environment()
         return args.func(args)
     except (BloodbankError, OSError) as e:  # a missing path, a directory, a full disk
         print(f"error: {e}", file=sys.stderr)

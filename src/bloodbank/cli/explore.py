@@ -12,7 +12,7 @@ from bloodbank.graph.matrix_io import KINDS
 
 def explorer_command(args: argparse.Namespace) -> list[str]:
     """The ``streamlit run`` command line for the explorer app."""
-    app = Path(__file__).parent / "explorer" / "app.py"
+    app = Path(__file__).parents[1] / "explorer" / "app.py"
     cmd = [
         sys.executable,
         "-m",

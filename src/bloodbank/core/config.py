@@ -477,7 +477,8 @@ class ConfigError(BloodbankError, ValueError):
     """params.yaml is invalid; the message names the offending key."""
 
 
-def _format(err: ValidationError, path: Path) -> str:
+def format_errors(err: ValidationError, path: Path) -> str:
+    """pydantic's errors as one line naming each key, after the file they came from."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -505,4 +506,4 @@ def load_params(path: str | Path | None = None) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format(e, path)) from None
+        raise ConfigError(format_errors(e, path)) from None

@@ -21,6 +21,8 @@ import os
 import platform
 from pathlib import Path
 
+from bloodbank.core.errors import BloodbankError
+
 CACHE = Path(".cache")  # the repository's own cache folder (git-ignored)
 
 SILENT = {
@@ -43,12 +45,16 @@ AVX2_KERNELS = {
 KERNELS_SETTING = "LBB_CPU_KERNELS"  # avx2 (default) | native
 
 
+class KernelSettingError(BloodbankError, ValueError):
+    """LBB_CPU_KERNELS holds something other than avx2 or native."""
+
+
 def kernel_variables() -> dict[str, str]:
     """The caps that pin CPU kernels to AVX2, unless ``LBB_CPU_KERNELS=native`` or the CPU
     is not x86-64 (an ARM CPU has its own kernels: same rankings, not the same bytes)."""
     choice = os.environ.get(KERNELS_SETTING, "avx2").lower()
     if choice not in ("avx2", "native"):
-        raise ValueError(f"{KERNELS_SETTING} must be avx2 or native, not {choice!r}")
+        raise KernelSettingError(f"{KERNELS_SETTING} must be avx2 or native, not {choice!r}")
     if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
     return dict(AVX2_KERNELS)

@@ -18,7 +18,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bloodbank.core.config import ConfigError, Params, _format
+from bloodbank.core.config import ConfigError, Params, format_errors
 
 CONFIGS = Path("configs")
 HEADER = "# lbb config --use"
@@ -54,6 +54,8 @@ def expand(names: list[str], configs: Path = CONFIGS, _seen: tuple[str, ...] = (
         if name in _seen:
             raise ConfigError(f"configs/{name}.yaml uses itself (through {' -> '.join(_seen)})")
         bases = read_overlay(name, configs).get("use", [])
+        if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+            raise ConfigError(f"configs/{name}.yaml: `use` must be a list of configuration names")
         for base in [*expand(list(bases), configs, (*_seen, name)), name]:
             if base not in out:
                 out.append(base)
@@ -81,7 +83,7 @@ def compose(names: list[str], configs: Path = CONFIGS) -> Params:
     try:
         return Params.model_validate(tree)
     except ValidationError as e:
-        raise ConfigError(_format(e, Path(" + ".join(order) or DEFAULT))) from None
+        raise ConfigError(format_errors(e, Path(" + ".join(order) or DEFAULT))) from None
 
 
 def repeated_defaults(overlay: Mapping[str, Any], defaults: Mapping[str, Any], prefix: str = ""):
@@ -96,7 +98,8 @@ def repeated_defaults(overlay: Mapping[str, Any], defaults: Mapping[str, Any], p
             yield name
 
 
-def _section(annotation: Any) -> type[BaseModel] | None:
+def section_model(annotation: Any) -> type[BaseModel] | None:
+    """The section a field holds (its annotation, or a member of its union), if any."""
     for candidate in (annotation, *get_args(annotation)):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
@@ -121,7 +124,7 @@ def _lines(model: BaseModel, indent: str = "") -> list[str]:
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         lines += _comment(field.description or "", indent)
-        if _section(field.annotation) is not None and isinstance(value, BaseModel):
+        if section_model(field.annotation) is not None and isinstance(value, BaseModel):
             lines.append(f"{indent}{name}:")
             lines += _lines(value, indent + "  ")
         else:

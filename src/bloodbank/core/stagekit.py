@@ -33,9 +33,9 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
 
     SIGTERM (how DVC and Ray stop a stage) unwinds like Ctrl-C, so that the stage's
     MLflow run ends as KILLED and no temporary output is left behind."""
-    offline_environment()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        offline_environment()
         main(argv)
     except EXPECTED as e:
         print(f"error: {e}", file=sys.stderr)
