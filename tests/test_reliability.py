@@ -101,8 +101,11 @@ def test_bad_params_end_in_one_line(tmp_path, change, expected):
 
 
 def lbb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``lbb args`` in ``cwd``; a hang (as `lbb repro --workers 0` once did) fails the test."""
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
-    return subprocess.run([*LBB, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [*LBB, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,6 +118,14 @@ def lbb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["graph", "--matrix", "m.csv", "--mono", "broken.json", "--out", "out"], "not valid JSON"),
         (["graph", "--matrix", "huge.csv", "--out", "out"], "beyond any plausible"),
         (["tables"], "metrics/sets.json: not found"),
+        # 0 or fewer pairs claimed "every pair is measured already" and exited 0
+        (["next-pairs", "0"], "N must be at least 1, not 0"),
+        (["next-pairs", "-3"], "N must be at least 1, not -3"),
+        # Ray hung on an instance without CPUs, or failed with its traceback
+        (["repro", "--workers", "0"], "--workers must be at least 1, not 0"),
+        (["repro", "--workers", "-1"], "--workers must be at least 1, not -1"),
+        (["repro", "--retries", "-1"], "--retries must be at least 0, not -1"),
+        (["repro", "--gpus-per-training", "0"], "--gpus-per-training must be above 0, not 0"),
     ],
 )
 def test_lbb_bad_paths_and_files_end_in_one_line(tmp_path, args, expected):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bloodbank.cli.types import fractions
+from bloodbank.cli.types import at_least, fractions
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
@@ -68,6 +68,7 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
     from bloodbank.graph.estimate import next_pairs
     from bloodbank.graph.matrix_io import read_mono_mrr
 
+    at_least(1, {"N": args.count})  # 0 or fewer would claim "every pair is measured"
     params = load_params(args.params)
     root = args.params.parent
     source = root / paths.SCORES_BY_BASELINE[params.graph.baseline]

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bloodbank.cli.types import UsageError, at_least
+
 
 def cmd_repro(args: argparse.Namespace) -> int:
     from dvc.exceptions import DvcException
@@ -26,6 +28,12 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 def _repro(args: argparse.Namespace) -> int:
     from bloodbank.parallel.driver import ReproOptions, dry_run, repro, root_of
+
+    # Ray would hang on an instance without CPUs, or fail with its own traceback
+    at_least(1, {"--workers": args.workers})
+    at_least(0, {"--retries": args.retries, "--gpus": args.gpus})
+    if args.gpus_per_training is not None and args.gpus_per_training <= 0:
+        raise UsageError(f"--gpus-per-training must be above 0, not {args.gpus_per_training:g}")
 
     root = root_of(Path.cwd())
     opts = ReproOptions(

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from bloodbank.core.errors import BloodbankError
+
+
+class UsageError(BloodbankError, ValueError):
+    """A command's value is out of range: one line, exit 1, nothing started."""
+
+
+def at_least(minimum: float, values: dict[str, float | None]) -> None:
+    """Refuse any of ``values`` (option → value, None: not given) below ``minimum``."""
+    for option, value in values.items():
+        if value is not None and value < minimum:
+            raise UsageError(f"{option} must be at least {minimum:g}, not {value:g}")
+
 
 def fractions(text: str) -> list[float]:
     try:
