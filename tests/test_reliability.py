@@ -10,8 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
+from itertools import permutations
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, make_repo, run, tiny_params
@@ -317,3 +320,33 @@ def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy
     assert proc.returncode == 0, proc.stderr
     assert not log.exists(), log.read_text()
     assert sorted(home.rglob("*")) == [], "the stage wrote into the home folder"
+
+
+@pytest.mark.parametrize(
+    ("cells", "args", "expected"),
+    [
+        # two languages: every design keeps both pairs, so nothing was hidden and the
+        # backtest reported Spearman 1.0, RMSE 0.0 and coverage 1.0
+        ({("qaa", "qab"): 5, ("qab", "qaa"): 3}, [], "needs 3 languages or more, not 2"),
+        # equal cells: no ranking to recover (NaN Spearman and scipy's warnings before)
+        (dict.fromkeys(permutations(["qaa", "qab", "qac"], 2), 5.0), [], "nothing to rank"),
+        # 4 languages at 30%: one pair per language, too few for the estimate (a traceback)
+        (
+            {p: float(i) for i, p in enumerate(permutations(["qaa", "qab", "qac", "qad"], 2))},
+            ["--fraction", "0.3,0.5", "--draws", "2"],
+            "too few to estimate; try a larger --fraction",
+        ),
+        ({("qaa", "qab"): 5, ("qab", "qaa"): 3}, ["--draws", "0"], "--draws must be at least 1"),
+    ],
+)
+def test_lbb_backtest_refuses_what_it_cannot_measure(tmp_path, cells, args, expected):
+    langs = sorted({lang for pair in cells for lang in pair})
+    frame = pd.DataFrame(np.nan, index=pd.Index(langs, name="source"), columns=langs)
+    for (s, t), value in cells.items():
+        frame.loc[s, t] = value
+    frame.to_csv(tmp_path / "m.csv")
+    proc = lbb("backtest", "--matrix", "m.csv", "--kind", "percent", *args, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]  # after the progress bar, if it started
+    assert last.startswith("error: m.csv: ") or last.startswith("error: --draws"), last
+    assert expected in last, last

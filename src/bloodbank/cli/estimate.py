@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bloodbank.cli.types import at_least, fractions
+from bloodbank.cli.types import UsageError, at_least, fractions
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
@@ -25,11 +25,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bloodbank.graph.figures import save
     from bloodbank.graph.matrix_io import read_matrix, read_mono_mrr
 
+    at_least(1, {"--draws": args.draws})
     matrix = read_matrix(args.matrix, args.kind, args.transpose)
     full = matrix.frame()
-    if np.isnan(full.to_numpy()[matrix.off_diagonal()]).any():
+    cells = full.to_numpy()[matrix.off_diagonal()]
+    if np.isnan(cells).any():
         print(f"error: {args.matrix}: a backtest needs every off-diagonal cell", file=sys.stderr)
         return 1
+    if len(matrix.langs) < 3:  # with 2, every design keeps both pairs: nothing is hidden
+        raise UsageError(f"{args.matrix}: a backtest needs 3 languages or more, not 2")
+    if np.ptp(cells) == 0:  # D and R all equal: no ranking to recover
+        raise UsageError(f"{args.matrix}: every off-diagonal cell is {cells[0]:g}: nothing to rank")
     mono = read_mono_mrr(args.mono) if args.mono else matrix.diagonal_mrr
     if mono is not None and not set(matrix.langs) <= set(mono):
         missing = ", ".join(sorted(set(matrix.langs) - set(mono)))
@@ -46,9 +52,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     methods = {}
     results = {}
     for name, chosen, start in runs:
-        results[name] = backtest(
-            full, args.fraction, args.draws, chosen, covariates, True, adaptive_from=start
-        )
+        try:
+            results[name] = backtest(
+                full, args.fraction, args.draws, chosen, covariates, True, adaptive_from=start
+            )
+        except ValueError as e:  # the estimate's refusal: too few pairs kept at a fraction
+            raise UsageError(f"{args.matrix}: {e}; try a larger --fraction") from None
         methods[name] = summarise(results[name])
     table = pd.concat(methods, names=["method"])
     n = len(matrix.langs)
@@ -78,7 +87,11 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
     frame = pd.read_csv(source, index_col="source")
     scores = root / paths.SCORES_SUMMARY
     mono = read_mono_mrr(scores) if scores.is_file() else None
-    est = complete({params.graph.baseline: frame}, params.estimate, params.seed, mono).estimates
+    try:
+        completed = complete({params.graph.baseline: frame}, params.estimate, params.seed, mono)
+    except ValueError as e:  # too few pairs measured to estimate the rest
+        raise UsageError(f"{source}: {e}; train more pairs (pairs.fraction)") from None
+    est = completed.estimates
     chosen = next_pairs(est[params.graph.baseline], args.count, args.focus)
     if not chosen:
         print("every pair is measured already: nothing to propose")
