@@ -421,3 +421,23 @@ def test_the_explore_command_serves_the_explorer_app():
     cmd = explorer_command(args)
     app = Path(cmd[cmd.index("run") + 1])
     assert app.is_file() and app.name == "app.py" and app.parent.name == "explorer"
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        # case 4 of the audit: a list, or strings, where the MRRs belong
+        (("metrics/scores.json", '{"mono_mrr": [0.2, 0.3]}'), r"scores\.json: mono_mrr must map"),
+        (("metrics/scores.json", '{"mono_mrr": {"fi": "0.2"}}'), r"scores\.json: mono_mrr must"),
+        # case 6: errors that did not name their file
+        (("metrics/scores.json", '{"mono_mrr": {"fi": 0.2,'), r"scores\.json: Expecting"),
+        (("metrics/estimate/measured.csv", "source,en\nen,1\n"), r"measured\.csv: .*not in index"),
+    ],
+)
+def test_bad_pipeline_outputs_are_named_in_one_line(tmp_path, damage, expected):
+    root = write_outputs(tmp_path / "repo")
+    name, text = damage
+    (root / name).write_text(text)
+    with pytest.raises(xd.ExplorerError, match=expected) as err:
+        xd.load_outputs(root)
+    assert "\n" not in str(err.value)

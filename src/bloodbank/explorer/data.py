@@ -3,6 +3,9 @@ feature, thresholded edges and per-language cards. The app only lays these out."
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -72,18 +75,43 @@ def load_outputs(root: str | Path, baseline: str = "mono") -> Bank:
             f"{path}: not found; run `dvc repro` in {root} first (the "
             "`estimate` stage writes it), or open a matrix CSV instead"
         )
-    try:
+    with reading(path):
         matrix = read_matrix(path, kind="percent")
-        mask = read_measured(root / ESTIMATE / "measured.csv").loc[matrix.langs, matrix.langs]
-        if not mask.to_numpy()[matrix.off_diagonal()].all():  # dotted edges: estimated
-            matrix = replace(matrix, measured=mask.to_numpy())
-        mono = read_json(root / SCORES_JSON)["mono_mrr"] if (root / SCORES_JSON).is_file() else {}
+    with reading(measured := root / ESTIMATE / "measured.csv"):
+        mask = read_measured(measured).loc[matrix.langs, matrix.langs]
+    if not mask.to_numpy()[matrix.off_diagonal()].all():  # dotted edges: estimated
+        matrix = replace(matrix, measured=mask.to_numpy())
+    mono = mono_mrr(root / SCORES_JSON) if (root / SCORES_JSON).is_file() else {}
+    with reading(root / TRUTH):
         truth = planted.read_truth(root / TRUTH)
-    except (MatrixError, KeyError, ValueError) as e:
-        raise ExplorerError(str(e)) from None
     origin = f"pipeline outputs in {root} ({baseline} baseline)"
     slack = pipeline_slack(root / GRAPH_JSON)
     return _bank(matrix, mono, origin, truth=truth, baseline=baseline, recovery_slack=slack)
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Whatever reading ``path`` raises, as one line that names the file."""
+    try:
+        yield
+    except (MatrixError, KeyError, ValueError, TypeError) as e:
+        message = str(e)
+        raise ExplorerError(message if str(path) in message else f"{path}: {message}") from None
+
+
+def mono_mrr(scores_json: Path) -> dict[str, float]:
+    """The monolingual MRR of each language, as the scores stage recorded it."""
+    with reading(scores_json):
+        mono = read_json(scores_json)["mono_mrr"]
+    valid = isinstance(mono, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in mono.values()
+    )
+    if not valid:
+        raise ExplorerError(
+            f"{scores_json}: mono_mrr must map each language to its MRR (a number), "
+            f"not {json.dumps(mono)[:80]}"
+        )
+    return mono
 
 
 def pipeline_slack(graph_json: Path) -> float | None:
