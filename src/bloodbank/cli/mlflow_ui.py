@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
+from bloodbank.cli.types import existing_store
 from bloodbank.core.config import load_params
 
 RUNS_VIEW = "runs?workflowType=machine_learning"
@@ -33,14 +33,8 @@ def ui_command(uri: str, host: str, port: int) -> list[str]:
 
 def cmd_mlflow(args: argparse.Namespace) -> int:
     """Find the experiment, print its address, then become the MLflow server (``exec``)."""
-    from bloodbank.tracking.runs import tracking_uri
-
     params = load_params(args.params)
-    uri = tracking_uri()
-    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-    if store is not None and not store.is_file():  # MLflow would create an empty one
-        print(f"error: no MLflow store at {store}; run `dvc repro` first", file=sys.stderr)
-        return 1
+    uri = existing_store()
     from mlflow import MlflowClient
 
     name = params.runtime.tracking.experiment

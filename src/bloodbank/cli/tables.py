@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bloodbank.cli.types import existing_store
 from bloodbank.core.config import load_params
 
 
@@ -14,20 +15,13 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from bloodbank.downstream.results import results_from_mlflow
     from bloodbank.downstream.sets import load_selection
     from bloodbank.downstream.zero_shot import report, tables
-    from bloodbank.tracking.runs import tracking_uri
 
     params = load_params(args.params)
     sets = load_selection(paths.SETS).sets
-    uri = tracking_uri()
-    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-    if store is not None and not store.is_file():  # MLflow would create an empty one
-        print(f"error: no MLflow store at {store}; run `dvc repro` first", file=sys.stderr)
-        return 1
+    uri = existing_store()
     results = results_from_mlflow(uri, params.runtime.tracking.experiment, params.seed)
     if not results:
-        print(
-            f"error: no finetune runs for seed {params.seed} in {tracking_uri()}", file=sys.stderr
-        )
+        print(f"error: no finetune runs for seed {params.seed} in {uri}", file=sys.stderr)
         return 1
     text = report(tables(results, sets["most_recipient"], sets["least_recipient"]), sets)
     if args.out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bloodbank.core.errors import BloodbankError
 
@@ -36,3 +37,15 @@ def bins(text: str) -> list[float]:
     if len(borders) != 3 or sorted(set(borders)) != borders:
         raise argparse.ArgumentTypeError(f"need 3 increasing borders, got {text!r}")
     return borders
+
+
+def existing_store() -> str:
+    """The MLflow store's URI, refused when its SQLite file is missing: MLflow would
+    quietly create an empty one, and the command would then find nothing in it."""
+    from bloodbank.tracking.runs import tracking_uri
+
+    uri = tracking_uri()
+    store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if store is not None and not store.is_file():
+        raise UsageError(f"no MLflow store at {store}; run `dvc repro` first")
+    return uri
