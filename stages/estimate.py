@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
 from bloodbank.core.stagekit import run_main
-from bloodbank.graph.completion import complete, write
+from bloodbank.graph.completion import complete_files, write
 from bloodbank.graph.matrix_io import read_mono_mrr
 from bloodbank.tracking.runs import stage_run
 
@@ -25,14 +23,10 @@ from bloodbank.tracking.runs import stage_run
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
-    matrices = {
-        "mono": pd.read_csv(paths.SCORES, index_col="source"),
-        "matched": pd.read_csv(paths.SCORES_MATCHED, index_col="source"),
-    }
     logged = params.estimate.model_dump()
     with stage_run("estimate", params, logged=logged) as run:
         mono = read_mono_mrr(paths.SCORES_SUMMARY)
-        completed = complete(matrices, params.estimate, params.seed, mono)
+        completed = complete_files(paths.SCORES_BY_BASELINE, params.estimate, params.seed, mono)
         write(completed, paths.ESTIMATE_DIR)
         summary = completed.summary()
         write_json(paths.ESTIMATE_METRICS, summary)

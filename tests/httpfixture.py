@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,6 +18,11 @@ class MirrorState:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)  # path -> body bytes sent
     down_after: int | None = None  # answer 503 once this many requests were served
+    garble: int = 0  # this many next 206 answers carry the right length of wrong bytes
+    size_unknown: bool = False  # Content-Range ends in "/*" (RFC 7233: size unknown)
+    report_size: dict[str, int] = field(default_factory=dict)  # path -> size claimed
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location (302)
+    trickle: float = 0.0  # seconds between single bytes of a body (a slow mirror)
 
 
 def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
@@ -28,6 +34,12 @@ def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
             rng = self.headers.get("Range")
             state.requests.append((self.path, rng))
             body = state.files.get(self.path)
+            if self.path in state.redirects:
+                self.send_response(302)
+                self.send_header("Location", state.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if state.down_after is not None and len(state.requests) > state.down_after:
                 self.send_error(503)
                 return
@@ -45,10 +57,15 @@ def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
                     self.end_headers()
                     return
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(body)}")
+                total = state.report_size.get(self.path, len(body))
+                total = "*" if state.size_unknown else total
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{total}")
             else:
                 self.send_response(200)
             payload = body[start:end]
+            if rng and not state.ignore_range and state.garble > 0:
+                state.garble -= 1
+                payload = bytes(len(payload))  # zeros: the length asked for, not the bytes
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             cut = state.drop_after.get(self.path)
@@ -61,7 +78,13 @@ def make_handler(state: MirrorState) -> type[BaseHTTPRequestHandler]:
                 return
             state.sent[self.path] = state.sent.get(self.path, 0) + len(payload)
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gone
-                self.wfile.write(payload)
+                if state.trickle:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(state.trickle)
+                else:
+                    self.wfile.write(payload)
 
     return Handler
 

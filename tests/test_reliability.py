@@ -350,3 +350,64 @@ def test_lbb_backtest_refuses_what_it_cannot_measure(tmp_path, cells, args, expe
     last = proc.stderr.strip().splitlines()[-1]  # after the progress bar, if it started
     assert last.startswith("error: m.csv: ") or last.startswith("error: --draws"), last
     assert expected in last, last
+
+
+# --- the estimate stage on what it cannot estimate --------------------------------------
+
+LANGS4 = ["qaa", "qab", "qac", "qad"]
+
+
+def _scores_frame(cells: dict[tuple[str, str], object]) -> pd.DataFrame:
+    frame = pd.DataFrame("", index=pd.Index(LANGS4, name="source"), columns=LANGS4, dtype=object)
+    for (s, t), value in cells.items():
+        frame.loc[s, t] = value
+    return frame
+
+
+ALL_CELLS = {p: float(i) for i, p in enumerate(permutations(LANGS4, 2))}
+
+
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        # the default's 4 languages under a balanced design: a traceback before
+        (
+            {
+                p: ALL_CELLS[p]
+                for p in [("qaa", "qab"), ("qab", "qac"), ("qac", "qad"), ("qad", "qaa")]
+            },
+            "4 measured pairs for 4 languages: too few to estimate",
+        ),
+        # qad is no measured pair's source (ValueError before)
+        (
+            {p: v for p, v in ALL_CELLS.items() if p[0] != "qad"},
+            "no measured pair has qad as its source",
+        ),
+        # a text cell (TypeError at completion.py before)
+        (
+            {**ALL_CELLS, ("qab", "qac"): "high"},
+            "cell qab→qac (row qab, column qac) is not a number",
+        ),
+        # nothing measured (StopIteration before)
+        ({}, "every off-diagonal cell is empty: no pair was measured"),
+    ],
+)
+def test_the_estimate_stage_refuses_what_it_cannot_estimate(tmp_path, cells, expected):
+    params = tiny_params(studied=LANGS4, languages=LANGS4, runtime={"tracking": {"enabled": False}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "metrics").mkdir()
+    frame = _scores_frame(cells)
+    frame.to_csv(tmp_path / "metrics/finetune_scores.csv")
+    _scores_frame({}).to_csv(tmp_path / "metrics/finetune_scores_matched.csv")
+    mono = {"mono_mrr": dict.fromkeys(LANGS4, 0.3)}
+    (tmp_path / "metrics/scores.json").write_text(json.dumps(mono))
+    proc = subprocess.run(
+        [sys.executable, "-P", str(ROOT / "stages/estimate.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    one_line_error(proc, expected)
+    assert "metrics/finetune_scores.csv: " in proc.stderr
+    assert not (tmp_path / "metrics/estimate").exists()
+    assert not (tmp_path / "metrics/estimate.json").exists()

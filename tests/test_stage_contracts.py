@@ -26,6 +26,9 @@ NOT_RESULTS = {
     "runtime.tracking.experiment",
     "dump.timeout",
     "dump.retries",
+    "dump.min_rate",
+    "dump.max_page_mb",
+    "dump.max_stream_mb",
 }
 
 

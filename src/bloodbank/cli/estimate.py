@@ -75,7 +75,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_next_pairs(args: argparse.Namespace) -> int:
     from bloodbank.graph.completion import complete
     from bloodbank.graph.estimate import next_pairs
-    from bloodbank.graph.matrix_io import read_mono_mrr
+    from bloodbank.graph.matrix_io import read_mono_mrr, read_scores
 
     at_least(1, {"N": args.count})  # 0 or fewer would claim "every pair is measured"
     params = load_params(args.params)
@@ -84,7 +84,7 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"error: {source}: not found; run `dvc repro` first", file=sys.stderr)
         return 1
-    frame = pd.read_csv(source, index_col="source")
+    frame = read_scores(source)
     scores = root / paths.SCORES_SUMMARY
     mono = read_mono_mrr(scores) if scores.is_file() else None
     try:

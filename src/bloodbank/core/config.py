@@ -93,6 +93,24 @@ class DumpConfig(Section):
     )
     timeout: float = Field(60.0, gt=0, description="seconds without data before a retry")
     retries: int = Field(5, ge=0, description="reconnections that resume a broken download")
+    min_rate: float = Field(
+        16.0,
+        gt=0,
+        description="slowest transfer accepted, KiB/s: a request for N bytes must end within "
+        "timeout + N / min_rate seconds, however the mirror sends them",
+    )
+    max_page_mb: float = Field(
+        32.0,
+        gt=0,
+        description="largest page accepted, MiB of XML (Wikipedia caps an article at 2 MiB "
+        "of wikitext); a larger one stops the stage, so memory stays bounded",
+    )
+    max_stream_mb: float = Field(
+        256.0,
+        gt=0,
+        description="largest bz2 stream of a multistream dump accepted, MiB decompressed "
+        "(Wikimedia's hold 100 pages, a few MiB)",
+    )
     streams: StreamsConfig = Field(
         StreamsConfig(), description="with source wikimedia-streams: which streams to fetch"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import hashlib
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -19,17 +20,35 @@ from xml.etree.ElementTree import ParseError, XMLPullParser
 import requests
 from tqdm import tqdm
 
+from bloodbank.core.config import DumpConfig
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import atomic_path
 from bloodbank.core.paths import dump_filename
+from bloodbank.data import http
 
 CHUNK = 1 << 20
-NET_CHUNK = 1 << 14  # small, so a dropped connection loses little
+MIB = 1 << 20
+KIB = 1 << 10
 HEAD_LIMIT = 4 << 20  # bytes of XML parsed in full before the streaming checks take over
 
 
 class DumpError(BloodbankError, RuntimeError):
     """A dump is unusable; the message is one line naming the file and the cause."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a mirror may cost: each request's slowest rate, each page's and each bz2
+    stream's decompressed size (dump.min_rate, dump.max_page_mb, dump.max_stream_mb)."""
+
+    rate: float  # bytes a second
+    page: int  # bytes of XML
+    stream: int  # bytes of XML
+
+    @classmethod
+    def of(cls, cfg: DumpConfig | None = None) -> Limits:
+        cfg = cfg or DumpConfig()
+        return cls(cfg.min_rate * KIB, int(cfg.max_page_mb * MIB), int(cfg.max_stream_mb * MIB))
 
 
 @dataclass(frozen=True)
@@ -42,7 +61,8 @@ class DumpInfo:
 
 
 def _iter_bz2(path: Path):
-    """Decompressed chunks of a (possibly multistream) bz2 file."""
+    """Decompressed chunks of a (possibly multistream) bz2 file, each at most ``CHUNK``
+    bytes however well the input compresses (a few KB of bz2 can hold gigabytes)."""
     with path.open("rb") as fh:
         head = fh.read(3)
         if not head:
@@ -50,20 +70,49 @@ def _iter_bz2(path: Path):
         if head != b"BZh":
             raise DumpError(f"{path}: not bz2-compressed (Wikimedia dumps are .xml.bz2)")
         fh.seek(0)
-        dec = bz2.BZ2Decompressor()
-        while chunk := fh.read(CHUNK):
-            while chunk:
-                if dec.eof:  # the next stream of a multistream dump
-                    dec = bz2.BZ2Decompressor()
-                try:
-                    out = dec.decompress(chunk)
-                except OSError as e:
-                    raise DumpError(f"{path}: corrupt bz2 data ({e})") from None
-                chunk = dec.unused_data if dec.eof else b""
-                if out:
-                    yield out
-        if not dec.eof:
+        dec, pending, fed = bz2.BZ2Decompressor(), b"", False
+        while True:
+            if dec.eof:  # the next stream of a multistream dump
+                pending = dec.unused_data + pending
+                dec, fed = bz2.BZ2Decompressor(), False
+            if dec.needs_input and not pending:
+                pending = fh.read(CHUNK)
+                if not pending:
+                    break
+            data = b""
+            if dec.needs_input:
+                data, pending, fed = pending, b"", True
+            try:
+                out = dec.decompress(data, max_length=CHUNK)
+            except OSError as e:
+                raise DumpError(f"{path}: corrupt bz2 data ({e})") from None
+            if out:
+                yield out
+        if fed and not dec.eof:
             raise DumpError(f"{path}: truncated bz2 (compressed stream ends early)")
+
+
+class PageGuard:
+    """Refuses a page of more than ``limit`` bytes of XML as the text streams past: the
+    bytes since the last ``<page>`` (or since the start) are counted, never held."""
+
+    def __init__(self, limit: int, where: str) -> None:
+        self.limit, self.where = limit, where
+        self.current, self.seen, self.tail = 0, 0, b""
+
+    def feed(self, text: bytes) -> None:
+        window = self.tail + text
+        at = window.rfind(b"<page>")
+        self.current = len(window) - at if at >= 0 else self.current + len(text)
+        self.seen += len(text)
+        self.tail = window[-5:]
+        if self.current > self.limit:
+            start = self.seen - self.current
+            raise DumpError(
+                f"{self.where}: a page of more than {self.limit / MIB:g} MiB of XML "
+                f"(from byte {max(0, start)} of the decompressed text); "
+                "dump.max_page_mb sets the limit"
+            )
 
 
 def _check_not_utf16(path: Path, first: bytes) -> None:
@@ -123,11 +172,15 @@ class _TagCounter:
             raise DumpError(f"{path}: truncated XML: it ends before </mediawiki>")
 
 
-def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpInfo:
+def inspect_dump(
+    path: str | Path, expected_dbname: str | None = None, *, max_page_mb: float | None = None
+) -> DumpInfo:
     """Validate a dump end to end, streaming, and return what it holds.
 
     The head is parsed as XML; beyond ``HEAD_LIMIT`` the rest is only
-    decompressed, decoded and counted, which keeps a 20 GB dump affordable.
+    decompressed, decoded and counted, which keeps a 20 GB dump affordable. Memory
+    stays bounded whatever the file holds: chunks are small, and a page over
+    ``max_page_mb`` (by default dump.max_page_mb's default) is refused.
     """
     path = Path(path)
     if not path.is_file():
@@ -135,8 +188,11 @@ def inspect_dump(path: str | Path, expected_dbname: str | None = None) -> DumpIn
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     head = _HeadParser(path)
     tags = _TagCounter()
+    limit = DumpConfig().max_page_mb if max_page_mb is None else max_page_mb
+    pages = PageGuard(int(limit * MIB), str(path))
     xml_bytes = 0
     for raw in _iter_bz2(path):
+        pages.feed(raw)
         if xml_bytes == 0:
             _check_not_utf16(path, raw)
         try:
@@ -168,11 +224,14 @@ def fetch_synthetic(out: Path, code: str, world_seed: int, articles: int, date: 
     return write_dump(out, code, world_seed, articles, date)
 
 
-def fetch_local(out: Path, pattern: str, wiki: str, date: str) -> Path:
+def fetch_local(
+    out: Path, pattern: str, wiki: str, date: str, *, max_page_mb: float | None = None
+) -> Path:
     src = Path(pattern.format(wiki=wiki, date=date, code=wiki)).expanduser()
     if not src.is_file():
         raise DumpError(f"{src}: no such dump (dump.local_pattern = {pattern!r})")
-    inspect_dump(src, f"{wiki}wiki")  # refuse a bad file before copying it into the cache
+    # refuse a bad file before copying it into the cache
+    inspect_dump(src, f"{wiki}wiki", max_page_mb=max_page_mb)
     with atomic_path(out) as tmp:
         shutil.copyfile(src, tmp)
     return out
@@ -190,33 +249,76 @@ def index_name(wiki: str, date: str) -> str:
     return f"{wiki}wiki-{date}-pages-articles-multistream-index.txt.bz2"
 
 
-def checksum_list(mirror: str, wiki: str, date: str, algo: str, timeout: float) -> dict:
+SMALL_FILE = 4 * MIB  # a checksum list or dumpstatus.json: kilobytes, in truth
+
+
+def fetch_small(url: str, timeout: float, rate: float | None = None) -> bytes | None:
+    """A small published file (at most ``SMALL_FILE``), or None when the mirror has none
+    (HTTP 404); read to an overall deadline. Other failures raise ``requests``' errors."""
+    rate = rate or Limits.of().rate
+    with http.get(None, url, headers=None, timeout=timeout) as resp:
+        if resp.status_code == 404:
+            return None
+        resp.raise_for_status()
+        data = b"".join(http.body(resp, http.deadline(timeout, SMALL_FILE, rate), limit=SMALL_FILE))
+        if resp.raw.read1(1):
+            raise DumpError(f"{url}: more than {SMALL_FILE // MIB} MiB; not a published list")
+        return data
+
+
+def checksum_list(
+    mirror: str, wiki: str, date: str, algo: str, timeout: float, *, rate: float | None = None
+) -> dict:
     """The snapshot's published ``<algo>sums.txt``: file name -> digest, and its URL
     under ``"url"``. A missing list (HTTP 404) means no such wiki or date."""
     url = dump_url(mirror, wiki, date, f"{wiki}wiki-{date}-{algo}sums.txt")
     try:
-        resp = requests.get(url, timeout=timeout)
-        if resp.status_code == 404:
-            raise DumpError(
-                f"{url}: cannot fetch the checksum list (HTTP 404: no such wiki or date)"
-            )
-        resp.raise_for_status()
+        data = fetch_small(url, timeout, rate)
     except requests.RequestException as e:
         raise DumpError(f"{url}: cannot fetch the checksum list ({e})") from None
+    if data is None:
+        raise DumpError(f"{url}: cannot fetch the checksum list (HTTP 404: no such wiki or date)")
     sums = {"url": url}
-    for line in resp.text.splitlines():
+    for line in data.decode("utf-8", "replace").splitlines():
         parts = line.split()
         if len(parts) == 2:
             sums[parts[1]] = parts[0].lower()
     return sums
 
 
+def published_size(
+    mirror: str, wiki: str, date: str, name: str, timeout: float, *, rate: float | None = None
+) -> int | None:
+    """``name``'s size in bytes as the snapshot's ``dumpstatus.json`` gives it, or None
+    where the mirror has no such file or it does not list ``name``."""
+    url = dump_url(mirror, wiki, date, "dumpstatus.json")
+    try:
+        data = fetch_small(url, timeout, rate)
+        status = json.loads(data) if data is not None else {}
+    except (requests.RequestException, ValueError):
+        return None  # an optional cross-check: a mirror without it is not at fault
+    jobs = status.get("jobs", {}) if isinstance(status, dict) else {}
+    for job in jobs.values() if isinstance(jobs, dict) else []:
+        files = job.get("files", {}) if isinstance(job, dict) else {}
+        entry = files.get(name) if isinstance(files, dict) else None
+        if isinstance(entry, dict) and isinstance(entry.get("size"), int):
+            return entry["size"]
+    return None
+
+
 def published_checksum(
-    mirror: str, wiki: str, date: str, algo: str, timeout: float, name: str | None = None
+    mirror: str,
+    wiki: str,
+    date: str,
+    algo: str,
+    timeout: float,
+    name: str | None = None,
+    *,
+    rate: float | None = None,
 ) -> str:
     """A file's checksum (by default the dump's) from the snapshot's published list."""
     name = name or dump_filename(wiki, date)
-    sums = checksum_list(mirror, wiki, date, algo, timeout)
+    sums = checksum_list(mirror, wiki, date, algo, timeout, rate=rate)
     if name not in sums:
         raise DumpError(f"{sums['url']}: no checksum listed for {name}")
     return sums[name]
@@ -238,18 +340,22 @@ def download(
     timeout: float = 60.0,
     retries: int = 5,
     backoff: float = 1.0,
+    *,
+    rate: float | None = None,
 ) -> Path:
     """Download ``url`` to ``out``, resuming a ``.part`` file, and verify its checksum.
 
     The partial file lives next to ``out`` under another name, so an interrupted
     run never leaves something DVC could take for the finished snapshot, and the
-    next run continues where it stopped (HTTP Range).
+    next run continues where it stopped (HTTP Range). Each request ends by its
+    deadline (``timeout`` plus its size at ``rate`` bytes a second); the next resumes.
     """
     part = out.with_name(out.name + ".part")
     out.parent.mkdir(parents=True, exist_ok=True)
+    rate = rate or Limits.of().rate
     for attempt in range(retries + 1):
         try:
-            if _download_once(url, part, timeout):
+            if _download_once(url, part, timeout, rate):
                 break
         except (
             requests.ConnectionError,
@@ -264,7 +370,7 @@ def download(
                     f"rerun to resume from byte {have}"
                 ) from None
             time.sleep(backoff * 2**attempt)
-        except requests.HTTPError as e:
+        except requests.RequestException as e:  # HTTP errors, redirects away from http(s)
             raise DumpError(f"{url}: {e}") from None
     actual = file_digest(part, algo) if expected else ""
     if actual != expected:  # an empty ``expected`` skips the check
@@ -281,10 +387,10 @@ class IncompleteDownload(OSError):
     pass
 
 
-def _download_once(url: str, part: Path, timeout: float) -> bool:
+def _download_once(url: str, part: Path, timeout: float, rate: float) -> bool:
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
-    with requests.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+    with http.get(None, url, headers=headers, timeout=timeout) as resp:
         if resp.status_code == 416:  # nothing left to fetch
             return True
         resp.raise_for_status()
@@ -292,6 +398,7 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
             have = 0  # the server ignored Range: start over
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
+        until = http.deadline(timeout, int(length) if length is not None else SMALL_FILE, rate)
         mode = "ab" if have else "wb"
         with (
             part.open(mode) as fh,
@@ -304,7 +411,7 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
                 disable=None,
             ) as bar,
         ):
-            for chunk in resp.iter_content(NET_CHUNK):
+            for chunk in http.body(resp, until):
                 fh.write(chunk)
                 bar.update(len(chunk))
     size = part.stat().st_size
@@ -313,9 +420,8 @@ def _download_once(url: str, part: Path, timeout: float) -> bool:
     return True
 
 
-def fetch_wikimedia(
-    out: Path, mirror: str, wiki: str, date: str, algo: str, timeout: float, retries: int
-) -> Path:
-    expected = published_checksum(mirror, wiki, date, algo, timeout)
-    url = dump_url(mirror, wiki, date, dump_filename(wiki, date))
-    return download(url, out, expected, algo, timeout, retries)
+def fetch_wikimedia(out: Path, wiki: str, cfg: DumpConfig) -> Path:
+    rate = Limits.of(cfg).rate
+    expected = published_checksum(cfg.mirror, wiki, cfg.date, cfg.checksum, cfg.timeout, rate=rate)
+    url = dump_url(cfg.mirror, wiki, cfg.date, dump_filename(wiki, cfg.date))
+    return download(url, out, expected, cfg.checksum, cfg.timeout, cfg.retries, rate=rate)

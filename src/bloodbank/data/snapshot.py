@@ -18,6 +18,7 @@ from bloodbank.core.paths import dump_filename
 from bloodbank.data.dumps import (
     DumpError,
     DumpInfo,
+    Limits,
     dump_url,
     fetch_local,
     fetch_synthetic,
@@ -46,12 +47,10 @@ def fetch_dump(
         fetch_synthetic(out, code, synthetic.world_seed, synthetic.articles, cfg.date)
         record["synthetic"] = synthetic.model_dump()
     elif cfg.source == "local":
-        fetch_local(out, cfg.local_pattern, lang.wiki, cfg.date)
+        fetch_local(out, cfg.local_pattern, lang.wiki, cfg.date, max_page_mb=cfg.max_page_mb)
         record["path"] = cfg.local_pattern.format(wiki=lang.wiki, date=cfg.date)
     elif cfg.source == "wikimedia":
-        fetch_wikimedia(
-            out, cfg.mirror, lang.wiki, cfg.date, cfg.checksum, cfg.timeout, cfg.retries
-        )
+        fetch_wikimedia(out, lang.wiki, cfg)
         record["url"] = dump_url(
             cfg.mirror, lang.wiki, cfg.date, dump_filename(lang.wiki, cfg.date)
         )
@@ -65,9 +64,10 @@ def fetch_dump(
             algo=cfg.checksum,
             timeout=cfg.timeout,
             retries=cfg.retries,
+            limits=Limits.of(cfg),
         ).manifest
     try:
-        info = inspect_dump(out, f"{lang.wiki}wiki")
+        info = inspect_dump(out, f"{lang.wiki}wiki", max_page_mb=cfg.max_page_mb)
     except DumpError:
         out.unlink(missing_ok=True)
         raise

@@ -30,6 +30,7 @@ has from a cache folder beside the output.
 from __future__ import annotations
 
 import bz2
+import json
 import random
 import re
 import shutil
@@ -44,13 +45,17 @@ from tqdm import tqdm
 
 from bloodbank.core.config import StreamsConfig
 from bloodbank.core.io import atomic_path
+from bloodbank.data import http
 from bloodbank.data.dumps import (
     DumpError,
+    Limits,
+    PageGuard,
     checksum_list,
     download,
     dump_url,
     index_name,
     multistream_name,
+    published_size,
 )
 
 MAGIC = re.compile(rb"BZh[1-9]\x31\x41\x59\x26\x53\x59")  # a bz2 stream's first bytes
@@ -60,6 +65,8 @@ DENSITY = 0.25  # compressed bytes per character of sentences, a first guess (Wi
 # about 0.3-0.5); later ranges follow the density of the streams read so far
 FOOTER = bz2.compress(b"</mediawiki>\n", 9)
 _PAGE_ID = re.compile(rb"<page>\s*<title>.*?</title>\s*<ns>-?\d+</ns>\s*<id>(\d+)</id>", re.S)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+PROVENANCE = "source.json"  # in the range cache: where its pieces came from
 DRAW = "uniform over the compressed bytes after the header stream, moved to the next stream"
 
 
@@ -76,7 +83,8 @@ class Ranges:
     fetched: int = 0  # bytes that crossed the network
     requests: int = 0
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
         self.pieces: dict[int, bytes] = {}  # start -> bytes, disjoint
 
     def read(self, start: int, end: int) -> bytes:
@@ -95,6 +103,13 @@ class Ranges:
             pos += len(piece)
         return bytes(out)
 
+    def forget(self, start: int, end: int) -> str:
+        """Drop every piece that overlaps bytes ``start``–``end`` (bytes that proved bad),
+        so that the next read fetches them again; a note for the error message."""
+        for a in [a for a, b in self.pieces.items() if a < end and start < a + len(b)]:
+            del self.pieces[a]
+        return ""
+
     def _load(self, start: int, end: int) -> bytes:
         raise NotImplementedError
 
@@ -102,8 +117,8 @@ class Ranges:
 class FileRanges(Ranges):
     """A local copy (the whole dump, downloaded because the mirror ignores Range)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, limits: Limits) -> None:
+        super().__init__(limits)
         self.path = path
         self.size = path.stat().st_size
 
@@ -117,40 +132,104 @@ class HttpRanges(Ranges):
     """Ranges of a URL by HTTP Range requests. A dropped transfer resumes from its last
     byte; every range is kept in ``cache`` as it arrives, so a rerun after an
     interruption asks the network only for what it does not have yet (the plan is
-    seeded, so a rerun asks for the same ranges)."""
+    seeded, so a rerun asks for the same ranges). The cache records where its pieces
+    came from (URL, file size, published checksum) and is emptied when any of these
+    changes; a piece that proves bad is deleted from it."""
 
     def __init__(
-        self, url: str, cache: Path, timeout: float, retries: int, backoff: float = 1.0
+        self,
+        url: str,
+        cache: Path,
+        timeout: float,
+        retries: int,
+        backoff: float = 1.0,
+        *,
+        limits: Limits,
+        checksum: str = "",
+        listed_size: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(limits)
         self.url, self.cache, self.timeout = url, cache, timeout
         self.retries, self.backoff = retries, backoff
         self.session = requests.Session()  # one connection for the many small ranges
-        cache.mkdir(parents=True, exist_ok=True)
-        self.size = self._size()
+        self.final_url: str | None = None  # where a redirect led, if it did
+        self.size = self._size(listed_size)
+        self.size_check = "dumpstatus.json" if listed_size is not None else "HTTP 416 past the end"
+        self._own_cache({"url": url, "file_bytes": self.size, "checksum": checksum})
 
-    def _size(self) -> int:
+    def _own_cache(self, provenance: dict) -> None:
+        record = self.cache / PROVENANCE
         try:
-            with self.session.get(
-                self.url, headers={"Range": "bytes=0-0"}, stream=True, timeout=self.timeout
+            held = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else None
+        except (OSError, ValueError):
+            held = None
+        if held != provenance:  # pieces of another file, or of unknown origin
+            shutil.rmtree(self.cache, ignore_errors=True)
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps(provenance, sort_keys=True), encoding="utf-8")
+
+    def _size(self, listed: int | None) -> int:
+        """The file's size from a one-byte Range answer, checked against ``listed`` (the
+        snapshot's dumpstatus.json) or, without it, against a read past the end."""
+        try:
+            with http.get(
+                self.session, self.url, headers={"Range": "bytes=0-0"}, timeout=self.timeout
             ) as resp:
                 if resp.status_code == 404:
                     raise DumpError(f"{self.url}: not found (HTTP 404): no such wiki or date")
                 resp.raise_for_status()
+                self.final_url = http.final_url(resp, self.url)
                 if resp.status_code != 206 or "Content-Range" not in resp.headers:
                     raise RangeNotSupported(
                         f"{self.url}: the mirror ignores HTTP Range requests (answered "
                         f"{resp.status_code} with the whole file); choose another mirror, or "
                         "set dump.streams.no_range: whole to download the whole dump"
                     )
-                return int(resp.headers["Content-Range"].rsplit("/", 1)[1])
+                reported = _total(self.url, resp.headers["Content-Range"])
+            if reported is None and listed is None:
+                raise DumpError(
+                    f"{self.url}: the mirror does not tell the file's size (Content-Range "
+                    "'bytes 0-0/*') and no dumpstatus.json lists it; choose another mirror"
+                )
+            if listed is not None:
+                if reported is not None and reported != listed:
+                    raise DumpError(
+                        f"{self.url}: the mirror reports {reported:,} bytes, the snapshot's "
+                        f"dumpstatus.json {listed:,}; choose another mirror"
+                    )
+                return listed
+            assert reported is not None
+            self._nothing_past(reported)
+            return reported
         except requests.RequestException as e:
             raise DumpError(f"{self.url}: {e}") from None
+
+    def _nothing_past(self, size: int) -> None:
+        """A mirror that under-reports the size still serves the bytes past it."""
+        with http.get(
+            self.session, self.url, headers={"Range": f"bytes={size}-{size}"}, timeout=self.timeout
+        ) as resp:
+            if resp.status_code == 206:
+                raise DumpError(
+                    f"{self.url}: the mirror reports {size:,} bytes but serves bytes past "
+                    "them; choose another mirror"
+                )
+
+    def forget(self, start: int, end: int) -> str:
+        super().forget(start, end)
+        for piece in self.cache.glob("*-*"):
+            a, _, b = piece.name.partition("-")
+            if a.isdigit() and b.isdigit() and int(a) < end and start < int(b):
+                piece.unlink(missing_ok=True)
+        return f"; its bytes were dropped from {self.cache}, so a rerun fetches them again"
 
     def _load(self, start: int, end: int) -> bytes:
         cached = self.cache / f"{start}-{end}"
         if cached.is_file():
-            return cached.read_bytes()
+            data = cached.read_bytes()
+            if len(data) == end - start:
+                return data
         got = bytearray()
         for attempt in range(self.retries + 1):
             try:
@@ -170,7 +249,7 @@ class HttpRanges(Ranges):
                         f"{self.retries + 1} attempts ({e}); rerun to resume"
                     ) from None
                 time.sleep(self.backoff * 2**attempt)
-            except requests.HTTPError as e:
+            except requests.RequestException as e:  # HTTP errors, redirects out of http(s)
                 raise DumpError(f"{self.url}: {e}") from None
         with atomic_path(cached) as tmp:
             tmp.write_bytes(bytes(got))
@@ -179,17 +258,33 @@ class HttpRanges(Ranges):
     def _fetch(self, start: int, end: int, into: bytearray) -> None:
         self.requests += 1
         headers = {"Range": f"bytes={start}-{end - 1}"}
-        get = self.session.get
-        with get(self.url, headers=headers, stream=True, timeout=self.timeout) as resp:
+        until = http.deadline(self.timeout, end - start, self.limits.rate)
+        with http.get(self.session, self.url, headers=headers, timeout=self.timeout) as resp:
             resp.raise_for_status()
             if resp.status_code != 206:
                 raise RangeNotSupported(f"{self.url}: the mirror stopped honouring Range")
-            taken = 0
-            for chunk in resp.iter_content(1 << 14):
+            first = _first(resp.headers.get("Content-Range", ""))
+            if first != start:
+                raise DumpError(
+                    f"{self.url}: asked for bytes from {start}, the mirror answered "
+                    f"{resp.headers.get('Content-Range')!r}"
+                )
+            for chunk in http.body(resp, until, limit=end - start):
                 self.fetched += len(chunk)
-                chunk = chunk[: end - start - taken]  # a server may send more than asked
                 into += chunk
-                taken += len(chunk)
+
+
+def _total(url: str, header: str) -> int | None:
+    """The full size in a Content-Range header; None for RFC 7233's unknown size (*)."""
+    found = _CONTENT_RANGE.fullmatch(header.strip())
+    if found is None:
+        raise DumpError(f"{url}: an unreadable Content-Range header: {header!r}")
+    return None if found.group(3) == "*" else int(found.group(3))
+
+
+def _first(header: str) -> int | None:
+    found = _CONTENT_RANGE.fullmatch(header.strip())
+    return int(found.group(1)) if found else None
 
 
 class _Short(OSError):
@@ -200,18 +295,26 @@ class _Short(OSError):
 class Stream:
     offset: int
     data: bytes  # compressed, as fetched
-    text: bytes  # decompressed XML
+    text: bytes = field(repr=False)  # decompressed XML; emptied by ``light()``
+    ids: list[int] = field(init=False)
+    is_footer: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ids = [int(m) for m in _PAGE_ID.findall(self.text)]
+        self.is_footer = b"<page>" not in self.text and b"</mediawiki>" in self.text
 
     @property
     def end(self) -> int:
         return self.offset + len(self.data)
 
-    @property
-    def is_footer(self) -> bool:
-        return b"<page>" not in self.text and b"</mediawiki>" in self.text
-
     def page_ids(self) -> list[int]:
-        return [int(m) for m in _PAGE_ID.findall(self.text)]
+        return self.ids
+
+    def light(self) -> Stream:
+        """The stream without its text, once checked: a part holds only compressed bytes,
+        so memory follows what crossed the network, not what it decompresses to."""
+        self.text = b""
+        return self
 
 
 class Reader:
@@ -225,43 +328,63 @@ class Reader:
     def next(self, chunk: int = SMALL, stop: int | None = None, step: int = SMALL) -> Stream | None:
         """The stream at the current position, or None at ``stop`` or the file's end.
         Reads ``chunk`` bytes first, then ranges that double from ``step`` while the
-        stream goes on, so that the last stream of a range costs little past its end."""
+        stream goes on, so that the last stream of a range costs little past its end.
+        Decompresses in slices, within the limits on a page and a stream."""
         limit = self.src.size if stop is None else stop
         if self.pos >= limit:
             return None
         dec = bz2.BZ2Decompressor()
-        parts, used, grow = [], 0, step
+        cap = self.src.limits
+        pages = PageGuard(cap.page, f"{self.url}: the stream at byte {self.pos}")
+        parts, fed, size, grow = [], 0, 0, step
         while not dec.eof:
-            if used == len(self.buffer):
-                fetch_end = self.pos + len(self.buffer)
-                if fetch_end >= self.src.size:
-                    raise DumpError(
-                        f"{self.url}: truncated bz2 stream at byte {self.pos} (the file ends "
-                        "inside it)"
-                    )
-                self.buffer += self.src.read(fetch_end, min(self.src.size, fetch_end + chunk))
-                chunk, grow = grow, min(2 * grow, LARGE)  # it goes on: steps from ``step``
+            data = b""
+            if dec.needs_input:
+                if fed == len(self.buffer):
+                    self._more(chunk)
+                    chunk, grow = grow, min(2 * grow, LARGE)  # it goes on: steps from ``step``
+                data, fed = self.buffer[fed:], len(self.buffer)
             try:
-                parts.append(dec.decompress(self.buffer[used:]))
+                out = dec.decompress(data, max_length=LARGE)
             except OSError as e:
+                raise self.bad(f"corrupt bz2 stream at byte {self.pos} ({e})") from None
+            size += len(out)
+            if size > cap.stream:
                 raise DumpError(
-                    f"{self.url}: corrupt bz2 stream at byte {self.pos} ({e})"
-                ) from None
-            used = len(self.buffer) - len(dec.unused_data)
+                    f"{self.url}: the stream at byte {self.pos} decompresses to more than "
+                    f"{cap.stream >> 20} MiB; dump.max_stream_mb sets the limit"
+                )
+            pages.feed(out)
+            parts.append(out)
+        used = fed - len(dec.unused_data)
         stream = Stream(self.pos, self.buffer[:used], b"".join(parts))
         self.buffer, self.pos = self.buffer[used:], self.pos + used
         return stream
 
+    def _more(self, chunk: int) -> None:
+        fetch_end = self.pos + len(self.buffer)
+        if fetch_end >= self.src.size:
+            raise self.bad(f"truncated bz2 stream at byte {self.pos} (the file ends inside it)")
+        self.buffer += self.src.read(fetch_end, min(self.src.size, fetch_end + chunk))
 
-def check_pages(stream: Stream, url: str) -> None:
-    """A stream of the dump must hold whole ``<page>`` elements, and at least one."""
+    def bad(self, what: str) -> DumpError:
+        """An error about the bytes from the current position, which are dropped."""
+        note = self.src.forget(self.pos, self.pos + max(1, len(self.buffer)))
+        return DumpError(f"{self.url}: {what}{note}")
+
+
+def check_pages(stream: Stream, src: Ranges, url: str) -> Stream:
+    """A stream of the dump must hold whole ``<page>`` elements, and at least one; the
+    stream without its text if so (its bytes are dropped if not)."""
     text = stream.text
     opened, closed = text.count(b"<page>"), text.count(b"</page>")
     if not text.lstrip().startswith(b"<page>") or opened != closed or opened == 0:
+        note = src.forget(stream.offset, stream.end)
         raise DumpError(
             f"{url}: the stream at byte {stream.offset} does not hold whole <page> elements "
-            f"({opened} opened, {closed} closed)"
+            f"({opened} opened, {closed} closed){note}"
         )
+    return stream.light()
 
 
 def find_stream(src: Ranges, offset: int, url: str, typical: int = 0) -> int:
@@ -364,16 +487,14 @@ def _take(reader: Reader, budget: int, url: str) -> list[Stream]:
         stream = reader.next(chunk=max(SMALL, end - reader.pos))
         if stream is None or stream.is_footer:
             break
-        check_pages(stream, url)
-        out.append(stream)
+        out.append(check_pages(stream, reader.src, url))
     return out
 
 
 def _streams(reader: Reader, stop: int, url: str) -> list[Stream]:
     out = []
     while (stream := reader.next(max(SMALL, stop - reader.pos), stop)) is not None:
-        check_pages(stream, url)
-        out.append(stream)
+        out.append(check_pages(stream, reader.src, url))
     return out
 
 
@@ -398,9 +519,8 @@ def reference_part(
                 stream = reader.next(int(typical * 1.05), step=max(SMALL, typical // 8))
                 if stream is None or stream.is_footer:
                     break
-                check_pages(stream, url)
                 taken.add(stream.offset)
-                part.streams.append(stream)
+                part.streams.append(check_pages(stream, src, url))
                 bar.update()
     part.streams.sort(key=lambda s: s.offset)
     return part
@@ -451,26 +571,40 @@ def fetch_streams(
     timeout: float,
     retries: int,
     backoff: float = 1.0,
+    limits: Limits | None = None,
 ) -> Snapshot:
     """Fetch the streams the sample and the statistics need and write the snapshot;
-    return it with its manifest (the caller writes it, after validating the snapshot)."""
-    url = dump_url(mirror, wiki, date, multistream_name(wiki, date))
-    listed = checksum_list(mirror, wiki, date, algo, timeout)
-    if multistream_name(wiki, date) not in listed:
-        raise DumpError(f"{listed['url']}: no checksum listed for {multistream_name(wiki, date)}")
-    wanted = (multistream_name(wiki, date), index_name(wiki, date))
-    sums = {name: listed[name] for name in wanted if name in listed}
+    return it with its manifest (the caller writes it, after validating the snapshot).
+    ``limits`` (dump.min_rate, max_page_mb, max_stream_mb; their defaults if None) bound
+    the time of every request and the memory of every stream."""
+    limits = limits or Limits.of()
+    name = multistream_name(wiki, date)
+    url = dump_url(mirror, wiki, date, name)
+    listed = checksum_list(mirror, wiki, date, algo, timeout, rate=limits.rate)
+    if name not in listed:
+        raise DumpError(f"{listed['url']}: no checksum listed for {name}")
+    wanted = (name, index_name(wiki, date))
+    sums = {n: listed[n] for n in wanted if n in listed}
+    size = published_size(mirror, wiki, date, name, timeout, rate=limits.rate)
     cache = out.with_name(out.name + ".ranges")
     whole: Path | None = None
     try:
-        src: Ranges = HttpRanges(url, cache, timeout, retries, backoff)
+        src: Ranges = HttpRanges(
+            url,
+            cache,
+            timeout,
+            retries,
+            backoff,
+            limits=limits,
+            checksum=sums[name],
+            listed_size=size,
+        )
     except RangeNotSupported:
         if cfg.no_range == "error":
             raise
         whole = out.with_name(out.name + ".whole")
-        name = multistream_name(wiki, date)
-        download(url, whole, sums.get(name, ""), algo, timeout, retries, backoff)
-        src = FileRanges(whole)
+        download(url, whole, sums[name], algo, timeout, retries, backoff, rate=limits.rate)
+        src = FileRanges(whole, limits)
     with tempfile.TemporaryDirectory(prefix="bloodbank-streams-") as tmp:
         header = Reader(src, 0, url).next()
         assert header is not None
@@ -511,6 +645,10 @@ def fetch_streams(
         "fetched_bytes": src.size if whole else src.fetched,
         "whole_file_downloaded": whole is not None,
     }
+    if isinstance(src, HttpRanges):
+        manifest["file_bytes_checked_by"] = src.size_check
+        if src.final_url:
+            manifest["redirected_to"] = src.final_url
     shutil.rmtree(cache, ignore_errors=True)
     if whole is not None:
         whole.unlink(missing_ok=True)

@@ -19,9 +19,9 @@ import pandas as pd
 from bloodbank.core.config import EstimateConfig
 from bloodbank.core.io import atomic_path
 from bloodbank.graph.covariates import pair_covariates
-from bloodbank.graph.estimate import NONE, Estimate, Settings, estimate
+from bloodbank.graph.estimate import NONE, Estimate, EstimateError, Settings, estimate
 from bloodbank.graph.finetune_scores import write_matrix
-from bloodbank.graph.matrix_io import BASELINES
+from bloodbank.graph.matrix_io import BASELINES, read_scores
 
 
 def settings_for(cfg: EstimateConfig, seed: int) -> Settings:
@@ -82,6 +82,30 @@ def complete(
             continue
         out[name] = estimate(frame, covariates, settings)
     return Completed(out)
+
+
+def complete_files(
+    files: dict[str, Path],
+    cfg: EstimateConfig,
+    seed: int,
+    mono: dict[str, float] | None = None,
+) -> Completed:
+    """:func:`complete` on the score files ``files`` (by baseline), read and checked cell
+    by cell; an error names the file it is about."""
+    matrices = {name: read_scores(path) for name, path in files.items()}
+    langs = [list(m.index) for m in matrices.values()]
+    if any(ls != langs[0] for ls in langs):
+        raise EstimateError(f"{', '.join(map(str, files.values()))}: not the same languages")
+    done: dict[str, Estimate | None] = {}
+    for name, frame in matrices.items():
+        try:
+            done |= complete({name: frame}, cfg, seed, mono).estimates
+        except EstimateError as e:
+            raise EstimateError(f"{files[name]}: {e}") from None
+    if all(est is None for est in done.values()):
+        first = next(iter(files.values()))
+        raise EstimateError(f"{first}: every off-diagonal cell is empty: no pair was measured")
+    return Completed(done)
 
 
 def write(completed: Completed, folder: Path) -> None:

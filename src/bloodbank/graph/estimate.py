@@ -31,9 +31,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from bloodbank.core.errors import BloodbankError
 from bloodbank.graph.analysis import blood_type
 
 LEVEL = 0.9  # the intervals' nominal coverage
+
+
+class EstimateError(BloodbankError, ValueError):
+    """The measured cells cannot support an estimate of the rest (too few, or a language
+    measured in no pair); the message says which and how many."""
 
 
 @dataclass(frozen=True)
@@ -321,8 +327,7 @@ def estimate(
     rng = np.random.default_rng(settings.seed)
     if not (off & ~mask).any():  # every pair measured: nothing to estimate
         return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE, [])
-    if mask.sum() < 2 * n:
-        raise ValueError(f"{mask.sum()} measured pairs for {n} languages: too few to estimate")
+    _enough(mask, langs)
     model, errors = select(f, mask, x, settings, rng)
     fitted = fit(f, mask, x, model, settings).predict(x)
     point = np.where(mask, f, fitted)
@@ -348,6 +353,21 @@ def estimate(
         model,
         names,
     )
+
+
+def _enough(mask: np.ndarray, langs: list[str]) -> None:
+    """Refuse what the model cannot identify: a language's effect needs at least one
+    measured pair on its side, and the effects need about two cells per language."""
+    n = len(langs)
+    if mask.sum() < 2 * n:
+        raise EstimateError(f"{mask.sum()} measured pairs for {n} languages: too few to estimate")
+    for axis, side in ((1, "source"), (0, "target")):
+        empty = [langs[i] for i in np.flatnonzero(mask.sum(axis=axis) == 0)]
+        if empty:
+            raise EstimateError(
+                f"no measured pair has {', '.join(empty)} as its {side}: its "
+                f"{'donation' if side == 'source' else 'recipience'} cannot be estimated"
+            )
 
 
 def _frame(values: np.ndarray, langs: list[str]) -> pd.DataFrame:

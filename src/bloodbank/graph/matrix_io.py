@@ -78,6 +78,14 @@ def read_matrix(path: str | Path, kind: Kind = "auto", transpose: bool = False) 
     return TransferMatrix(langs, f, detected, reason, mono)
 
 
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """Our own F matrix (metrics/finetune_scores*.csv), validated cell by cell: F in
+    percent, an empty cell where pairs.yaml planned no training."""
+    path = Path(path)
+    langs, values = _parse(path, _cells(path), blank_pairs=True)
+    return pd.DataFrame(values, index=langs, columns=langs).rename_axis("source")
+
+
 def _plausible(path: Path, langs: list[str], f: np.ndarray) -> None:
     """F beyond ±1e6 % (an MRR ten thousand times its baseline) is a broken cell, and
     would only break the figures later."""
@@ -138,7 +146,11 @@ def _code(path: Path, where: str, raw: str) -> str:
         raise MatrixError(f"{path}: {where}: {e}") from None
 
 
-def _parse(path: Path, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
+def _parse(
+    path: Path, rows: list[list[str]], *, blank_pairs: bool = False
+) -> tuple[list[str], np.ndarray]:
+    """Languages and values, in the header's order; ``blank_pairs`` lets an off-diagonal
+    cell be empty (a pair not trained), which an input matrix may not."""
     header = [_code(path, f"header column {i + 1}", c) for i, c in enumerate(rows[0][1:])]
     _no_duplicates(path, "columns", header)
     sources = [_code(path, f"row {n + 2} (first cell)", r[0]) for n, r in enumerate(rows[1:])]
@@ -156,7 +168,7 @@ def _parse(path: Path, rows: list[list[str]]) -> tuple[list[str], np.ndarray]:
                 f"{path}: row {n + 2} ({s}) has {len(row) - 1} values for {len(header)} columns"
             )
         for j, cell in enumerate(row[1:]):
-            values[header.index(s), j] = _number(path, s, header[j], cell)
+            values[header.index(s), j] = _number(path, s, header[j], cell, blank_pairs)
     return header, values
 
 
@@ -181,11 +193,11 @@ def _no_duplicates(path: Path, what: str, codes: list[str]) -> None:
         raise MatrixError(f"{path}: {what} list {', '.join(dupes)} more than once")
 
 
-def _number(path: Path, source: str, target: str, cell: str) -> float:
+def _number(path: Path, source: str, target: str, cell: str, blank: bool = False) -> float:
     text = cell.strip()
     where = f"{path}: cell {source}→{target} (row {source}, column {target})"
     if text.lower() in EMPTY:
-        if source == target:
+        if source == target or blank:
             return math.nan
         raise MatrixError(f"{where} is empty; only the diagonal may be")
     try:
