@@ -84,6 +84,7 @@ def make_repo(path: Path, params: dict) -> Path:
     run(["git", "config", "user.email", "test@example.org"], path)
     run(["git", "config", "user.name", "test"], path)
     run(["dvc", "init", "-q"], path)
+    shutil.copy(ROOT / ".dvcignore", path / ".dvcignore")  # after init, which writes its own
     run(["dvc", "config", "core.analytics", "false"], path)
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-qm", "init"], path)

@@ -41,8 +41,9 @@ def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:
         ("qaa; touch {marker}; echo", "is not of the form 'xx' or 'xxx'"),
         ("$(touch {marker})", "is not of the form 'xx' or 'xxx'"),
         ("`touch {marker}`", "is not of the form 'xx' or 'xxx'"),
-        # DVC resolves outputs before any stage runs: its own error names the stage
-        ("../../etc", "already specified in stage: 'sample@../../etc'"),
+        # DVC resolves outputs before any stage runs, and .dvcignore keeps them in the
+        # pipeline's folders: its own error names the path
+        ("../../etc", "../../etcwiki-20211101-pages-articles.xml.bz2' is ignored by .dvcignore"),
     ],
 )
 @pytest.mark.slow  # a few seconds: kept out of the 6-minute default run
@@ -411,3 +412,41 @@ def test_the_estimate_stage_refuses_what_it_cannot_estimate(tmp_path, cells, exp
     assert "metrics/finetune_scores.csv: " in proc.stderr
     assert not (tmp_path / "metrics/estimate").exists()
     assert not (tmp_path / "metrics/estimate.json").exists()
+
+
+# --- no value of params.yaml or pairs.yaml makes DVC delete a user's file ---------------
+
+
+def _careless(repo: Path, kind: str) -> tuple[str, Path]:
+    """Write a careless value into the plan or the params; the stage it names and the
+    user's file that stage's outputs would be."""
+    if kind == "plan":
+        plan = yaml.safe_load((repo / "pairs.yaml").read_text())
+        plan["pair_stages"]["../../victim"] = {"src": "qaa", "tgt": "qab"}
+        (repo / "pairs.yaml").write_text(yaml.safe_dump(plan))
+        return "pair@../../victim", repo / "victim"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["languages"].append("../../../victimx")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    return "sample@../../../victimx", repo / "victimx.txt"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow  # about 40 s: three runners on two values
+@pytest.mark.parametrize("kind", ["plan", "params"])
+def test_a_careless_value_deletes_no_file(tmp_path, kind):
+    repo = make_repo(tmp_path / "repo", tiny_params(runtime={"tracking": {"enabled": False}}))
+    stage, victim = _careless(repo, kind)
+    victim.write_text("the user's own file\n")
+    runners = {
+        "dvc repro -s": ["dvc", "repro", "-s", stage],
+        "dvc exp run -s": ["dvc", "exp", "run", "-s", stage],
+        "lbb repro": [*LBB, "repro", stage],
+    }
+    for runner, cmd in runners.items():
+        proc = run(cmd, repo, check=False)
+        assert proc.returncode != 0, runner
+        assert victim.read_text() == "the user's own file\n", f"{runner} deleted {victim.name}"
+        assert "Traceback" not in proc.stdout + proc.stderr, runner
+    # lbb repro says why in one line, before DVC plans anything
+    one_line_error(proc, "pairs.yaml does not follow" if kind == "plan" else "../../../victimx")

@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 from import_closure import ROOT, closure, relative
 
 from bloodbank.core.config import Params, RuntimeConfig
@@ -138,3 +139,23 @@ def test_git_tracks_only_outputs_of_current_stages():
     ).stdout.split()
     stale = [f for f in tracked if Path(f).name != ".gitignore" and not covered(f, outs)]
     assert not stale, f"tracked but written by no stage: {stale}"
+
+
+def test_every_output_lies_in_a_folder_dvc_may_write():
+    """.dvcignore ignores everything at the root but the pipeline's folders and files, so
+    that DVC refuses an output named outside them by a careless value ("../../notes")
+    before it deletes anything. Each declared output must lie in a re-included folder."""
+    allowed = {
+        line[2:].strip("/")
+        for line in (ROOT / ".dvcignore").read_text().splitlines()
+        if line.startswith("!/")
+    }
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in spec.items():
+        body = stage.get("do", stage)
+        for kind in ("outs", "metrics", "plots"):
+            for entry in body.get(kind, []):
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                assert path.split("/")[0] in allowed, f"{name}: {path}"
+        for dep in body.get("deps", []):
+            assert dep.split("/")[0] in allowed, f"{name}: {dep} (DVC would not hash it)"

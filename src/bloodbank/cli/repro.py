@@ -26,6 +26,18 @@ def cmd_repro(args: argparse.Namespace) -> int:
         return 130
 
 
+def check_values(root: Path) -> None:
+    """Refuse a bad value of params.yaml or pairs.yaml before DVC plans or deletes
+    anything: a stage's outputs are named after them (``pair@../../x`` would be ``x``)."""
+    from bloodbank.core.config import load_params
+    from bloodbank.graph.design import check_plan
+
+    if (root / "params.yaml").is_file():
+        params = load_params(root / "params.yaml")
+        if (root / "pairs.yaml").is_file():
+            check_plan(root / "pairs.yaml", params.studied, params.pairs)
+
+
 def _repro(args: argparse.Namespace) -> int:
     from bloodbank.parallel.driver import ReproOptions, dry_run, repro, root_of
 
@@ -36,6 +48,7 @@ def _repro(args: argparse.Namespace) -> int:
         raise UsageError(f"--gpus-per-training must be above 0, not {args.gpus_per_training:g}")
 
     root = root_of(Path.cwd())
+    check_values(root)
     opts = ReproOptions(
         targets=args.targets,
         address=args.address,

@@ -54,7 +54,13 @@ def stage_arguments(argv: list[str] | None = None, parts: int = 1) -> list[str]:
         return args
     name = os.environ.get("DVC_STAGE", "").rsplit(":", 1)[-1]  # "sub/dvc.yaml:stage@key"
     _, at, key = name.partition("@")
-    return key.split("-", parts - 1) if at else []
+    if not at:
+        return []
+    values = key.split("-", parts - 1)
+    if len(values) != parts:  # refused here, before anything is written
+        shape = "-".join(f"<value {i + 1}>" for i in range(parts))
+        raise StageArgumentError(f"stage {name!r}: its key {key!r} is not of the form {shape}")
+    return values
 
 
 def parse_stage_args(
