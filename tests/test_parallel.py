@@ -296,3 +296,73 @@ def test_ctrl_c_stops_the_stages_and_records_none_of_them(built_copy):
     assert "ran 1 stages" in out  # its upstream was up to date all along
     timing = json.loads((repo / "logs/timings/mono/qab.json").read_text())
     assert timing["resumed_from_step"] >= 10
+
+
+SLEEPER = """
+import time
+from pathlib import Path
+from bloodbank.core.config import Params
+from bloodbank.core.stagekit import run_main
+from bloodbank.tracking.runs import stage_run
+
+def main(argv):
+    p = Params.model_validate({"runtime": {"tracking": {"experiment": "t"}}})
+    with stage_run("mono", p, tags={"language": "qaa"}):
+        print("started", flush=True)
+        time.sleep(120)
+        Path("s.txt").write_text("done")
+
+run_main(main)
+"""
+
+
+def _statuses(store: Path) -> list[str]:
+    if not store.exists():
+        return []
+    with sqlite3.connect(store) as db:
+        try:
+            return [row[0] for row in db.execute("select status from runs")]
+        except sqlite3.OperationalError:  # the store is being created
+            return []
+
+
+def _until(check, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_ctrl_c_in_lbb_repro_ends_the_running_stage_s_run_as_killed(tmp_path):
+    repo = tmp_path / "toy"
+    repo.mkdir()
+    run(["git", "init", "-q"], repo)
+    run(["dvc", "init", "-q"], repo)
+    (repo / "stage.py").write_text(textwrap.dedent(SLEEPER))
+    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    spec = {"stages": {"s": {"cmd": "python -P stage.py", "deps": ["stage.py"], "outs": ["s.txt"]}}}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(spec))
+    proc = subprocess.Popen(
+        [*LBB, "repro", "--workers", "1"],
+        cwd=repo,
+        env=clean_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert _until(lambda: "RUNNING" in _statuses(repo / "mlflow.db"), 120), "never started"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert "stopped s (their MLflow runs end as KILLED)" in proc.stderr.read()
+    finally:
+        proc.kill()
+    # the stage's watchdog stops it with SIGTERM once its Ray worker is gone
+    assert _until(lambda: _statuses(repo / "mlflow.db") == ["KILLED"], 30), _statuses(
+        repo / "mlflow.db"
+    )
+    assert not (repo / "s.txt").exists()

@@ -450,3 +450,14 @@ def test_a_careless_value_deletes_no_file(tmp_path, kind):
         assert "Traceback" not in proc.stdout + proc.stderr, runner
     # lbb repro says why in one line, before DVC plans anything
     one_line_error(proc, "pairs.yaml does not follow" if kind == "plan" else "../../../victimx")
+
+
+def test_lbb_repro_on_an_unreachable_cluster_fails_in_seconds(tmp_path):
+    """Ray retried for over two minutes, and Ctrl-C then claimed stages were stopped."""
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    started = time.monotonic()
+    proc = lbb("repro", "--address", "127.0.0.1:1", cwd=tmp_path)
+    one_line_error(proc, "--address 127.0.0.1:1: no Ray cluster answers there")
+    assert time.monotonic() - started < 60

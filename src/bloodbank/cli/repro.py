@@ -17,10 +17,17 @@ def cmd_repro(args: argparse.Namespace) -> int:
     except DvcException as e:  # dvc.yaml, the lock, a stage DVC cannot load
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        stopped = getattr(e, "stopped", [])
+        what = (
+            f"stopped {', '.join(stopped)} (their MLflow runs end as KILLED) and recorded "
+            "none of them"
+            if stopped
+            else "no stage was running"
+        )
         print(
-            "interrupted: the running stages were stopped and none of them recorded; "
-            "`lbb repro` again runs what is still stale (trainings resume)",
+            f"interrupted: {what}; `lbb repro` again runs what is still stale "
+            "(trainings resume)",
             file=sys.stderr,
         )
         return 130

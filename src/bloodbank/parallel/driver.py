@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bloodbank.core.config import load_params
+from bloodbank.core.errors import BloodbankError
 from bloodbank.parallel.execute import Outcome, Settings, execute
 from bloodbank.parallel.plan import describe, plan, repo_root
 
@@ -48,10 +51,31 @@ def local_worker_niceness() -> None:
     os.environ.setdefault(NICENESS, "0")
 
 
+class ClusterError(BloodbankError):
+    """The Ray cluster named by ``--address`` cannot be reached."""
+
+
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds where ``ray.init`` would retry for minutes: nothing listens at
+    ``host:port`` (or ``ray://host:port``). ``auto`` and other forms go to Ray as given."""
+    found = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?:(\d+)", address)
+    if found is None:
+        return
+    host, port = found.group(1), int(found.group(2))
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise ClusterError(
+            f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start "
+            "one with `ray start --head`, or leave --address out to run on this machine"
+        ) from None
+
+
 def _init_ray(opts: ReproOptions):
     import ray
 
     if opts.address:
+        check_address(opts.address)
         ray.init(address=opts.address, log_to_driver=False)
     else:
         local_worker_niceness()

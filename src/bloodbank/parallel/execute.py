@@ -20,6 +20,14 @@ from bloodbank.core.offline import offline_variables
 from bloodbank.parallel.plan import Step
 from bloodbank.parallel.warm import run_stage
 
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the stages that were running: stopped, and none of them recorded."""
+
+    def __init__(self, stopped: list[str]) -> None:
+        super().__init__()
+        self.stopped = stopped
+
 LOGS = Path(".dvc") / "tmp" / "lbb"  # one log per stage run, inside DVC's own tmp folder
 
 
@@ -132,9 +140,9 @@ def execute(
                     outcome.failed[step.name] = last or f"exited with {code}"
                 on_change(outcome, [s.name for s in running.values()])
     except KeyboardInterrupt:
-        for ref in running:  # nothing of a cancelled stage is recorded
-            ray.cancel(ref, force=True)
-        raise
+        for ref in running:  # nothing of a cancelled stage is recorded; each stage gets
+            ray.cancel(ref, force=True)  # SIGTERM from its watchdog (see parallel.warm)
+        raise Interrupted([s.name for s in running.values()]) from None
     return outcome
 
 

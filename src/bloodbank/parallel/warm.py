@@ -116,14 +116,22 @@ def run_stage(cmd: str, cwd: str, env: dict[str, str], log: str, warm: bool = Tr
     return child.exitcode if child.exitcode is not None else 1
 
 
+GRACE = 10.0  # seconds a stopped stage has to end its MLflow run and clean up
+
+
 def _watch(parent: int) -> None:
-    """Kill this stage's process group once ``parent`` (the Ray worker) is gone."""
+    """Stop this stage's process group once ``parent`` (the Ray worker) is gone: SIGTERM
+    first, as ``dvc repro`` stops a stage (its MLflow run ends as KILLED, its temporary
+    files are removed), then SIGKILL after ``GRACE`` seconds."""
     while True:
         time.sleep(0.5)
         try:
             os.kill(parent, 0)
         except ProcessLookupError:
-            os.killpg(0, signal.SIGKILL)
+            break
+    os.killpg(0, signal.SIGTERM)
+    time.sleep(GRACE)
+    os.killpg(0, signal.SIGKILL)
 
 
 def _child(
