@@ -461,3 +461,44 @@ def test_lbb_repro_on_an_unreachable_cluster_fails_in_seconds(tmp_path):
     proc = lbb("repro", "--address", "127.0.0.1:1", cwd=tmp_path)
     one_line_error(proc, "--address 127.0.0.1:1: no Ray cluster answers there")
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.slow  # ten seconds or so
+def test_a_long_backtest_shows_progress_within_seconds_and_stops_on_ctrl_c(tmp_path):
+    import threading
+
+    from bloodbank.core.languages import REGISTRY
+
+    rng = np.random.default_rng(0)
+    langs = sorted(REGISTRY)[:40]
+    frame = pd.DataFrame(
+        rng.normal(0, 10, (40, 40)), index=pd.Index(langs, name="source"), columns=langs
+    )
+    frame.to_csv(tmp_path / "m.csv")
+    proc = subprocess.Popen(
+        [*LBB, "backtest", "--matrix", "m.csv", "--kind", "percent", "--out", "out"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    seen = bytearray()
+
+    def read() -> None:  # byte by byte: a progress bar ends its lines with \r
+        while byte := proc.stderr.read(1):
+            seen.extend(byte)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while b" fit" not in seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert b"model fits" in seen, "no progress within 30 s (imports included)"
+        proc.send_signal(2)  # SIGINT: Ctrl-C
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        reader.join(timeout=10)
+    last = seen.decode().replace("\r", "\n").strip().splitlines()[-1]
+    assert last.endswith("interrupted"), last  # after the bars' own clearing codes
+    assert not (tmp_path / "out").exists()

@@ -49,3 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     except (BloodbankError, OSError) as e:  # a missing path, a directory, a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a command writes its outputs whole at its end, or nothing
+        print("interrupted", file=sys.stderr)
+        return 130

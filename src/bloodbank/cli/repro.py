@@ -26,8 +26,7 @@ def cmd_repro(args: argparse.Namespace) -> int:
             else "no stage was running"
         )
         print(
-            f"interrupted: {what}; `lbb repro` again runs what is still stale "
-            "(trainings resume)",
+            f"interrupted: {what}; `lbb repro` again runs what is still stale (trainings resume)",
             file=sys.stderr,
         )
         return 130

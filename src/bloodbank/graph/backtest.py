@@ -26,6 +26,7 @@ from bloodbank.graph.estimate import (
     Settings,
     estimate,
     next_pairs,
+    on_fit,
     sums,
     type_of,
 )
@@ -104,14 +105,18 @@ def backtest(
     rows = []
     jobs = [(fraction, k) for fraction in fractions for k in range(draws)]
     off = ~np.eye(len(full), dtype=bool)
-    for fraction, k in tqdm(jobs, desc="backtest", unit="draw", disable=not progress):
-        chosen = replace(settings, seed=k)
-        seen = hide(full, fraction, seed=k)
-        if adaptive_from is not None and adaptive_from < fraction:
-            budget = int(seen.notna().to_numpy()[off].sum())
-            seen = grow(full, hide(full, adaptive_from, seed=k), budget, chosen, covariates)
-        est = estimate(seen, covariates, chosen)
-        rows.append({"fraction": fraction, "draw": k, **score(full, seen, est)})
+    bar = tqdm(jobs, desc="backtest", unit="draw", disable=not progress)
+    # a draw is hundreds of fits, minutes at 70 languages: the inner bar counts them
+    fits = tqdm(desc="model fits", unit="fit", leave=False, disable=not progress)
+    with bar, fits, on_fit(fits.update):
+        for fraction, k in bar:
+            chosen = replace(settings, seed=k)
+            seen = hide(full, fraction, seed=k)
+            if adaptive_from is not None and adaptive_from < fraction:
+                budget = int(seen.notna().to_numpy()[off].sum())
+                seen = grow(full, hide(full, adaptive_from, seed=k), budget, chosen, covariates)
+            est = estimate(seen, covariates, chosen)
+            rows.append({"fraction": fraction, "draw": k, **score(full, seen, est)})
     return pd.DataFrame(rows)
 
 

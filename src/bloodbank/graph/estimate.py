@@ -26,6 +26,9 @@ blood type. Everything is seeded; the same inputs give the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,6 +38,19 @@ from bloodbank.core.errors import BloodbankError
 from bloodbank.graph.analysis import blood_type
 
 LEVEL = 0.9  # the intervals' nominal coverage
+# Called after every model fit, the unit of an estimate's work (cross-validation and the
+# bootstrap take hundreds): a progress bar shows a long estimate moving within seconds.
+_ON_FIT: ContextVar[Callable[[], None] | None] = ContextVar("on_fit", default=None)
+
+
+@contextmanager
+def on_fit(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` after each fit made inside the ``with`` block."""
+    token = _ON_FIT.set(callback)
+    try:
+        yield
+    finally:
+        _ON_FIT.reset(token)
 
 
 class EstimateError(BloodbankError, ValueError):
@@ -115,6 +131,8 @@ def fit(f: np.ndarray, mask: np.ndarray, x: np.ndarray, model: Model, settings: 
         if np.max(np.abs(fitted - previous)) < 1e-4 * (1 + np.std(y)):
             break
         previous = fitted
+    if (callback := _ON_FIT.get()) is not None:
+        callback()
     p = x.shape[2]
     return Fit(
         theta[0], theta[1 : 1 + n], theta[1 + n : 1 + 2 * n], theta[1 + 2 * n : 1 + 2 * n + p], u, v

@@ -28,6 +28,7 @@ class Interrupted(KeyboardInterrupt):
         super().__init__()
         self.stopped = stopped
 
+
 LOGS = Path(".dvc") / "tmp" / "lbb"  # one log per stage run, inside DVC's own tmp folder
 
 
