@@ -439,6 +439,7 @@ def test_a_careless_value_deletes_no_file(tmp_path, kind):
     stage, victim = _careless(repo, kind)
     victim.write_text("the user's own file\n")
     runners = {
+        "dvc repro": ["dvc", "repro"],
         "dvc repro -s": ["dvc", "repro", "-s", stage],
         "dvc exp run -s": ["dvc", "exp", "run", "-s", stage],
         "lbb repro": [*LBB, "repro", stage],
