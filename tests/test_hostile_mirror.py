@@ -58,6 +58,7 @@ def peak_rss_mb(code: str, cwd: Path) -> tuple[subprocess.CompletedProcess, floa
     return proc, int(rss.read_text()) / 1024
 
 
+@pytest.mark.slow  # a few seconds: a fresh Python to measure its own peak memory
 def test_lbb_dump_refuses_a_decompression_bomb_in_bounded_memory(tmp_path, bomb_stream):
     bomb = bomb_file(tmp_path / "fiwiki.xml.bz2", bomb_stream)
     assert bomb.stat().st_size < 10_000
@@ -73,6 +74,7 @@ def test_lbb_dump_refuses_a_decompression_bomb_in_bounded_memory(tmp_path, bomb_
     assert peak < 1024, f"peak RSS {peak:.0f} MB"
 
 
+@pytest.mark.slow  # a few seconds: a fresh Python to measure its own peak memory
 def test_the_streams_source_refuses_a_decompression_bomb_in_bounded_memory(tmp_path, bomb_stream):
     bomb = bomb_file(tmp_path / "bomb.xml.bz2", bomb_stream, code="qaa")
     with Mirror() as m:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -349,6 +350,7 @@ def test_lbb_backtest_refuses_what_it_cannot_measure(tmp_path, cells, args, expe
     proc = lbb("backtest", "--matrix", "m.csv", "--kind", "percent", *args, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     last = proc.stderr.strip().splitlines()[-1]  # after the progress bar, if it started
+    last = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", last).strip()  # the bars' clearing codes
     assert last.startswith("error: m.csv: ") or last.startswith("error: --draws"), last
     assert expected in last, last
 

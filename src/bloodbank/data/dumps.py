@@ -260,7 +260,9 @@ def fetch_small(url: str, timeout: float, rate: float | None = None) -> bytes | 
         if resp.status_code == 404:
             return None
         resp.raise_for_status()
-        data = b"".join(http.body(resp, http.deadline(timeout, SMALL_FILE, rate), limit=SMALL_FILE))
+        length = resp.headers.get("Content-Length", "")
+        size = min(int(length), SMALL_FILE) if length.isdigit() else SMALL_FILE
+        data = b"".join(http.body(resp, http.deadline(timeout, size, rate), limit=SMALL_FILE))
         if resp.raw.read1(1):
             raise DumpError(f"{url}: more than {SMALL_FILE // MIB} MiB; not a published list")
         return data
