@@ -56,6 +56,18 @@ def blood_type(d: float, r: float) -> str:
     return "AB+" if r > 0 else "isolated"
 
 
+def centred_types(d: np.ndarray, r: np.ndarray) -> list[str]:
+    """Blood types against the average language: the signs of D − mean(D) and R − mean(R)
+    (the two means are equal: both are the sum of F over n languages).
+
+    The study reads types from the signs of D and R themselves, which needs a baseline
+    under which F > 0 means "s helped t". Under a brief pair recipe every F can be
+    negative (the source's model never reaches the target's own), and every language is
+    then "isolated"; centred, a donor is one that helps more than the average source."""
+    level = float(np.mean(d)) if len(d) else 0.0
+    return [blood_type(a - level, b - level) for a, b in zip(d, r, strict=True)]
+
+
 def ranking(codes: list[str], scores: np.ndarray) -> list[str]:
     """Codes from the highest score down; ties keep the matrix order."""
     order = sorted(range(len(codes)), key=lambda i: (-scores[i], i))
@@ -171,6 +183,7 @@ def analyse(
     d, r = donation(f), recipience(f)
     donors, recipients = ranking(langs, d), ranking(langs, r)
     pairs = pairs_of(matrix)
+    centred = centred_types(d, r)
     per_lang = {}
     for i, code in enumerate(langs):
         lang = languages.get(code)
@@ -178,6 +191,7 @@ def analyse(
             "donation": round(float(d[i]), 4),
             "recipience": round(float(r[i]), 4),
             "type": blood_type(d[i], r[i]),
+            "type_centred": centred[i],
             "donor_rank": donors.index(code) + 1,
             "recipient_rank": recipients.index(code) + 1,
             "script": lang.script,
@@ -203,6 +217,9 @@ def analyse(
         "donor_ranking": " > ".join(donors),
         "recipient_ranking": " > ".join(recipients),
         "types": {t: ",".join(c for c in langs if per_lang[c]["type"] == t) for t in TYPES},
+        "types_centred": {
+            t: ",".join(c for c in langs if per_lang[c]["type_centred"] == t) for t in TYPES
+        },
         "bins": _bins(pairs, borders),
         "tests": tests,
         "mean_f": round(float(np.mean([p.f for p in pairs])), 4),
