@@ -16,14 +16,17 @@ from bloodbank.data.synthetic.truth import (
     word_frequencies,
     written_forms,
 )
+from bloodbank.graph.analysis import blood_type, centred_types, donation, recipience
 from bloodbank.graph.planted import (
     cells,
     compare,
+    lead,
     lexical_slope,
     read_truth,
     recovery_failures,
     recovery_slack,
     report_truth,
+    type_comparison,
 )
 
 
@@ -235,3 +238,29 @@ def test_the_knowledge_world_has_the_continuum_worlds_graded_truth():
     assert off.nunique() == len(off) == 30
     for ranking in (wide.mean(axis=1), wide.mean(axis=0)):
         assert ranking.idxmax() == "qax"  # the language that kept most
+
+
+def test_centred_types_mean_something_where_every_f_is_negative():
+    """Under a brief pair recipe every F is negative: the study's reading makes every
+    language isolated, the centred one still tells donors from recipients."""
+    f = np.array([[0.0, -1.0, -2.0], [-8.0, 0.0, -9.0], [-3.0, -7.0, 0.0]])
+    d, r = donation(f), recipience(f)
+    assert [blood_type(a, b) for a, b in zip(d, r, strict=True)] == ["isolated"] * 3
+    # D = -3, -17, -10 and R = -11, -8, -11 around their common mean -10
+    assert centred_types(d, r) == ["O", "AB+", "boundary"]
+
+
+def test_the_truth_s_types_are_read_the_same_way_and_compared(tmp_path):
+    codes = ["qaa", "qab", "qae"]
+    truth = planted_truth(codes, 0)
+    following = truth.where(~np.eye(3, dtype=bool), 0.0) / 3 - 30  # all negative, same order
+    types = type_comparison(truth, following)
+    assert types["centred"] == 1.0  # centring removes the shift
+    assert {v["study"]["truth"] for v in types["languages"].values()} <= {"mutual", "boundary"}
+    assert {v["study"]["measured"] for v in types["languages"].values()} == {"isolated"}
+    assert types["study"] == 0.0
+    reversed_ = -following
+    assert type_comparison(truth, reversed_)["centred"] < 1.0
+    comparison, _ = report_truth(truth, {"mono": following}, tmp_path, tmp_path, None)
+    assert lead(comparison).startswith("\n## The finding\n\nThe study's F recovers")
+    assert "match the truth's for 3 of 3 languages (100%" in lead(comparison)
