@@ -7,10 +7,13 @@ file) end a stage with one line naming the file and the cause.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import check_code
@@ -34,6 +37,7 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
     SIGTERM (how DVC and Ray stop a stage) unwinds like Ctrl-C, so that the stage's
     MLflow run ends as KILLED and no temporary output is left behind."""
     signal.signal(signal.SIGTERM, _interrupt)
+    clock = {"main": time.time()}
     try:
         offline_environment()
         main(argv)
@@ -43,6 +47,34 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        _record_clock(clock)
+
+
+def _record_clock(clock: dict[str, float]) -> None:
+    """When the process started, when ``main`` began (after the script's imports) and
+    when it ended, in logs/timings/process/ (beside the trainings' timings, which neither
+    git nor DVC tracks): what bench/bench_time.py splits a run's time with."""
+    name = os.environ.get("DVC_STAGE", "").rsplit(":", 1)[-1]
+    started = _process_start()
+    if not name or started is None:
+        return
+    from bloodbank.core import paths
+    from bloodbank.core.io import write_json
+
+    record = {"started": started, **clock, "ended": time.time()}
+    with contextlib.suppress(OSError):  # a read-only or full disk costs the record only
+        write_json(paths.timings("process", name), record)
+
+
+def _process_start() -> float | None:
+    """This process's start time (Unix seconds) from /proc; None elsewhere."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def stage_arguments(argv: list[str] | None = None, parts: int = 1) -> list[str]:
