@@ -91,7 +91,7 @@ def repro(repo: Path) -> tuple[dict[str, tuple[float, float]], float]:
     tail: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
-        tail = (tail + [line])[-40:]
+        tail = [*tail, line][-40:]
         if found := RUNNING.match(line):
             starts.append((found.group(1), time.time()))
     end = time.time()
