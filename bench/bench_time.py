@@ -141,6 +141,9 @@ def main() -> None:
         repo = clone(work, args.use)
         spans, total = repro(repo)
         table = split(repo, spans)
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
+        ).stdout
     finally:
         if args.keep:
             print(f"clone kept at {work}")
@@ -156,6 +159,8 @@ def main() -> None:
     print("share of the wall time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
     outside = total - by_kind.loc["all stages", "wall"]
     print(f"before the first stage (DVC's start, the plan): {outside:.1f} s")
+    # what CI checks: the committed dvc.lock and outputs are what a fresh run produces
+    print("git status after the run: " + ("clean" if not status else "CHANGED\n" + status))
 
 
 if __name__ == "__main__":
