@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from bench_planted import GOAL_SEEDS, GOAL_TRUTH, goals, off_diagonal, report
+from bench_planted import GOAL_SEEDS, GOAL_TRUTH, goals, off_diagonal, report, type_figures
 from inprocess import changed_params, fit, fresh_model
 from scipy.stats import spearmanr
 from tqdm import tqdm
@@ -197,6 +197,7 @@ def seed_figures(mono: pd.Series, pairs: pd.DataFrame, truth: pd.DataFrame, base
         "donor": ranking(langs, donation(analysed.to_numpy()))[0],
         "recipient": ranking(langs, recipience(analysed.to_numpy()))[0],
         "hypotheses": {},
+        **type_figures(truth.loc[langs, langs], f),
     }
 
 
@@ -275,8 +276,13 @@ def simulated_goals(
     mono_mean, mono_sd = mono.mean(axis=1), mono.std(axis=1) * scale
     pair_mean, pair_sd = pairs.mean(axis=0), pairs.std(axis=0, ddof=1) * scale
     frame = runs[0][1]
-    names = {"seed_spearman": "seeds", "same_top": "top", "truth_spearman": "truth"}
-    hits = {"seeds": 0, "top": 0, "truth": 0, "all": 0}
+    names = {
+        "seed_spearman": "seeds",
+        "same_top": "top",
+        "truth_spearman": "truth",
+        "types": "types",
+    }
+    hits = {"seeds": 0, "top": 0, "truth": 0, "types": 0, "all": 0}
     for _ in range(draws):
         figures = []
         for _ in range(seeds):

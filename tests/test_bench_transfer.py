@@ -123,7 +123,7 @@ def test_power_analysis_finds_a_clear_structure_and_loses_it_in_noise():
 
     runs, truth = planted_runs(noise=1e-5)
     clear = simulated_goals(runs, truth, "mono", replicates=1, draws=10)
-    assert clear == {"seeds": 1.0, "top": 1.0, "truth": 1.0, "all": 1.0}
+    assert clear == {"seeds": 1.0, "top": 1.0, "truth": 1.0, "types": 1.0, "all": 1.0}
     runs, truth = planted_runs(noise=0.03)
     noisy = simulated_goals(runs, truth, "mono", replicates=1, draws=20)
     assert noisy["all"] < 0.2 and noisy["seeds"] < 0.5
