@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from bloodbank.core import languages
 from bloodbank.graph.matrix_io import TransferMatrix
@@ -130,6 +129,8 @@ def independence_test(table: np.ndarray, seed: int, resamples: int = 9999) -> di
             "fisher_p": None,
             "note": f"undefined: {why}",
         }
+    from scipy import stats  # here: `lbb` commands that only classify types start faster
+
     chi2, p, dof, expected = stats.chi2_contingency(used, correction=False)
     method = stats.MonteCarloMethod(n_resamples=resamples, rng=np.random.default_rng(seed))
     fisher_p = float(np.ravel(stats.fisher_exact(used, method=method).pvalue)[0])  # (1,) r×c
@@ -161,6 +162,8 @@ def correlation(x: np.ndarray, y: np.ndarray) -> dict:
             "n": n,
             "note": "undefined: fewer than 3 points or a constant variable",
         }
+    from scipy import stats
+
     res = stats.pearsonr(x, y)
     return {"r": float(res.statistic), "p": float(res.pvalue), "n": n}
 
