@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import make_repo, run, tiny_params
+from test_tracking import STAGE
 
 from bloodbank.core.config import Params
 from bloodbank.parallel.plan import Resources, kind, resources_for, training_chars
@@ -244,15 +245,25 @@ def pids(repo: Path, stage: str) -> tuple[int, int]:
     return int(worker), int(child)
 
 
+def until(check, seconds: float, every: float = 0.1) -> bool:
+    """Whether ``check()`` comes true within ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
 def gone(pid: int, seconds: float = 15) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+    def dead() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.1)
-    return False
+        return False
+
+    return until(dead, seconds)
 
 
 @pytest.mark.slow
@@ -298,24 +309,6 @@ def test_ctrl_c_stops_the_stages_and_records_none_of_them(built_copy):
     assert timing["resumed_from_step"] >= 10
 
 
-SLEEPER = """
-import time
-from pathlib import Path
-from bloodbank.core.config import Params
-from bloodbank.core.stagekit import run_main
-from bloodbank.tracking.runs import stage_run
-
-def main(argv):
-    p = Params.model_validate({"runtime": {"tracking": {"experiment": "t"}}})
-    with stage_run("mono", p, tags={"language": "qaa"}):
-        print("started", flush=True)
-        time.sleep(120)
-        Path("s.txt").write_text("done")
-
-run_main(main)
-"""
-
-
 def _statuses(store: Path) -> list[str]:
     if not store.exists():
         return []
@@ -326,15 +319,6 @@ def _statuses(store: Path) -> list[str]:
             return []
 
 
-def _until(check, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_ctrl_c_in_lbb_repro_ends_the_running_stage_s_run_as_killed(tmp_path):
@@ -342,7 +326,7 @@ def test_ctrl_c_in_lbb_repro_ends_the_running_stage_s_run_as_killed(tmp_path):
     repo.mkdir()
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)
-    (repo / "stage.py").write_text(textwrap.dedent(SLEEPER))
+    (repo / "stage.py").write_text(textwrap.dedent(STAGE))  # a stage run that sleeps 60 s
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
     spec = {"stages": {"s": {"cmd": "python -P stage.py", "deps": ["stage.py"], "outs": ["s.txt"]}}}
     (repo / "dvc.yaml").write_text(yaml.safe_dump(spec))
@@ -355,14 +339,13 @@ def test_ctrl_c_in_lbb_repro_ends_the_running_stage_s_run_as_killed(tmp_path):
         text=True,
     )
     try:
-        assert _until(lambda: "RUNNING" in _statuses(repo / "mlflow.db"), 120), "never started"
+        assert until(lambda: "RUNNING" in _statuses(repo / "mlflow.db"), 120), "never started"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 130
         assert "stopped s (their MLflow runs end as KILLED)" in proc.stderr.read()
     finally:
         proc.kill()
     # the stage's watchdog stops it with SIGTERM once its Ray worker is gone
-    assert _until(lambda: _statuses(repo / "mlflow.db") == ["KILLED"], 30), _statuses(
+    assert until(lambda: _statuses(repo / "mlflow.db") == ["KILLED"], 30), _statuses(
         repo / "mlflow.db"
     )
-    assert not (repo / "s.txt").exists()
