@@ -188,8 +188,8 @@ def inspect_dump(
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     head = _HeadParser(path)
     tags = _TagCounter()
-    limit = DumpConfig().max_page_mb if max_page_mb is None else max_page_mb
-    pages = PageGuard(int(limit * MIB), str(path))
+    limit = Limits.of().page if max_page_mb is None else int(max_page_mb * MIB)
+    pages = PageGuard(limit, str(path))
     xml_bytes = 0
     for raw in _iter_bz2(path):
         pages.feed(raw)

@@ -67,9 +67,12 @@ def complete(
     cfg: EstimateConfig,
     seed: int,
     mono: dict[str, float] | None = None,
+    *,
+    sources: dict[str, Path] | None = None,
 ) -> Completed:
     """Estimate every matrix of ``matrices`` (by baseline) with the same settings;
-    ``mono`` (monolingual MRR by language) enters the covariates when given."""
+    ``mono`` (monolingual MRR by language) enters the covariates when given, and an
+    error names the matrix's file in ``sources`` when given."""
     settings = settings_for(cfg, seed)
     langs = list(next(iter(matrices.values())).index)
     known = pd.Series(mono) if mono and set(langs) <= set(mono) else None
@@ -80,7 +83,12 @@ def complete(
         if np.isnan(frame.to_numpy()[off]).all():
             out[name] = None
             continue
-        out[name] = estimate(frame, covariates, settings)
+        try:
+            out[name] = estimate(frame, covariates, settings)
+        except EstimateError as e:
+            if sources is None:
+                raise
+            raise EstimateError(f"{sources[name]}: {e}") from None
     return Completed(out)
 
 
@@ -96,16 +104,11 @@ def complete_files(
     langs = [list(m.index) for m in matrices.values()]
     if any(ls != langs[0] for ls in langs):
         raise EstimateError(f"{', '.join(map(str, files.values()))}: not the same languages")
-    done: dict[str, Estimate | None] = {}
-    for name, frame in matrices.items():
-        try:
-            done |= complete({name: frame}, cfg, seed, mono).estimates
-        except EstimateError as e:
-            raise EstimateError(f"{files[name]}: {e}") from None
-    if all(est is None for est in done.values()):
+    done = complete(matrices, cfg, seed, mono, sources=files)
+    if all(est is None for est in done.estimates.values()):
         first = next(iter(files.values()))
         raise EstimateError(f"{first}: every off-diagonal cell is empty: no pair was measured")
-    return Completed(done)
+    return done
 
 
 def write(completed: Completed, folder: Path) -> None:

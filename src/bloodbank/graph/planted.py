@@ -95,9 +95,10 @@ def compare(table: pd.DataFrame, names: list[str], slack: float | None = RECOVER
     return out
 
 
+STUDY_SIGNS = "the signs of D and R"
 READINGS = {
     "centred": "against the average language: the signs of D − mean(D) and R − mean(R)",
-    "study": "the study's: the signs of D and R",
+    "study": f"the study's: {STUDY_SIGNS}",
 }
 GOAL_SPEARMAN = 0.8  # what "the graph recovers the truth" means in the report's lead
 
@@ -149,7 +150,7 @@ def types_section(types: dict) -> list[str]:
     lines = [
         "",
         f"Blood types, {READINGS['centred']} (beside them the study's reading, "
-        f"{READINGS['study'].removeprefix('the study' + chr(39) + 's: ')}): the measured "
+        f"{STUDY_SIGNS}): the measured "
         f"types match the truth's for {100 * types['centred']:.0f}% of languages "
         f"({100 * types['study']:.0f}% under the study's reading).",
         "",
