@@ -105,16 +105,20 @@ def keep_outputs(repo: Path, dest: Path) -> None:
         shutil.copytree(repo / name, dest / name)
 
 
+STAGES = {"graph": "graph", "tables": "downstream/dvc.yaml:tables"}
+
+
 def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
     """Train and score every pair under ``seed``; what the graph stage saw."""
     if runner == "dvc":
-        sh(["dvc", "exp", "run", "-S", f"seed={seed}", target], repo)
+        sh(["dvc", "exp", "run", "-S", f"seed={seed}", STAGES[target]], repo)
     else:  # the same stages, side by side on a local Ray instance
         set_params(repo, [f"seed={seed}"])
-        sh(["lbb", "repro", target], repo)
+        sh(["lbb", "repro", STAGES[target]], repo)
     m = repo / "metrics"
     f = pd.read_csv(m / "estimate" / "finetune_scores.csv", index_col=0)
-    fm = pd.read_csv(m / "estimate" / "finetune_scores_matched.csv", index_col=0)
+    matched = m / "estimate" / "finetune_scores_matched.csv"  # only with the diagonal
+    fm = pd.read_csv(matched, index_col=0) if matched.is_file() else None
     graph = json.loads((m / "graph.json").read_text())
     planted = graph["planted_truth"]  # the graph stage's comparison with metrics/truth.csv
     raw = pd.read_csv(m / "finetune_scores.csv", index_col=0)
@@ -123,8 +127,8 @@ def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
         **type_figures(truth, f),
         "f": f,
         "f_matched": fm,
-        "diagonal": pd.Series(np.diag(raw.to_numpy()), index=raw.index),
-        "truth_rho": planted["matched"]["spearman"],
+        "diagonal": pd.Series(np.diag(raw.to_numpy()), index=raw.index).dropna(),
+        "truth_rho": planted.get("matched", {}).get("spearman"),
         "truth_rho_mono": planted["mono"]["spearman"],
         "donor": graph["donor_ranking"].split(" > ")[0],
         "recipient": graph["recipient_ranking"].split(" > ")[0],
@@ -161,6 +165,11 @@ def goals(runs: list[dict]) -> dict[str, bool]:
     }
 
 
+def _num(x: float | None, width: int) -> str:
+    """A figure for the table, or a dash where the run has no compute-matched baseline."""
+    return f"{'—':>{width}}" if x is None else f"{x:{width}.3f}"
+
+
 def report(runs: dict[int, dict]) -> dict:
     out: dict = {"seeds": {}, "between_seeds": {}}
     print(
@@ -169,14 +178,15 @@ def report(runs: dict[int, dict]) -> dict:
     )
     for seed, r in runs.items():
         d = r["diagonal"]
+        span = f"{d.min():+6.1f} .. {d.max():+6.1f}" if len(d) else f"{'(no diagonal)':>15}"
         print(
-            f"{seed:>4} | {d.min():+6.1f} .. {d.max():+6.1f} | {r['truth_rho']:19.3f} | "
+            f"{seed:>4} | {span} | {_num(r['truth_rho'], 19)} | "
             f"{r['truth_rho_mono']:11.3f} | {r['donor']:>9} | {r['recipient']:>13} | "
             f"{r['types']:.0%}; {r['types_study']:.0%}"
         )
         out["seeds"][seed] = {
             "diagonal_f": d.round(2).to_dict(),
-            "spearman_matched_truth": round(r["truth_rho"], 4),
+            "spearman_matched_truth": r["truth_rho"] and round(r["truth_rho"], 4),
             "spearman_f_truth": round(r["truth_rho_mono"], 4),
             "top_donor": r["donor"],
             "top_recipient": r["recipient"],
@@ -192,9 +202,13 @@ def report(runs: dict[int, dict]) -> dict:
     print("\nseeds | ρ off-diagonal F | ρ off-diagonal F matched")
     for a, b in itertools.combinations(runs, 2):
         rho = spearmanr(off_diagonal(runs[a]["f"]), off_diagonal(runs[b]["f"]))[0]
-        rho_m = spearmanr(off_diagonal(runs[a]["f_matched"]), off_diagonal(runs[b]["f_matched"]))[0]
-        print(f"{a} vs {b} | {rho:16.3f} | {rho_m:24.3f}")
-        out["between_seeds"][f"{a}-{b}"] = {"f": round(rho, 4), "f_matched": round(rho_m, 4)}
+        fa, fb = runs[a]["f_matched"], runs[b]["f_matched"]
+        rho_m = None if fa is None else spearmanr(off_diagonal(fa), off_diagonal(fb))[0]
+        print(f"{a} vs {b} | {rho:16.3f} | {_num(rho_m, 24)}")
+        out["between_seeds"][f"{a}-{b}"] = {
+            "f": round(rho, 4),
+            "f_matched": rho_m and round(rho_m, 4),
+        }
     several = len(runs) > 1
     out["goals"] = goals(list(runs.values()))
     seeds_ok, same_top, truth_ok, types_ok = out["goals"].values()

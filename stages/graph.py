@@ -33,12 +33,14 @@ def main(argv: list[str] | None = None) -> None:
         matrix = replace(matrix, measured=measured.to_numpy())
         intervals = pd.read_csv(paths.ESTIMATE_DIR / f"languages{suffix}.csv", index_col=0)
     summary = read_json(paths.SCORES_SUMMARY)  # the mono MRRs, the pairs' recipe
-    # F under both baselines, for the planted truth; the analysed one is already read
+    # F under each baseline there is, for the planted truth (the compute-matched one only
+    # with the diagonal, pairs.matched_diagonal); the analysed one is already read
     scores = {
         name: matrix.frame()
         if name == cfg.baseline
         else read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv", "percent").frame()
         for name, sfx in BASELINES.items()
+        if name == cfg.baseline or (paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv").is_file()
     }
     with stage_run(
         "graph", params, logged=cfg.model_dump(), tags={"languages": ",".join(matrix.langs)}

@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> None:
         write_json(paths.SCORES_SUMMARY, report)
         run.log_metrics(report)
     if report["mean_f"] is not None:
-        print(
-            f"{paths.SCORES}: {len(langs)}x{len(langs)}, mean off-diagonal F "
-            f"{report['mean_f']:.2f}% (compute-matched {report['mean_f_matched']:.2f}%)"
-        )
+        matched_mean = report["mean_f_matched"]  # None without the diagonal
+        also = "" if matched_mean is None else f" (compute-matched {matched_mean:.2f}%)"
+        mean_f = f"mean off-diagonal F {report['mean_f']:.2f}%"
+        print(f"{paths.SCORES}: {len(langs)}x{len(langs)}, {mean_f}{also}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,10 @@ TINY_PARAMS = {
         "max_length": 64,
         "threads": 2,
     },
+    # the study's pair recipe and the compute-matched diagonal (configs/study-recipe.yaml):
+    # the end-to-end checks of the planted truth read F against both baselines
+    "pair_recipe": {"epochs": None, "lr": None},
+    "pairs": {"matched_diagonal": True},
     "eval": {"bootstrap": 100, "passes": 2},  # passes > 1 exercised, at half the default cost
     "downstream": {
         "total_chars": 12000,
@@ -69,7 +73,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 def make_repo(path: Path, params: dict) -> Path:
     """A fresh git + DVC repository holding the project's pipeline and code."""
     path.mkdir(parents=True, exist_ok=True)
-    for item in ("stages", "src", "configs"):
+    for item in ("stages", "src", "configs", "downstream"):
         shutil.copytree(ROOT / item, path / item, ignore=shutil.ignore_patterns("__pycache__"))
     for item in ("dvc.yaml", ".gitignore"):
         shutil.copy(ROOT / item, path / item)
@@ -105,7 +109,8 @@ def _without_tracking_uri():
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """A fresh repository that ran the whole tiny pipeline: ``((repo, None), (log, ""))``.
+    """A fresh repository that ran both tiny pipelines (the transfer graph and the
+    downstream study): ``((repo, None), (log, ""))``.
 
     Built with ``lbb repro --workers 2`` (the real stages, forked from warm workers two
     at a time, recorded by DVC): a serial ``dvc repro`` spends most of its 5 minutes
@@ -117,7 +122,8 @@ def built(tmp_path_factory):
     backup = _without_tracking_uri()
     try:
         repo = make_repo(base / "one", tiny_params())
-        log = run([sys.executable, "-m", "bloodbank.cli", "repro", "--workers", "2"], repo).stdout
+        lbb = [sys.executable, "-m", "bloodbank.cli", "repro", "--all-pipelines"]
+        log = run([*lbb, "--workers", "2"], repo).stdout
     finally:
         os.environ.update(backup)
     return (repo, None), (log, "")

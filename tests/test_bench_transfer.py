@@ -84,12 +84,12 @@ def test_the_cache_key_follows_the_recipe_the_seed_and_the_data_bytes(tmp_path, 
     assert key == bt.cache_key(changed_params(params), langs, 0, None)
     assert key == bt.cache_key(changed_params(params, epochs=params.train.epochs), langs, 0, None)
     others = {
-        bt.cache_key(changed_params(params, epochs=8), langs, 0, None),
+        bt.cache_key(changed_params(params, epochs=3), langs, 0, None),
         bt.cache_key(params, langs, 1, None),
         bt.cache_key(params, langs, 0, 600),
         bt.cache_key(params, ["qab", "qaa"], 0, None),
-        bt.cache_key(changed_params(params, pair_epochs=0.5), langs, 0, None),
-        bt.cache_key(changed_params(params, pair_lr=1e-4), langs, 0, None),
+        bt.cache_key(changed_params(params, pair_epochs=0.25), langs, 0, None),
+        bt.cache_key(changed_params(params, pair_lr=3e-4), langs, 0, None),
     }
     (tmp_path / "qab" / "train.ids.npy").write_bytes(b"resampled")
     others.add(bt.cache_key(params, langs, 0, None))

@@ -68,13 +68,13 @@ def test_stage_items_name_the_pairs_as_dvc_names_the_stages():
 
 def test_pairs_yaml_must_follow_params(tmp_path):
     path = tmp_path / "pairs.yaml"
-    cfg = PairsConfig(design="balanced", fraction=0.5, seed=1)
+    cfg = PairsConfig(design="balanced", fraction=0.5, seed=1, matched_diagonal=True)
     with pytest.raises(PlanError, match="run `lbb pairs`"):
         check_plan(path, LANGS[:6], cfg)
     stages = write_plan(path, LANGS[:6], cfg)
     assert len(stages) == 6 * 3 + 6  # k = 0.5 × 5 = 2.5 -> 3, and the diagonal
     assert check_plan(path, LANGS[:6], cfg) == stages
     with pytest.raises(PlanError, match="does not follow params.yaml"):
-        check_plan(path, LANGS[:6], PairsConfig(design="balanced", fraction=0.5, seed=2))
+        check_plan(path, LANGS[:6], cfg.model_copy(update={"seed": 2}))
     with pytest.raises(PlanError, match="does not follow"):
         check_plan(path, LANGS[:5], cfg)

@@ -21,6 +21,7 @@ import yaml
 from conftest import ROOT, make_repo, run, tiny_params
 
 from bloodbank.core.config import load_params
+from bloodbank.core.paths import PIPELINES
 
 LBB = [sys.executable, "-m", "bloodbank.cli"]
 
@@ -63,9 +64,10 @@ def test_no_params_value_reaches_a_shell(tmp_path, code, expected):
 
 
 def test_dvc_yaml_commands_hold_no_interpolated_value():
-    for line in (ROOT / "dvc.yaml").read_text().splitlines():
-        if line.strip().startswith("cmd:"):
-            assert "${" not in line, line
+    for pipeline in PIPELINES:
+        for line in (ROOT / pipeline).read_text().splitlines():
+            if line.strip().startswith("cmd:"):
+                assert "${" not in line, line
 
 
 # --- 4, 5. bad params are refused in one line ------------------------------------------
@@ -85,6 +87,10 @@ def test_dvc_yaml_commands_hold_no_interpolated_value():
             "downstream.max_sentences.pos: Input should be greater than 0",
         ),
         ({"languages": [], "studied": []}, "languages: List should have at least 1 item"),
+        (
+            {"graph": {"baseline": "matched"}, "pairs": {"matched_diagonal": False}},
+            "graph.baseline: matched needs the diagonal",
+        ),
     ],
 )
 def test_bad_params_end_in_one_line(tmp_path, change, expected):
@@ -209,8 +215,10 @@ def test_the_committed_lock_holds_no_stage_of_another_configuration():
 
     with Repo(str(ROOT)) as repo:
         names = {stage.addressing for stage in repo.index.stages}
-    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())
-    assert sorted(set(lock["stages"]) - names) == []
+    for pipeline in PIPELINES:  # a stage of downstream/dvc.yaml is addressed with its file
+        prefix = "" if pipeline == "dvc.yaml" else f"{pipeline}:"
+        lock = yaml.safe_load((ROOT / pipeline).with_name("dvc.lock").read_text())
+        assert sorted({prefix + name for name in lock["stages"]} - names) == []
 
 
 # --- 1. queued experiments read their own params ----------------------------------------

@@ -152,5 +152,6 @@ def test_a_pair_trains_with_the_pair_recipe_and_the_mono_recipe_otherwise():
     pair trains with the mono recipe itself."""
     short = PairRecipe(epochs=0.5, lr=1e-4).apply(TRAIN)
     assert short == TRAIN.model_copy(update={"epochs": 0.5, "lr": 1e-4})
-    assert PairRecipe(lr=1e-4).apply(TRAIN).epochs == TRAIN.epochs
-    assert PairRecipe().apply(TRAIN) == TRAIN and not PairRecipe().own
+    assert PairRecipe(epochs=None, lr=1e-4).apply(TRAIN).epochs == TRAIN.epochs
+    study = PairRecipe(epochs=None, lr=None)  # configs/study-recipe.yaml
+    assert study.apply(TRAIN) == TRAIN and not study.own and PairRecipe().own

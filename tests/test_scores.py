@@ -68,7 +68,7 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
 
     params = tiny_params(languages=LANGS, studied=LANGS, runtime={"tracking": {"enabled": False}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    write_plan(tmp_path / "pairs.yaml", LANGS, PairsConfig())
+    write_plan(tmp_path / "pairs.yaml", LANGS, PairsConfig(matched_diagonal=True))
     for t in LANGS:
         (tmp_path / "metrics/mono").mkdir(parents=True, exist_ok=True)
         (tmp_path / f"metrics/mono/{t}.json").write_text(json.dumps({"mrr": MONO[t]}))

@@ -16,6 +16,7 @@ import yaml
 from import_closure import ROOT, closure, relative
 
 from bloodbank.core.config import Params, RuntimeConfig
+from bloodbank.core.paths import PIPELINES
 
 CODE_ROOTS = ("src/", "stages/")
 TRAINING = ("mono", "pair", "pretrain")
@@ -35,7 +36,7 @@ NOT_RESULTS = {
 
 @cache
 def all_stages() -> list:
-    """Every stage as DVC resolves dvc.yaml, foreach and matrix expanded."""
+    """Every stage as DVC resolves both pipelines, foreach and matrix expanded."""
     from dvc.repo import Repo
 
     return list(Repo(str(ROOT)).index.stages)
@@ -150,7 +151,11 @@ def test_every_output_lies_in_a_folder_dvc_may_write():
         for line in (ROOT / ".dvcignore").read_text().splitlines()
         if line.startswith("!/")
     }
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    spec = {
+        name: stage
+        for pipeline in PIPELINES
+        for name, stage in yaml.safe_load((ROOT / pipeline).read_text())["stages"].items()
+    }
     for name, stage in spec.items():
         body = stage.get("do", stage)
         for kind in ("outs", "metrics", "plots"):

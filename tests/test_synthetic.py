@@ -9,7 +9,13 @@ from bloodbank.core.config import TokenizerConfig
 from bloodbank.data.synthetic.annotated import annotated_sentences, conllu_lines, iob2_lines
 from bloodbank.data.synthetic.grammar import Grammar, surface
 from bloodbank.data.synthetic.wikidump import write_dump
-from bloodbank.data.synthetic.world import collocations, lexicon, rng_for, synthetic_language
+from bloodbank.data.synthetic.world import (
+    collocations,
+    lexicon,
+    name_inventory,
+    rng_for,
+    synthetic_language,
+)
 from bloodbank.data.tokenizer import train_tokenizer
 
 NS = "{http://www.mediawiki.org/xml/export-0.10/}"
@@ -276,3 +282,31 @@ def test_kelic_cognates_write_the_same_collocations():
     # a fresh computation (not the cache) gives the same pairs; another world, others
     assert collocations.__wrapped__("Kelic", 0) == collocations("Kelic", 0)
     assert collocations("Kelic", 1) != collocations("Kelic", 0)
+
+
+def test_a_language_with_a_respelled_share_writes_both_spellings():
+    text = text_of("qbd", 400)
+    own = set("ŵħĵ")
+    respelled = sum(bool(own & set(s.lower())) for s in text)
+    plain = sum(bool(set("whj") & set(s.lower())) for s in text)
+    assert respelled > 100 and plain > 100  # half its sentences each way...
+    assert not any(
+        own & set(s.lower()) and set("whj") & set(s.lower()) for s in text
+    )  # never mixed
+
+
+def test_a_language_with_gaps_never_writes_those_sounds_and_keeps_a_smaller_lexicon():
+    text = " ".join(text_of("qbe", 300)).lower()
+    names = {p for parts in name_inventory(0).values() for p in parts}  # the world's, shared
+    words = {w.strip(".,?") for w in text.split()} - names
+    lexical = [w for w in words if w and not w[0].isdigit()]
+    assert len(lexical) > 300 and not any(set("fvzm") & set(w) for w in lexical)
+    nouns = lexicon("qbe", 0).words["NOUN"]
+    assert 300 < len(nouns) < 600 and not any(set("fvzm") & set(n) for n in nouns)
+
+
+def test_respellings_with_a_share_need_one_script():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="respelled share"):
+        replace(synthetic_language("qaa"), respelled_share=0.5)

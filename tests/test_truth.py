@@ -146,9 +146,10 @@ def test_a_brief_pair_recipe_has_no_compute_matched_bar_but_keeps_the_order_test
     """Adapted briefly, even a close relative stays far below the target's own model:
     the bar is dropped (and the report says so), while an unrelated source that wins
     still fails the check."""
-    assert recovery_slack(PairRecipe()) == 10.0
-    assert recovery_slack(PairRecipe(epochs=0.5)) is None
-    assert recovery_slack(PairRecipe(lr=1e-4)) is None
+    assert recovery_slack(PairRecipe(epochs=None, lr=None)) == 10.0  # the study's recipe
+    assert recovery_slack(PairRecipe()) is None  # the default's brief one
+    assert recovery_slack(PairRecipe(epochs=0.5, lr=None)) is None
+    assert recovery_slack(PairRecipe(epochs=None, lr=1e-4)) is None
     matched = {k: v - 40 for k, v in GOOD.items()}
     assert recovery_failures(_table(GOOD, matched), slack=None) == []
     flipped = {**GOOD, ("qae", "qab"): 25.0}
@@ -264,3 +265,16 @@ def test_the_truth_s_types_are_read_the_same_way_and_compared(tmp_path):
     comparison, _ = report_truth(truth, {"mono": following}, tmp_path, tmp_path, None)
     assert lead(comparison).startswith("\n## The finding\n\nThe study's F recovers")
     assert "match the truth's for 3 of 3 languages (100%" in lead(comparison)
+
+
+def test_the_asymmetric_world_plants_one_language_of_each_blood_type():
+    from bloodbank.graph.analysis import centred_types
+
+    codes = ["qaa", "qaw", "qbd", "qbe"]
+    wide = planted_truth(codes, 0).where(~np.eye(4, dtype=bool))
+    d, r = wide.mean(axis=1).to_numpy(), wide.mean(axis=0).to_numpy()
+    # qbd writes both spellings: it gives qaa more than it gets back; qbe the reverse.
+    assert wide.loc["qbd", "qaa"] > wide.loc["qaa", "qbd"] + 20
+    assert wide.loc["qaa", "qbe"] > wide.loc["qbe", "qaa"] + 20
+    assert centred_types(d, r) == ["mutual", "isolated", "O", "AB+"]
+    assert min(abs(d - d.mean()).min(), abs(r - r.mean()).min()) > 5  # none near the mean

@@ -45,6 +45,7 @@ def check_values(root: Path) -> None:
 
 
 def _repro(args: argparse.Namespace) -> int:
+    from bloodbank.core.paths import PIPELINES
     from bloodbank.parallel.driver import ReproOptions, dry_run, repro, root_of
 
     # Ray would hang on an instance without CPUs, or fail with its own traceback
@@ -56,7 +57,7 @@ def _repro(args: argparse.Namespace) -> int:
     root = root_of(Path.cwd())
     check_values(root)
     opts = ReproOptions(
-        targets=args.targets,
+        targets=[*args.targets, *(PIPELINES if args.all_pipelines else ())],
         address=args.address,
         workers=args.workers,
         gpus=args.gpus,
@@ -97,7 +98,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  lbb repro --workers 2          a local Ray instance with 2 CPUs\n"
         "  lbb repro --address auto       join the running Ray cluster",
     )
-    p.add_argument("targets", nargs="*", help="stages or dvc.yaml (default: the whole pipeline)")
+    p.add_argument(
+        "targets",
+        nargs="*",
+        help="stages or pipeline files (default: dvc.yaml, the transfer graph)",
+    )
+    p.add_argument(
+        "-P",
+        "--all-pipelines",
+        action="store_true",
+        help="every pipeline: dvc.yaml and downstream/dvc.yaml (the downstream study), "
+        "as `dvc repro -P`",
+    )
     p.add_argument(
         "--address",
         help="a Ray cluster to join (e.g. auto, or ray://host:10001); "

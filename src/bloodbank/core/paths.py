@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# The pipelines: the transfer graph (what `dvc repro` runs) and the downstream study
+# (what `dvc repro -P` adds), each with its own dvc.lock.
+PIPELINES = ("dvc.yaml", "downstream/dvc.yaml")
+
 DATA = Path("data")
 MODELS = Path("models")
 METRICS = Path("metrics")

@@ -81,12 +81,26 @@ class SyntheticLanguage:
     # Czech ř: its words that contain those sounds share no subword with the other
     # languages of the script, the rest do. Graded token sharing within one script.
     respellings: tuple[tuple[str, str], ...] = field(default=())
+    # The share of its sentences written with those letters; the rest spell every sound
+    # plainly, as the script's other languages do (as Serbian Latin writes đ or dj). Below
+    # 1 the language writes both spellings of a word, so it shares with a plain-spelling
+    # language more of that language's words than that language shares of its own: a
+    # donor that is no recipient.
+    respelled_share: float = 1.0
+    # Sounds its words never hold: proto-lexicon words with any are lost, not replaced,
+    # so it has a smaller vocabulary that other languages write too: a recipient that
+    # gives little (as a language of a small, borrowed vocabulary).
+    gaps: str = ""
     # Collocations: the probability that a verb's object is the one noun it goes with,
     # and a noun's adjective the one adjective it goes with. Who goes with whom is the
     # family's (on the proto-lexicon's meanings), so cognates share it, and a model can
     # learn a pair it never saw in its own text from a relative that writes both words
     # alike: knowledge that only more data teaches, not more epochs.
     collocation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.respelled_share < 1.0 and (self.second_script or not self.respellings):
+            raise ValueError(f"{self.code}: a respelled share needs respellings and one script")
 
     @property
     def scripts(self) -> tuple[str, ...]:
@@ -237,6 +251,18 @@ SYNTHETIC_LANGUAGES: tuple[SyntheticLanguage, ...] = (
     _orthography("qau", "Qausian", "h>ħ j>ĵ"),
     _orthography("qav", "Qavian", "d>đ g>ǥ s>ş"),
     _orthography("qaw", "Qawric", "f>ƒ v>ʋ z>ƶ m>ɱ"),
+    # Two more Qalic orthographies that make the planted truth asymmetric (the
+    # asymmetric world). qbd writes half its sentences with letters of its own and half
+    # plainly, so it writes both spellings of a word: it writes nearly all of qaa's
+    # words, and qaa only those of its plain half (a donor, type O). qbe's words never
+    # hold the sounds qaw spells its own way, so it keeps about half the proto-lexicon
+    # and every other language writes most of what it says (a recipient, type AB+).
+    replace(_orthography("qbd", "Qabdian", "w>ŵ h>ħ j>ĵ"), respelled_share=0.5),
+    replace(_orthography("qbe", "Qebian", ""), gaps="fvzm"),
+    # qaa written in Cyrillic: Qalic, qaa's syntax, no sound changes, so it shares words
+    # with qac (the Qalic Cyrillic language with sound changes) and none with the Latin
+    # languages (the default world's second script).
+    _lang("qbf", "Qabfian", "Qalic", "Cyrl", "SVO", "AdjN", "prepositions", "suffixing", 0.9),
     # Kelic: the Vemic continuum again (one script, one syntax, no sound changes, 95% to
     # 20% of the proto-lexicon kept), but verbs and nouns keep company: each verb has
     # the one noun it mostly takes as object, each noun its adjective (the knowledge

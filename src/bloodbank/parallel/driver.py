@@ -106,7 +106,7 @@ def dry_run(root: Path, opts: ReproOptions) -> str:
 
 
 def repro(root: Path, opts: ReproOptions) -> Outcome:
-    """Reproduce ``opts.targets`` (all of dvc.yaml by default) in parallel."""
+    """Reproduce ``opts.targets`` (dvc.yaml, the transfer graph, by default) in parallel."""
     from dvc.repo import Repo
 
     logging.getLogger("dvc").setLevel(logging.WARNING)  # not a line per lock update

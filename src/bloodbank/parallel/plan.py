@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bloodbank.core.config import Params
+from bloodbank.core.paths import PIPELINES
 
 TRAINING = ("mono", "pair", "pretrain", "finetune")
 
@@ -82,7 +83,7 @@ def plan(
     from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
 
     graph = get_active_graph(repo.index.graph)
-    stages = collect_stages(repo, targets or ["dvc.yaml"])
+    stages = collect_stages(repo, targets or [PIPELINES[0]])
     order = plan_repro(graph, stages)
     steps = []
     for stage in order:

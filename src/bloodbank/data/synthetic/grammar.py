@@ -20,8 +20,8 @@ from bloodbank.data.synthetic.world import (
     collocations,
     lexicon,
     name_inventory,
-    script_renderers,
     synthetic_language,
+    writings,
 )
 
 
@@ -40,9 +40,9 @@ class Grammar:
         self.lang = synthetic_language(code)
         self.lex: Lexicon = lexicon(code, world_seed)
         self.names = name_inventory(world_seed)
-        renderers = list(script_renderers(self.lang).values())
-        self.render: Renderer = renderers[0]
-        self._second = renderers[1] if len(renderers) > 1 else None
+        ways = writings(self.lang)
+        self.render: Renderer = ways[0].render
+        self._second = ways[1] if len(ways) > 1 else None
         self._samplers = {upos: ZipfSampler(len(forms)) for upos, forms in self.lex.words.items()}
         self._name_samplers = {k: ZipfSampler(len(v)) for k, v in self.names.items()}
         self._company: Collocations | None = (
@@ -138,15 +138,16 @@ class Grammar:
 
     @contextmanager
     def _script_of_sentence(self, rng: random.Random) -> Iterator[None]:
-        """Renders one sentence in the second script, with its share, if the language has one.
+        """Renders one sentence in the second writing (a second script, or the spelling
+        with its own letters), with its share, if the language has one.
 
-        Only a biscriptal language draws from ``rng`` here, so every other language's
-        text stays byte for byte what it was before biscriptal languages existed.
+        Only a language with two writings draws from ``rng`` here, so every other
+        language's text stays byte for byte what it was before they existed.
         """
-        if self._second is None or rng.random() >= self.lang.second_script_share:
+        if self._second is None or rng.random() >= self._second.share:
             yield
             return
-        main, self.render = self.render, self._second
+        main, self.render = self.render, self._second.render
         try:
             yield
         finally:

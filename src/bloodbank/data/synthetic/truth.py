@@ -31,7 +31,7 @@ from functools import cache
 import pandas as pd
 
 from bloodbank.data.synthetic.grammar import Grammar
-from bloodbank.data.synthetic.world import rng_for, script_renderers, synthetic_language
+from bloodbank.data.synthetic.world import rng_for, synthetic_language, writings
 
 SKIPPED = frozenset({"PUNCT", "NUM"})  # shared by every script, carry no lexicon
 
@@ -49,8 +49,7 @@ def written_scripts(code: str, world_seed: int) -> dict[str, str]:
             phonemic.update(g._inflect(stem, a) if a else stem for a in affixes.get(upos, ("",)))
     for parts in g.names.values():
         phonemic.update(parts)
-    renderers = script_renderers(g.lang)
-    return {render(form).lower(): s for s, render in renderers.items() for form in phonemic}
+    return {w.render(form).lower(): w.script for w in writings(g.lang) for form in phonemic}
 
 
 def written_forms(code: str, world_seed: int) -> frozenset[str]:
@@ -60,11 +59,10 @@ def written_forms(code: str, world_seed: int) -> frozenset[str]:
 
 def script_shares(code: str) -> dict[str, float]:
     """The share of ``code``'s sentences written in each of its scripts."""
-    lang = synthetic_language(code)
-    if lang.second_script is None:
-        return {lang.script: 1.0}
-    second = lang.second_script_share
-    return {lang.script: 1.0 - second, lang.second_script: second}
+    shares: dict[str, float] = {}
+    for way in writings(synthetic_language(code)):
+        shares[way.script] = shares.get(way.script, 0.0) + way.share
+    return shares
 
 
 def script_coverage(src: str, tgt: str) -> dict[str, float]:

@@ -165,7 +165,8 @@ def iter_dump_xml(code: str, world_seed: int, articles: int, date: str) -> Itera
         )
         if rng.random() < 0.08:  # a redirect to the article just written
             page_id += 1
-            alias = grammar.render(grammar.lex.words["NOUN"][rng.randrange(900)], capital=True)
+            nouns = grammar.lex.words["NOUN"]  # fewer than 900 where the language has gaps
+            alias = grammar.render(nouns[rng.randrange(len(nouns))], capital=True)
             if alias not in seen:
                 seen.add(alias)
                 yield _page(alias, 0, page_id, f"#REDIRECT [[{title}]]", timestamp, title)

@@ -135,11 +135,20 @@ def lexicon(code: str, world_seed: int) -> Lexicon:
                 w = make_word(rng, templates, 1, 3)
             taken.add(w)
             out.append(w)
-        words[upos] = tuple(out)
+        words[upos] = _without_gaps(tuple(out), lang.gaps)
     changes = lang.sound_changes
     return Lexicon(
         words, *(apply_sound_changes(a, changes) for a in (proto.plural, proto.past, proto.present))
     )
+
+
+def _without_gaps(forms: tuple[str, ...], gaps: str) -> tuple[str, ...]:
+    """``forms`` without those that hold any of the sounds in ``gaps``, in rank order; a
+    class that would lose every word keeps its most frequent."""
+    if not gaps:
+        return forms
+    kept = tuple(f for f in forms if not set(f) & set(gaps))
+    return kept or forms[:1]
 
 
 @dataclass(frozen=True)
@@ -195,10 +204,25 @@ class Renderer:
         return text
 
 
-def script_renderers(lang: SyntheticLanguage) -> dict[str, Renderer]:
-    """A renderer per script the language writes, main script first; its own letters
-    (``respellings``) belong to its main script's orthography only."""
-    renderers = {lang.script: Renderer(lang.script, lang.respellings)}
+@dataclass(frozen=True)
+class Writing:
+    """One way a language writes its sentences: a script, a renderer and its share."""
+
+    script: str
+    render: Renderer
+    share: float
+
+
+def writings(lang: SyntheticLanguage) -> tuple[Writing, ...]:
+    """How the language writes, its main writing first: one, or a second script
+    (``second_script``) or the plain spelling beside its own letters
+    (``respelled_share``). Its own letters belong to its main script only."""
+    own = Renderer(lang.script, lang.respellings)
     if lang.second_script:
-        renderers[lang.second_script] = Renderer(lang.second_script)
-    return renderers
+        second = Renderer(lang.second_script)
+        share = lang.second_script_share
+        return Writing(lang.script, own, 1 - share), Writing(lang.second_script, second, share)
+    if lang.respelled_share < 1.0:
+        plain, share = Renderer(lang.script), lang.respelled_share
+        return Writing(lang.script, plain, 1 - share), Writing(lang.script, own, share)
+    return (Writing(lang.script, own, 1.0),)

@@ -1,0 +1,47 @@
+"""The committed default shows its finding under another seed (issue 31).
+
+`dvc exp run -S seed=2` on a fresh clone retrains every model of the default world under
+seed 2, on the same data, and must find what the committed seed-0 run found: the
+planted truth (Spearman of the study's F against it at least 0.8), the same top donor
+and the same top recipient. bench/bench_planted.py measures seeds 0, 1 and 2 together;
+seed 1 keeps the truth and the top donor but not the top recipient (qau for qaa: the
+three Latin languages' recipience lies within a few points; docs, synthetic worlds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import ROOT, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def finding(graph: dict) -> tuple[float, str, str]:
+    """Spearman(F, truth), the top donor and the top recipient of a graph.json."""
+    rho = graph["planted_truth"]["mono"]["spearman"]
+    top = (graph[f"{kind}_ranking"].split(" > ")[0] for kind in ("donor", "recipient"))
+    return (rho, *top)
+
+
+def test_another_seed_keeps_the_defaults_finding(tmp_path):
+    committed = json.loads((ROOT / "metrics/graph.json").read_text())
+    rho0, donor0, recipient0 = finding(committed)
+    assert rho0 >= 0.8, "the committed default does not recover its truth"
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = run_in(clone, ["dvc", "exp", "run", "-S", "seed=2"], env)
+    assert "Running stage 'graph'" in proc.stdout
+    rho2, donor2, recipient2 = finding(json.loads((clone / "metrics/graph.json").read_text()))
+    assert rho2 >= 0.8 and (donor2, recipient2) == (donor0, recipient0), (rho2, donor2, recipient2)
+
+
+def run_in(cwd, cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``cmd`` in ``cwd`` without the test session's MLflow store (the clone has its own)."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
