@@ -35,12 +35,13 @@ def main(argv: list[str] | None = None) -> None:
     summary = read_json(paths.SCORES_SUMMARY)  # the mono MRRs, the pairs' recipe
     # F under each baseline there is, for the planted truth (the compute-matched one only
     # with the diagonal, pairs.matched_diagonal); the analysed one is already read
+    files = {
+        name: paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv" for name, sfx in BASELINES.items()
+    }
     scores = {
-        name: matrix.frame()
-        if name == cfg.baseline
-        else read_matrix(paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv", "percent").frame()
-        for name, sfx in BASELINES.items()
-        if name == cfg.baseline or (paths.ESTIMATE_DIR / f"finetune_scores{sfx}.csv").is_file()
+        name: matrix.frame() if name == cfg.baseline else read_matrix(path, "percent").frame()
+        for name, path in files.items()
+        if name == cfg.baseline or path.is_file()
     }
     with stage_run(
         "graph", params, logged=cfg.model_dump(), tags={"languages": ",".join(matrix.langs)}
