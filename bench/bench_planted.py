@@ -82,7 +82,6 @@ def clone(work: Path, config: str | None, sets: list[str]) -> Path:
         sh(["lbb", "config", "--use", config], repo)
     if sets:
         set_params(repo, sets)
-        sh(["lbb", "pairs"], repo)  # a changed pairs section plans other pair stages
     if config or sets:
         sh(["git", "commit", "-qam", f"config {config or ''} {' '.join(sets)}"], repo)
     return repo

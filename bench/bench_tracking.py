@@ -35,7 +35,7 @@ STAGES = [
     "stats@qaa",
     "tokenizer",
     "mono@qaa",
-    "pair@qaa-qab",
+    "pair@qaa",
     "scores",
     "graph",
     "select",

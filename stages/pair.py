@@ -1,53 +1,75 @@
-"""pair@<src>-<tgt>: the mono model of src, trained on tgt with the pair recipe, scored on tgt.
+"""pair@<src>: the mono model of src, trained on each of its planned targets with the
+pair recipe, and scored on that target.
 
-The pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set. The
-diagonal (t→t) is kept on purpose: mono t trained as many more steps on t, the
-compute-matched baseline. Writes models/pairs/<src>-<tgt>/ and
-metrics/pairs/<src>-<tgt>.json; seconds and throughput go to MLflow and logs/timings/.
+The targets are metrics/plan/<src>.json's (the plan stage's). One process trains them
+all: start-up (imports, the tokenizer) is paid once per source, not once per pair. The
+pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set; a
+planned diagonal (t→t) is mono t trained as many more steps on t, the compute-matched
+baseline. Writes models/pairs/<src>/<tgt>/ (one checkpoint per target, all renamed into
+place together) and metrics/pairs/<src>.json (results by target); seconds and throughput
+go to MLflow (a child run per pair) and logs/timings/. A stage stopped part-way keeps
+each finished target in its resume folder, so a rerun trains only the rest.
 """
 
 from __future__ import annotations
 
-import argparse
+import shutil
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.io import write_json
+from bloodbank.core.io import atomic_path, read_json, write_json
 from bloodbank.core.languages import check_code
-from bloodbank.core.stagekit import parse_stage_args, run_main
-from bloodbank.tracking.runs import stage_run
+from bloodbank.core.stagekit import StageArgumentError, parse_language, run_main
+from bloodbank.tracking.runs import child_run, stage_run
+
+
+def planned_targets(src: str) -> list[str]:
+    """src's targets, as the plan stage wrote them (the file this stage depends on)."""
+    found = read_json(paths.plan_file(src))
+    if found.get("source") != src:
+        raise StageArgumentError(f"{paths.plan_file(src)}: the plan of {found.get('source')}")
+    return [check_code(t) for t in found["targets"]]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("src", help="source language (its mono model; default: DVC_STAGE)")
-    parser.add_argument("tgt", help="target language (trained and scored)")
-    args = parse_stage_args(parser, argv, parts=2)
-    src, tgt = check_code(args.src), check_code(args.tgt)
+    src = parse_language(argv, __doc__)
     params = load_params()
+    targets = planned_targets(src)
     train = params.pair_recipe.apply(params.train)
     logged = {"train": train.model_dump(), "eval": params.eval.model_dump()}
-    tags = {"pair": f"{src}-{tgt}", "source": src, "target": tgt}
+    tags = {"language": src, "source": src, "targets": ",".join(targets)}
     with stage_run("pair", params, logged=logged, tags=tags) as run:
         # imported here, not above: run_main has set the stage environment (offline flags,
         # pinned CPU kernels), which these libraries read as they load
         from bloodbank.mlm.runs import Recipe, train_pair
 
-        out = train_pair(
-            src,
-            tgt,
-            Recipe(train, params.eval, params.seed, params.replicates, params.runtime),
-            source_model=paths.mono_model(src),
-            tokenizer_dir=paths.TOKENIZER,
-            target_tokens_dir=paths.tokens(tgt),
-            out=paths.pair_model(src, tgt),
-            resume_dir=paths.resume("pair", f"{src}-{tgt}"),
-            log=run.log_metrics,
-        )
-        write_json(paths.pair_metrics(src, tgt), out.results)
-        write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
-        run.log_metrics({**out.results, "timing": out.timing})
-    print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
+        recipe = Recipe(train, params.eval, params.seed, params.replicates, params.runtime)
+        results = {}
+        with atomic_path(paths.pair_models(src), is_dir=True) as tmp:
+            for tgt in targets:
+                pair = f"{src}-{tgt}"
+                pair_tags = {"pair": pair, "source": src, "target": tgt}
+                with child_run(run, f"pair@{pair}", {}, pair_tags) as child:
+                    out = train_pair(
+                        src,
+                        tgt,
+                        recipe,
+                        source_model=paths.mono_model(src),
+                        tokenizer_dir=paths.TOKENIZER,
+                        target_tokens_dir=paths.tokens(tgt),
+                        out=tmp / tgt,
+                        resume_dir=paths.resume("pair", pair),
+                        log=child.log_metrics,
+                        keep_resume=True,
+                    )
+                    child.log_metrics({**out.results, "timing": out.timing})
+                results[tgt] = out.results
+                write_json(paths.timings("pair", pair), out.timing)
+                print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
+        write_json(paths.pair_metrics(src), results)
+        run.log_metrics({t: {"mrr": r["mrr"]} for t, r in results.items()})
+    for tgt in targets:  # every target is in place: their finished states can go
+        shutil.rmtree(paths.resume("pair", f"{src}-{tgt}"), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ metrics/finetune_scores.csv: F against the mono baseline (equation 4).
 metrics/finetune_scores_matched.csv: F against the compute-matched diagonal.
 metrics/mrr.csv: raw MRR of every pair model; metrics/scores.json: mono MRR, summary and
 the pair recipe the pairs trained with.
-Only the pairs pairs.yaml plans are read (it must follow params.yaml); a pair not
-planned is an empty cell, which the estimate stage completes.
+Only the pairs the plan stage planned (metrics/plan/) are read; a pair not planned is
+an empty cell, which the estimate stage completes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json, write_json
 from bloodbank.core.stagekit import run_main
-from bloodbank.graph.design import check_plan
 from bloodbank.graph.finetune_scores import (
     finetune_scores,
     matched_baseline,
@@ -29,19 +28,27 @@ from bloodbank.graph.finetune_scores import (
 from bloodbank.tracking.runs import stage_run
 
 
+def measured_pairs(langs: list[str]) -> dict[tuple[str, str], float]:
+    """The MRR of every planned pair, from each source's plan and results."""
+    found = {}
+    for src in langs:
+        results = read_json(paths.pair_metrics(src))
+        for tgt in read_json(paths.plan_file(src))["targets"]:
+            if tgt not in results:
+                raise FileNotFoundError(
+                    f"{paths.pair_metrics(src)}: no result for {tgt}, which "
+                    f"{paths.plan_file(src)} plans: rerun `dvc repro`"
+                )
+            found[(src, tgt)] = results[tgt]["mrr"]
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     params = load_params()
     langs = list(params.studied)
-    planned = check_plan(paths.PAIRS_PLAN, langs, params.pairs).values()
     mono = {t: read_json(paths.mono_metrics(t))["mrr"] for t in langs}
-    pairs = pair_frame(
-        {
-            (p["src"], p["tgt"]): read_json(paths.pair_metrics(p["src"], p["tgt"]))["mrr"]
-            for p in planned
-        },
-        langs,
-    )
+    pairs = pair_frame(measured_pairs(langs), langs)
     scores = finetune_scores(pairs, pd.Series(mono))
     matched = finetune_scores(pairs, matched_baseline(pairs))
     with stage_run("scores", params, tags={"languages": ",".join(langs)}) as run:

@@ -13,7 +13,6 @@ import pytest
 
 from bloodbank.core.config import Params
 from bloodbank.core.overlays import merge, render
-from bloodbank.graph.design import write_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +84,6 @@ def make_repo(path: Path, params: dict) -> Path:
     # DVC needs every key a stage names, so write the complete, validated params.
     valid = Params.model_validate(params)
     (path / "params.yaml").write_text(render(valid, []))
-    write_plan(path / "pairs.yaml", valid.studied, valid.pairs)
     run(["git", "init", "-q"], path)
     run(["git", "config", "user.email", "test@example.org"], path)
     run(["git", "config", "user.name", "test"], path)

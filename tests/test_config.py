@@ -158,7 +158,7 @@ def test_missing_params_file(tmp_path):
         load_params(tmp_path / "nope.yaml")
 
 
-def test_lbb_config_use_writes_the_stack_and_its_plan(tmp_path, monkeypatch, capsys):
+def test_lbb_config_use_writes_the_stack_and_lbb_pairs_shows_it(tmp_path, monkeypatch, capsys):
     from bloodbank.cli import main
 
     monkeypatch.chdir(ROOT)  # configs/ is read from the repository
@@ -166,8 +166,10 @@ def test_lbb_config_use_writes_the_stack_and_its_plan(tmp_path, monkeypatch, cap
     assert main(["config", "--use", "paper", "streams", "--params", str(target)]) == 0
     assert recorded_names(target) == ["paper", "streams"]
     assert load_params(target) == compose(["paper", "streams"], ROOT / "configs")
-    plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())
-    assert len(plan["pair_stages"]) == 22 * 22  # every ordered pair and the diagonal
+    capsys.readouterr()
+    assert main(["pairs", "--params", str(target)]) == 0
+    shown = capsys.readouterr().out  # every ordered pair and the diagonal
+    assert "462 of 462 pairs (100.0%; design all; 0 extra), and 22 compute-matched" in shown
     assert main(["config", "--params", str(target)]) == 0
     assert "composed from paper + streams" in capsys.readouterr().out
     assert main(["config", "--use", "nope", "--params", str(target)]) == 1

@@ -1,4 +1,4 @@
-"""Pair designs: balanced, seeded, nested as they grow; pairs.yaml kept in step."""
+"""Pair designs: balanced, seeded, nested as they grow; the plan by source."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ import pytest
 from bloodbank.core.config import PairsConfig
 from bloodbank.graph.design import (
     DesignError,
-    PlanError,
     all_pairs,
     balanced,
-    check_plan,
+    by_source,
     connected,
     per_language,
+    plan,
     plan_pairs,
-    stage_items,
-    write_plan,
 )
 
 LANGS = [f"q{a}{b}" for a in "ab" for b in "abcdefghijk"][:22]
@@ -60,21 +58,21 @@ def test_extra_pairs_are_appended_once():
     assert plan == [("qaa", "qab"), ("qab", "qaa")]
 
 
-def test_stage_items_name_the_pairs_as_dvc_names_the_stages():
-    items = stage_items([("qab", "qaa")], ["qaa", "qab"], diagonal=True)
-    assert list(items) == ["qaa-qaa", "qab-qaa", "qab-qab"]
-    assert items["qab-qaa"] == {"src": "qab", "tgt": "qaa"}
+def test_the_plan_lists_each_sources_targets_in_the_languages_order():
+    targets = by_source([("qab", "qaa")], ["qaa", "qab"], diagonal=True)
+    assert targets == {"qaa": ["qaa"], "qab": ["qaa", "qab"]}
+    assert by_source([("qab", "qaa")], ["qaa", "qab"], diagonal=False) == {
+        "qaa": [],
+        "qab": ["qaa"],
+    }
 
 
-def test_pairs_yaml_must_follow_params(tmp_path):
-    path = tmp_path / "pairs.yaml"
+def test_the_plan_follows_params_alone():
     cfg = PairsConfig(design="balanced", fraction=0.5, seed=1, matched_diagonal=True)
-    with pytest.raises(PlanError, match="run `lbb pairs`"):
-        check_plan(path, LANGS[:6], cfg)
-    stages = write_plan(path, LANGS[:6], cfg)
-    assert len(stages) == 6 * 3 + 6  # k = 0.5 × 5 = 2.5 -> 3, and the diagonal
-    assert check_plan(path, LANGS[:6], cfg) == stages
-    with pytest.raises(PlanError, match="does not follow params.yaml"):
-        check_plan(path, LANGS[:6], cfg.model_copy(update={"seed": 2}))
-    with pytest.raises(PlanError, match="does not follow"):
-        check_plan(path, LANGS[:5], cfg)
+    targets = plan(LANGS[:6], cfg)
+    assert list(targets) == LANGS[:6]
+    assert all(len(t) == 3 + 1 and s in t for s, t in targets.items())  # k = 2.5 -> 3, diagonal
+    assert plan(LANGS[:6], cfg) == targets  # a pure function: the plan stage's bytes repeat
+    assert plan(LANGS[:6], cfg.model_copy(update={"seed": 2})) != targets
+    with pytest.raises(DesignError, match="not in studied"):
+        plan(LANGS[:3], cfg.model_copy(update={"extra": [["qaa", "zzz"]]}))

@@ -109,6 +109,8 @@ def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch)
     from conftest import ROOT
 
     from bloodbank.cli import main
+    from bloodbank.core.config import load_params
+    from bloodbank.graph.design import plan
 
     langs = ["qaa", "qat", "qau", "qac"]  # four of the default's languages
     text = (ROOT / "params.yaml").read_text()
@@ -127,13 +129,13 @@ def test_next_pairs_append_to_params_keeping_its_comments(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert main(["next-pairs", "2", "--append"]) == 0
     after = (tmp_path / "params.yaml").read_text()
-    assert "# which ordered pairs get a pair training; `lbb pairs`" in after  # comments kept
+    assert "# which ordered pairs get a pair training" in after  # comments kept
     assert after.startswith("# lbb config --use default\n")
     extra = yaml.safe_load(after)["pairs"]["extra"]
     assert len(extra) == 2 and all(np.isnan(seen.loc[s, t]) for s, t in extra)
-    plan = yaml.safe_load((tmp_path / "pairs.yaml").read_text())["pair_stages"]
-    assert all(f"{s}-{t}" in plan for s, t in extra)
-    assert sum(v["src"] != v["tgt"] for v in plan.values()) == 8 + 2  # k = 2, and the new
+    targets = plan(langs, load_params(tmp_path / "params.yaml").pairs)
+    assert all(t in targets[s] for s, t in extra)
+    assert sum(len(t) for t in targets.values()) == 8 + 2  # k = 2, and the new
 
 
 def test_covariates_hold_mono_mrr_first_and_a_syntactic_distance():

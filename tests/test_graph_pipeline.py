@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -29,11 +30,8 @@ def read_matrix(path: Path) -> tuple[list[str], np.ndarray]:
 def test_score_matrix_follows_equation_4(built):
     (repo, _), _ = built
     mono = {t: json.loads((repo / f"metrics/mono/{t}.json").read_text())["mrr"] for t in LANGS}
-    pair = {
-        (s, t): json.loads((repo / f"metrics/pairs/{s}-{t}.json").read_text())["mrr"]
-        for s in LANGS
-        for t in LANGS
-    }
+    results = {s: json.loads((repo / f"metrics/pairs/{s}.json").read_text()) for s in LANGS}
+    pair = {(s, t): results[s][t]["mrr"] for s in LANGS for t in LANGS}
     langs, f = read_matrix(repo / "metrics/finetune_scores.csv")
     _, matched = read_matrix(repo / "metrics/finetune_scores_matched.csv")
     assert langs == LANGS
@@ -98,7 +96,9 @@ def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
     from bloodbank.data.tokenizer import load_tokenizer
     from bloodbank.mlm.runs import Recipe, mrr_on
 
-    for sub in ("mono/qaa", "pairs/qab-qaa"):
+    mono = json.loads((repo / "metrics/mono/qaa.json").read_text())
+    pair = json.loads((repo / "metrics/pairs/qab.json").read_text())["qaa"]
+    for sub, metrics in (("mono/qaa", mono), ("pairs/qab/qaa", pair)):
         path = repo / "models" / sub
         assert (path / "model.safetensors").is_file()
         model = AutoModelForMaskedLM.from_pretrained(path)
@@ -117,7 +117,6 @@ def test_checkpoints_load_with_auto_classes_and_reproduce_their_mrr(built):
             )
         finally:
             os.chdir(cwd)
-        metrics = json.loads((repo / "metrics" / f"{sub}.json").read_text())
         assert result.mrr == metrics["mrr"] and result.masked_tokens == metrics["masked_tokens"]
 
 
@@ -200,3 +199,44 @@ def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     assert fresh["resumed_from_step"] == 0
     assert (repo / "models/mono/qab/model.safetensors").read_bytes() == resumed
     assert (repo / "metrics/mono/qab.json").read_bytes() == metrics
+
+
+@pytest.mark.slow
+def test_a_pair_stage_killed_between_targets_keeps_the_finished_ones(built_copy):
+    """A source's pair stage trains its targets in turn; killed after the first, the
+    rerun trains only the others, and every byte is what an uninterrupted run writes."""
+    repo = built_copy
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["pair_recipe"].update(epochs=4)  # a few seconds per target, never run before
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.rmtree(repo / "logs/timings/pair", ignore_errors=True)
+    first = repo / "logs/timings/pair/qab-qaa.json"  # written once qab->qaa is in place
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-s", "pair@qab"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert first.exists() and proc.poll() is None, "the stage ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not (repo / "models/pairs/qab").exists()  # nothing finished-looking is left
+
+    run(["dvc", "repro", "-s", "pair@qab"], repo)
+    steps = json.loads((repo / "metrics/pairs/qab.json").read_text())["qaa"]["train"]["steps"]
+    assert json.loads(first.read_text())["resumed_from_step"] == steps  # not trained again
+    later = json.loads((repo / "logs/timings/pair/qab-qae.json").read_text())
+    assert later["resumed_from_step"] == 0
+    assert not list((repo / "models/.resume").glob("pair-qab-*"))
+    resumed = {str(p): p.read_bytes() for p in (repo / "models/pairs/qab").rglob("*.safetensors")}
+    metrics = (repo / "metrics/pairs/qab.json").read_bytes()
+
+    run(["dvc", "repro", "-f", "-s", "pair@qab"], repo)  # the same stage, uninterrupted
+    assert (repo / "metrics/pairs/qab.json").read_bytes() == metrics
+    fresh = {str(p): p.read_bytes() for p in (repo / "models/pairs/qab").rglob("*.safetensors")}
+    assert fresh == resumed and len(fresh) == 3

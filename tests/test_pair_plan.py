@@ -1,5 +1,6 @@
 """A balanced pair plan end to end: only the planned pairs train, the rest is estimated
-and marked, and growing the plan reruns nothing already trained."""
+and marked, and the plan is a plain parameter: growing it reruns only the source whose
+targets changed, and `dvc exp run -S` changes it with no step by hand."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ def test_a_balanced_plan_trains_its_pairs_and_the_graph_marks_the_estimates(tmp_
     )
     repo = make_repo(tmp_path / "plan", params)
     log = run(["dvc", "repro"], repo).stdout
-    trained = sorted(p.stem for p in (repo / "metrics/pairs").glob("*.json"))
+    trained = {
+        f"{s}-{t}" for s in FOUR for t in json.loads((repo / f"metrics/pairs/{s}.json").read_text())
+    }
     assert len(trained) == 4 * 2 + 4  # k = 2 per language, and the diagonal
+    checkpoints = [repo / "models/pairs" / p.replace("-", "/") / "config.json" for p in trained]
+    assert all(path.is_file() for path in checkpoints)
     measured = pd.read_csv(repo / "metrics/estimate/measured.csv", index_col=0)
     assert int(measured.to_numpy().sum()) == 8  # off-diagonal cells: the diagonal is no F
     completed = pd.read_csv(repo / "metrics/estimate/finetune_scores.csv", index_col=0)
@@ -40,23 +45,21 @@ def test_a_balanced_plan_trains_its_pairs_and_the_graph_marks_the_estimates(tmp_
     assert sorted(e["measured"] for e in graph["edges"]).count(False) == 4
     assert "Running stage 'estimate'" in log
 
-    # Growing the plan: one more pair, and nothing trained before is stale.
+    # Growing the plan: one more pair reruns its source's pair stage and no other training.
     missing = [(s, t) for s in FOUR for t in FOUR if s != t and f"{s}-{t}" not in trained]
+    src, tgt = missing[0]
     grown = yaml.safe_load((repo / "params.yaml").read_text())
-    grown["pairs"]["extra"] = [list(missing[0])]
+    grown["pairs"]["extra"] = [[src, tgt]]
     (repo / "params.yaml").write_text(yaml.safe_dump(grown, sort_keys=False))
-    run(["lbb", "pairs"], repo)
-    status = run(["dvc", "status"], repo).stdout
-    stale = {line.rstrip(":") for line in status.splitlines() if line and not line[0].isspace()}
-    assert f"pair@{missing[0][0]}-{missing[0][1]}" in stale
-    new = f"pair@{missing[0][0]}-{missing[0][1]}"
-    assert not any(s.startswith(("pair@", "mono@")) and s != new for s in stale)
+    log = run(["dvc", "repro"], repo).stdout
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    assert ran == {"plan", f"pair@{src}", "scores", "estimate", "graph"}, log
+    assert tgt in json.loads((repo / f"metrics/pairs/{src}.json").read_text())
 
-
-def test_scores_refuses_a_pairs_yaml_that_no_longer_follows_params(tmp_path):
-    from bloodbank.core.config import PairsConfig
-    from bloodbank.graph.design import PlanError, check_plan, write_plan
-
-    write_plan(tmp_path / "pairs.yaml", FOUR, PairsConfig())
-    with pytest.raises(PlanError, match="run `lbb pairs`"):
-        check_plan(tmp_path / "pairs.yaml", FOUR, PairsConfig(design="balanced", fraction=0.67))
+    # A plain parameter under `dvc exp run -S`: every pair now, with no step by hand.
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "grown"], repo)
+    log = run(["dvc", "exp", "run", "-S", "pairs.design=all"], repo).stdout
+    assert "Running stage 'plan'" in log and "Running stage 'mono@" not in log
+    scores = pd.read_csv(repo / "metrics/finetune_scores.csv", index_col=0)
+    assert int(scores.isna().to_numpy().sum()) == 4  # the diagonal only: no F for t on t

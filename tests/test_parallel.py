@@ -24,19 +24,19 @@ LBB = [sys.executable, "-m", "bloodbank.cli"]
 
 
 def test_resources_follow_the_stage_kind():
-    assert kind("pair@qaa-qab") == "pair" and kind("sub/dvc.yaml:mono@qaa") == "mono"
+    assert kind("pair@qaa") == "pair" and kind("sub/dvc.yaml:mono@qaa") == "mono"
     assert resources_for("mono@qaa", threads=4, gpu_share=0) == Resources(4)
-    assert resources_for("pair@qaa-qab", threads=4, gpu_share=0.25) == Resources(1, 0.25)
+    assert resources_for("pair@qaa", threads=4, gpu_share=0.25) == Resources(1, 0.25)
     assert resources_for("finetune@most-pos", 2, 0) == Resources(2)
     assert resources_for("dump@qaa", threads=4, gpu_share=1) == Resources(1)
     params = Params.model_validate(tiny_params())
     assert training_chars("mono@qaa", params) == 12000 * 1  # chars × epochs
-    assert training_chars("pair@qaa-qab", params) == 12000 * 1
+    assert training_chars("pair@qaa", params) == 12000 * 1 * 3  # qab, qae and the diagonal
     assert training_chars("graph", params) == 0
     brief = params.model_copy(
         update={"pair_recipe": params.pair_recipe.model_copy(update={"epochs": 0.5})}
     )
-    assert training_chars("pair@qaa-qab", brief) == 6000  # a pair's own epochs
+    assert training_chars("pair@qaa", brief) == 6000 * 3  # a pair's own epochs
     assert training_chars("mono@qaa", brief) == 12000
 
 

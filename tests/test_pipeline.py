@@ -69,7 +69,7 @@ def test_second_repro_is_up_to_date_and_metrics_show(built_copy):
 
 
 DATA = ("dump@", "extract@", "sample@", "tokenizer:", "stats@", "tokenize@")
-TRAINING = ("mono@qaa:", "pair@qab-qaa:", "pretrain@most:")
+TRAINING = ("mono@qaa:", "pair@qab:", "pretrain@most:")
 
 
 def stale_after(repo, key: str, value) -> str:

@@ -436,18 +436,17 @@ def test_the_estimate_stage_refuses_what_it_cannot_estimate(tmp_path, cells, exp
     assert not (tmp_path / "metrics/estimate.json").exists()
 
 
-# --- no value of params.yaml or pairs.yaml makes DVC delete a user's file ---------------
+# --- no value of params.yaml makes DVC delete a user's file ------------------------------
 
 
 def _careless(repo: Path, kind: str) -> tuple[str, Path]:
-    """Write a careless value into the plan or the params; the stage it names and the
-    user's file that stage's outputs would be."""
-    if kind == "plan":
-        plan = yaml.safe_load((repo / "pairs.yaml").read_text())
-        plan["pair_stages"]["../../victim"] = {"src": "qaa", "tgt": "qab"}
-        (repo / "pairs.yaml").write_text(yaml.safe_dump(plan))
-        return "pair@../../victim", repo / "victim"
+    """Write a careless value into the studied or all languages; the stage it names and
+    the user's file that stage's outputs would be."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
+    if kind == "studied":  # models/pairs/../../victim
+        params["studied"].append("../../victim")
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        return "pair@../../victim", repo / "victim"
     params["languages"].append("../../../victimx")
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     return "sample@../../../victimx", repo / "victimx.txt"
@@ -455,7 +454,7 @@ def _careless(repo: Path, kind: str) -> tuple[str, Path]:
 
 @pytest.mark.e2e
 @pytest.mark.slow  # about 40 s: three runners on two values
-@pytest.mark.parametrize("kind", ["plan", "params"])
+@pytest.mark.parametrize("kind", ["studied", "languages"])
 def test_a_careless_value_deletes_no_file(tmp_path, kind):
     repo = make_repo(tmp_path / "repo", tiny_params(runtime={"tracking": {"enabled": False}}))
     stage, victim = _careless(repo, kind)
@@ -472,7 +471,7 @@ def test_a_careless_value_deletes_no_file(tmp_path, kind):
         assert victim.read_text() == "the user's own file\n", f"{runner} deleted {victim.name}"
         assert "Traceback" not in proc.stdout + proc.stderr, runner
     # lbb repro says why in one line, before DVC plans anything
-    one_line_error(proc, "pairs.yaml does not follow" if kind == "plan" else "../../../victimx")
+    one_line_error(proc, "../../victim" if kind == "studied" else "../../../victimx")
 
 
 def test_lbb_repro_on_an_unreachable_cluster_fails_in_seconds(tmp_path):

@@ -63,20 +63,16 @@ def test_the_scores_stage_runs_in_process(tmp_path, monkeypatch):
     import yaml
     from conftest import ROOT, tiny_params
 
-    from bloodbank.core.config import PairsConfig
-    from bloodbank.graph.design import write_plan
-
     params = tiny_params(languages=LANGS, studied=LANGS, runtime={"tracking": {"enabled": False}})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    write_plan(tmp_path / "pairs.yaml", LANGS, PairsConfig(matched_diagonal=True))
-    for t in LANGS:
-        (tmp_path / "metrics/mono").mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"metrics/mono/{t}.json").write_text(json.dumps({"mrr": MONO[t]}))
-        for s in LANGS:
-            (tmp_path / "metrics/pairs").mkdir(exist_ok=True)
-            (tmp_path / f"metrics/pairs/{s}-{t}.json").write_text(
-                json.dumps({"mrr": PAIRS.loc[s, t]})
-            )
+    for folder in ("mono", "pairs", "plan"):
+        (tmp_path / "metrics" / folder).mkdir(parents=True)
+    for s in LANGS:  # the plan: every pair and the diagonal
+        (tmp_path / f"metrics/mono/{s}.json").write_text(json.dumps({"mrr": MONO[s]}))
+        plan = {"source": s, "targets": LANGS}
+        (tmp_path / f"metrics/plan/{s}.json").write_text(json.dumps(plan))
+        results = {t: {"mrr": PAIRS.loc[s, t]} for t in LANGS}
+        (tmp_path / f"metrics/pairs/{s}.json").write_text(json.dumps(results))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
     spec = importlib.util.spec_from_file_location("scores_stage", ROOT / "stages/scores.py")

@@ -1,15 +1,15 @@
-"""`lbb config` and `lbb pairs`: params.yaml composed from overlays, and the pair plan."""
+"""`lbb config` and `lbb pairs`: params.yaml composed from overlays, and the pair plan it
+holds."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
 from bloodbank.core.overlays import compose, known, recorded_names, render
-from bloodbank.graph.design import check_plan, coverage, write_plan
+from bloodbank.graph.design import coverage, plan
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -18,10 +18,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         params = compose(args.use)
         with atomic_path(target) as tmp:
             tmp.write_text(render(params, args.use), encoding="utf-8")
-        plan = target.parent / paths.PAIRS_PLAN
-        stages = write_plan(plan, params.studied, params.pairs)
         print(
-            f"{target} is now {' + '.join(args.use)} ({len(stages)} pair stages in {plan}); "
+            f"{target} is now {' + '.join(args.use)}; "
             "run `dvc repro` (or `dvc status` to see what changes)"
         )
         return 0
@@ -38,22 +36,20 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_pairs(args: argparse.Namespace) -> int:
     params = load_params(args.params)
-    out = args.params.parent / paths.PAIRS_PLAN
-    if args.check:
-        stages = check_plan(out, params.studied, params.pairs)
-        print(f"{out}: follows {args.params} ({len(stages)} pair stages)")
-        return 0
-    stages = write_plan(out, params.studied, params.pairs)
+    targets = plan(params.studied, params.pairs)
     n = len(params.studied)
-    off = sum(1 for item in stages.values() if item["src"] != item["tgt"])
+    off = sum(t != s for s, ts in targets.items() for t in ts)
     cfg = params.pairs
     design = cfg.design if isinstance(cfg.design, str) else "explicit list"
     if design == "balanced":
         design += f", fraction {cfg.fraction}, seed {cfg.seed}"
     diagonal = f", and {n} compute-matched diagonal runs" if cfg.matched_diagonal else ""
+    if args.verbose:
+        for src, tgts in targets.items():
+            print(f"pair@{src:8} {' '.join(tgts) or '(none)'}")
     print(
-        f"{out}: {off} of {n * (n - 1)} pairs ({coverage(n, off):.1%}; design {design}; "
-        f"{len(cfg.extra)} extra){diagonal}"
+        f"{args.params}: {off} of {n * (n - 1)} pairs ({coverage(n, off):.1%}; design "
+        f"{design}; {len(cfg.extra)} extra){diagonal}, in {n} pair stages (one per source)"
     )
     return 0
 
@@ -65,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Without --use: validate params.yaml. With --use NAME [NAME ...]: write "
         "params.yaml as the defaults with configs/NAME.yaml laid on, left to right (each "
-        "file holds only what it changes), and pairs.yaml with it.",
+        "file holds only what it changes).",
         epilog="examples:\n  lbb config --use default          the embedded default\n"
         "  lbb config --use paper            the study\n"
         "  lbb config --use paper streams    the study, dumps sampled from their streams\n"
@@ -79,13 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "pairs",
-        help="write pairs.yaml: the pair trainings params.yaml plans",
-        description="dvc.yaml's pair stages run over pairs.yaml, which follows "
-        "params.yaml's `studied` and `pairs` (design all | balanced | a list, fraction, "
-        "seed, extra, matched_diagonal). Run this after changing them; the scores stage "
-        "refuses a pairs.yaml that does not follow params.yaml. Pairs already trained "
-        "keep their stage names and are not rerun.",
+        help="show the pair trainings params.yaml plans",
+        description="The plan follows params.yaml's `studied` and `pairs` (design all | "
+        "balanced | a list, fraction, seed, extra, matched_diagonal); dvc.yaml's plan "
+        "stage writes it, one file per source (metrics/plan/), and the pair stage of each "
+        "source trains its targets. Nothing to run by hand: change params.yaml (or `dvc "
+        "exp run -S pairs.fraction=0.5`) and a source reruns only if its targets changed.",
     )
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="default: %(default)s")
-    p.add_argument("--check", action="store_true", help="only check that pairs.yaml follows")
+    p.add_argument("-v", "--verbose", action="store_true", help="list each source's targets")
     p.set_defaults(func=cmd_pairs)

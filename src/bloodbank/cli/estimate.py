@@ -13,7 +13,6 @@ from bloodbank.cli.types import UsageError, at_least, fractions
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
-from bloodbank.graph.design import write_plan
 from bloodbank.graph.estimate import FOCUS
 from bloodbank.graph.matrix_io import KINDS
 
@@ -101,11 +100,10 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
         print(f"{s:8}{t:8}{gain:,.1f}")
     if args.append:
         added = append_extra(args.params, [(s, t) for s, t, _ in chosen])
-        plan = root / paths.PAIRS_PLAN
-        stages = write_plan(plan, params.studied, load_params(args.params).pairs)
+        sources = len({s for s, _, _ in chosen})
         print(
-            f"added {added} pairs to pairs.extra in {args.params}; {plan} now plans "
-            f"{len(stages)} pair stages; run `dvc repro` (nothing trained before reruns)"
+            f"added {added} pairs to pairs.extra in {args.params}; run `dvc repro`: the "
+            f"pair stages of their {sources} sources rerun, with their other targets"
         )
     return 0
 
@@ -193,8 +191,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pairs that would remove the most variance from donation D and recipience R, "
         "chosen greedily from the bootstrap draws; by default each D and R counts by how "
         "undecided its sign (the blood type) and its rank still are. With --append they "
-        "go to pairs.extra in params.yaml and pairs.yaml is rewritten: the next `dvc "
-        "repro` trains only them (and refreshes the estimate). A few pairs per round, "
+        "go to pairs.extra in params.yaml: the next `dvc repro` reruns the pair stages of "
+        "their sources only (and refreshes the estimate). A few pairs per round, "
         "then repeat: each round's estimate informs the next.",
     )
     p.add_argument("count", type=int, metavar="N", help="how many pairs to propose")

@@ -33,15 +33,15 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 
 def check_values(root: Path) -> None:
-    """Refuse a bad value of params.yaml or pairs.yaml before DVC plans or deletes
-    anything: a stage's outputs are named after them (``pair@../../x`` would be ``x``)."""
+    """Refuse a bad value of params.yaml before DVC plans or deletes anything: a stage's
+    outputs are named after them (``sample@../../x`` would be ``x``), and a pair plan
+    that cannot be built would fail only at the plan stage."""
     from bloodbank.core.config import load_params
-    from bloodbank.graph.design import check_plan
+    from bloodbank.graph.design import plan
 
     if (root / "params.yaml").is_file():
         params = load_params(root / "params.yaml")
-        if (root / "pairs.yaml").is_file():
-            check_plan(root / "pairs.yaml", params.studied, params.pairs)
+        plan(params.studied, params.pairs)
 
 
 def _repro(args: argparse.Namespace) -> int:

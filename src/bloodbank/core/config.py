@@ -465,7 +465,7 @@ class Params(Section):
     eval: EvalConfig = Field(EvalConfig(), description="scoring a model by MRR")
     pairs: PairsConfig = Field(
         PairsConfig(),
-        description="which ordered pairs get a pair training; `lbb pairs` writes pairs.yaml",
+        description="which ordered pairs get a pair training (`lbb pairs` shows the plan)",
     )
     estimate: EstimateConfig = Field(
         EstimateConfig(), description="completing F where pairs were not trained"

@@ -55,19 +55,32 @@ def mono_model(code: str) -> Path:
     return MODELS / "mono" / code
 
 
+def pair_models(src: str) -> Path:
+    """The pair stage of ``src``'s output: one checkpoint per planned target."""
+    return MODELS / "pairs" / src
+
+
 def pair_model(src: str, tgt: str) -> Path:
-    return MODELS / "pairs" / f"{src}-{tgt}"
+    return pair_models(src) / tgt
 
 
 def mono_metrics(code: str) -> Path:
     return METRICS / "mono" / f"{code}.json"
 
 
-def pair_metrics(src: str, tgt: str) -> Path:
-    return METRICS / "pairs" / f"{src}-{tgt}.json"
+def pair_metrics(src: str) -> Path:
+    """Results of every pair of ``src``, by target."""
+    return METRICS / "pairs" / f"{src}.json"
 
 
-PAIRS_PLAN = Path("pairs.yaml")  # the planned pair stages, written by `lbb pairs`
+PLAN = METRICS / "plan"  # the plan stage's output: what each pair stage trains
+
+
+def plan_file(src: str) -> Path:
+    """``src``'s planned targets: the one part of the plan its pair stage depends on."""
+    return PLAN / f"{src}.json"
+
+
 ESTIMATE_DIR = METRICS / "estimate"  # completed matrices, intervals, the measured mask
 ESTIMATE_METRICS = METRICS / "estimate.json"
 

@@ -140,13 +140,17 @@ def _train_and_score(
     out: Path,
     resume_dir: Path,
     log: Log,
+    keep_resume: bool = False,
 ) -> tuple[list[TrainResult], EvalResult]:
     """Train ``recipe.replicates`` models (``start(r, seed)`` builds replicate r), score
     them together, and write them all at once.
 
     Each replicate keeps its finished state in its resume folder until every one is
-    written, so a run killed after some replicates retrains only the others.
+    written, so a run killed after some replicates retrains only the others. With
+    ``keep_resume`` the caller removes the folder: a stage that trains several models
+    keeps them all until its whole output is written.
     """
+    keep = keep_resume or recipe.replicates > 1
     tok = load_tokenizer(tokenizer_dir)
     split = load_split(tokens_dir, "train")
     models, results = [], []
@@ -165,7 +169,7 @@ def _train_and_score(
                 runtime=recipe.runtime,
                 log=_replicate_log(log, r),
                 desc=key if r == 0 else f"{key} #{r}",
-                keep_final=recipe.replicates > 1,
+                keep_final=keep,
             )
         )
         models.append(model)
@@ -173,7 +177,7 @@ def _train_and_score(
     with atomic_path(out, is_dir=True) as tmp:
         for r, model in enumerate(models):
             write_checkpoint(model, tokenizer_dir, replicate_path(tmp, r))
-    if recipe.replicates > 1:
+    if recipe.replicates > 1 and not keep_resume:
         shutil.rmtree(resume_dir, ignore_errors=True)
     return results, evaluation
 
@@ -247,10 +251,11 @@ def train_pair(
     out: Path,
     resume_dir: Path,
     log: Log,
+    keep_resume: bool = False,
 ) -> RunOutput:
     """M_st: the mono model of ``src`` trained on ``tgt`` with ``recipe`` (the stage gives
     it the pair recipe, ``PairRecipe.apply``); replicate r starts from the source's
-    replicate r."""
+    replicate r. ``keep_resume``: see ``_train_and_score``."""
 
     def start(r: int, seed: int) -> BertForMaskedLM:
         path = replicate_path(source_model, r)
@@ -271,5 +276,6 @@ def train_pair(
         out=out,
         resume_dir=resume_dir,
         log=log,
+        keep_resume=keep_resume,
     )
     return RunOutput({**_results(train, ev, recipe), "source": src, "target": tgt}, _timing(train))

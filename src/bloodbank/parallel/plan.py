@@ -15,6 +15,7 @@ from typing import Any
 
 from bloodbank.core.config import Params
 from bloodbank.core.paths import PIPELINES
+from bloodbank.graph.design import plan as pair_plan
 
 TRAINING = ("mono", "pair", "pretrain", "finetune")
 
@@ -46,7 +47,7 @@ class Step:
 
 
 def kind(stage_name: str) -> str:
-    """``mono`` for ``mono@qaa``, ``pair`` for ``pair@qaa-qab``."""
+    """``mono`` for ``mono@qaa``, ``pair`` for ``pair@qaa``."""
     return stage_name.rsplit(":", 1)[-1].split("@", 1)[0]
 
 
@@ -61,13 +62,18 @@ def resources_for(stage_name: str, threads: int, gpu_share: float) -> Resources:
 
 
 def training_chars(stage_name: str, params: Params) -> int:
-    """Characters a training stage reads (epochs included): the budget of a plan."""
+    """Characters a training stage reads (epochs included): the budget of a plan. A
+    pair stage trains every planned target of its source."""
     what = kind(stage_name)
-    epochs = (params.pair_recipe.apply(params.train) if what == "pair" else params.train).epochs
-    if what in ("mono", "pair"):
-        return math.ceil(params.sample.chars_per_language * epochs)
+    if what == "mono":
+        return math.ceil(params.sample.chars_per_language * params.train.epochs)
+    if what == "pair":
+        src = stage_name.rsplit("@", 1)[-1]
+        targets = pair_plan(params.studied, params.pairs).get(src, [])
+        epochs = params.pair_recipe.apply(params.train).epochs
+        return math.ceil(params.sample.chars_per_language * epochs) * len(targets)
     if what == "pretrain":
-        return math.ceil(params.downstream.total_chars * epochs)
+        return math.ceil(params.downstream.total_chars * params.train.epochs)
     return 0
 
 

@@ -166,17 +166,23 @@ def stage_run(
         yield opened
 
 
+INHERITED = ("stage", "seed", "git_revision")  # the tags a child run takes from its parent
+
+
 @contextmanager
 def child_run(
     parent: Run, name: str, params: Mapping[str, Any], tags: Mapping[str, Any]
 ) -> Iterator[Run]:
-    """A nested MLflow run inside a stage's run (one per finetune, say)."""
+    """A nested MLflow run inside a stage's run (one per finetune, say). It carries its
+    parent's stage, seed and git revision, so that every run can be found by them."""
     if parent.client is None:
         yield Run()
         return
-    all_tags = {k: str(v) for k, v in tags.items()} | {"mlflow.parentRunId": parent.run_id}
-    experiment = parent.client.get_run(parent.run_id).info.experiment_id
-    run = parent.client.create_run(experiment, tags=all_tags, run_name=name)
+    above = parent.client.get_run(parent.run_id)
+    inherited = {k: v for k, v in above.data.tags.items() if k in INHERITED}
+    all_tags = inherited | {k: str(v) for k, v in tags.items()}
+    all_tags["mlflow.parentRunId"] = parent.run_id
+    run = parent.client.create_run(above.info.experiment_id, tags=all_tags, run_name=name)
     with _span(parent.client, run.info.run_id) as opened:
         opened.log_params(params)
         yield opened
