@@ -104,16 +104,21 @@ def repro(repo: Path) -> tuple[dict[str, tuple[float, float]], float]:
     return spans, end - begin
 
 
+def training_seconds(repo: Path, kind: str, key: str) -> float:
+    """The training loops' seconds of one stage: its own timing file, or, for a pair
+    stage (``pair@qaa``), the files of each pair it trained (``qaa-qat.json``, …)."""
+    folder = repo / "logs/timings" / kind
+    files = [folder / f"{key}.json"] if kind != "pair" else sorted(folder.glob(f"{key}-*.json"))
+    return sum(json.loads(f.read_text())["seconds"] for f in files if f.is_file())
+
+
 def split(repo: Path, spans: dict[str, tuple[float, float]]) -> pd.DataFrame:
     rows = []
     for name, (start, end) in spans.items():
         kind, _, key = name.partition("@")
         clock_file = repo / "logs/timings/process" / f"{name}.json"
         clock = json.loads(clock_file.read_text()) if clock_file.is_file() else None
-        training = 0.0
-        if kind in TRAINING:
-            timing = repo / "logs/timings" / kind / f"{key}.json"
-            training = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
+        training = training_seconds(repo, kind, key) if kind in TRAINING else 0.0
         wall = end - start
         process = clock["ended"] - clock["started"] if clock else wall
         startup = clock["main"] - clock["started"] if clock else 0.0

@@ -26,6 +26,7 @@ from bloodbank.graph.planted import (
     recovery_failures,
     recovery_slack,
     report_truth,
+    seed_ceiling,
     type_comparison,
 )
 
@@ -265,6 +266,8 @@ def test_the_truth_s_types_are_read_the_same_way_and_compared(tmp_path):
     comparison, _ = report_truth(truth, {"mono": following}, tmp_path, tmp_path, None)
     assert lead(comparison).startswith("\n## The finding\n\nThe study's F recovers")
     assert "match the truth's for 3 of 3 languages (100%" in lead(comparison)
+    tied = comparison["seed_ceiling"]["mean"]  # the tiny world's truth has few ties
+    assert f"would agree at ρ ≈ {tied:.2f} on average" in lead(comparison) and tied > 0.5
 
 
 def test_the_asymmetric_world_plants_one_language_of_each_blood_type():
@@ -278,3 +281,12 @@ def test_the_asymmetric_world_plants_one_language_of_each_blood_type():
     assert wide.loc["qaa", "qbe"] > wide.loc["qbe", "qaa"] + 20
     assert centred_types(d, r) == ["mutual", "isolated", "O", "AB+"]
     assert min(abs(d - d.mean()).min(), abs(r - r.mean()).min()) > 5  # none near the mean
+
+
+def test_seed_ceiling_is_one_without_ties_and_falls_with_them():
+    graded = pd.Series(np.arange(20, dtype=float))
+    assert seed_ceiling(graded, draws=50) == {"mean": 1.0, "reach_goal": 1.0}
+    tied = pd.Series([0.0] * 12 + list(range(1, 9)), dtype=float)  # the default world's shape
+    ceiling = seed_ceiling(tied, draws=400)
+    assert 0.74 < ceiling["mean"] < 0.82 and ceiling["reach_goal"] < 0.1
+    assert seed_ceiling(pd.Series([0.0] * 20), draws=400)["mean"] == pytest.approx(0, abs=0.05)
