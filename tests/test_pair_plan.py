@@ -62,4 +62,4 @@ def test_a_balanced_plan_trains_its_pairs_and_the_graph_marks_the_estimates(tmp_
     log = run(["dvc", "exp", "run", "-S", "pairs.design=all"], repo).stdout
     assert "Running stage 'plan'" in log and "Running stage 'mono@" not in log
     scores = pd.read_csv(repo / "metrics/finetune_scores.csv", index_col=0)
-    assert int(scores.isna().to_numpy().sum()) == 4  # the diagonal only: no F for t on t
+    assert not scores.isna().to_numpy().any()  # every pair is measured now
