@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.snapshot import fetch_dump
 from bloodbank.tracking.runs import stage_run
@@ -19,8 +18,8 @@ from bloodbank.tracking.runs import stage_run
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
-    out = paths.dump(get(lang).wiki, params.dump.date)
-    manifest = paths.dump_manifest(get(lang).wiki, params.dump.date)
+    out = paths.dump(lang, params.dump.date)
+    manifest = paths.dump_manifest(lang, params.dump.date)
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}
     with stage_run("dump", params, logged=logged, tags={"language": lang}) as run:
         info = fetch_dump(lang, params.dump, params.synthetic, out, manifest)

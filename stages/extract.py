@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.extraction import extract_dump
 from bloodbank.tracking.runs import stage_run
@@ -13,7 +12,7 @@ from bloodbank.tracking.runs import stage_run
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
-    dump = paths.dump(get(lang).wiki, params.dump.date)
+    dump = paths.dump(lang, params.dump.date)
     out = paths.text(lang)
     with stage_run(
         "extract", params, logged=params.extract.model_dump(), tags={"language": lang}

@@ -13,7 +13,6 @@ from dataclasses import asdict
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
-from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sampling import sample_language, snapshot_parts
 from bloodbank.tracking.runs import stage_run
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         logged=params.sample.model_dump(),
         tags={"language": lang, "sample_seed": params.sample.seed},
     ) as run:
-        parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
+        parts = snapshot_parts(paths.dump_manifest(lang, params.dump.date))
         result = sample_language(
             lang,
             paths.text(lang),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
-from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sampling import sample_for_pretraining, snapshot_parts
 from bloodbank.downstream.sets import pretrain_chars_per_language
@@ -18,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     chars = pretrain_chars_per_language(params.downstream)
-    parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
+    parts = snapshot_parts(paths.dump_manifest(lang, params.dump.date))
     written = sample_for_pretraining(
         lang,
         paths.text(lang),

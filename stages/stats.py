@@ -10,7 +10,6 @@ from __future__ import annotations
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json, write_json
-from bloodbank.core.languages import get
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sample_stats import language_report
 from bloodbank.data.sampling import count_corpus, language_sentences, snapshot_parts
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
     params = load_params()
     meta = read_json(paths.sample_meta(lang))
-    parts = snapshot_parts(paths.dump_manifest(get(lang).wiki, params.dump.date))
+    parts = snapshot_parts(paths.dump_manifest(lang, params.dump.date))
     reference = parts["reference"] if parts else None  # a streams snapshot's second part
     corpus = language_sentences(paths.text(lang), params.sample.min_sentence_chars, reference)
     counted = count_corpus(corpus()) if parts else None

@@ -1,5 +1,6 @@
 import bz2
 import hashlib
+import json
 import random
 import shutil
 import subprocess
@@ -287,3 +288,30 @@ def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "fiwiki-20211101-pages-articles.xml.bz2" in lines[0]
     assert not (repo / "data" / "dumps").exists() or not any((repo / "data" / "dumps").iterdir())
+
+
+def test_an_edition_whose_prefix_is_not_its_code_is_fetched_under_its_prefix(tmp_path):
+    """Alemannic is the edition `als` (ISO 639 `gsw`): the stage asks the mirror for
+    alswiki and writes the file dvc.yaml names after the code, gswwiki-…."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "stages", repo / "stages")
+    with Mirror() as m:
+        serve_dump(m, "als", "20211101", bz2.compress(xml("alswiki")))
+        params = tiny_params(
+            languages=["gsw"],
+            studied=["gsw"],
+            dump={"source": "wikimedia", "mirror": m.url, "retries": 0},
+            runtime={"tracking": {"enabled": False}},
+        )
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        proc = subprocess.run(
+            [sys.executable, "-P", "stages/dump.py", "gsw"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        )
+    assert proc.returncode == 0, proc.stderr
+    dumps = repo / "data" / "dumps"
+    assert (dumps / "gswwiki-20211101-pages-articles.xml.bz2").is_file()
+    manifest = json.loads((dumps / "gswwiki-20211101-manifest.json").read_text())
+    assert manifest["wiki"] == "alswiki"

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
 from bloodbank.core import languages
-from bloodbank.core.errors import BloodbankError
+from bloodbank.core.editions import UrielUnavailable, uriel_data
 
 SOURCES = ("WALS", "SSWL", "ETHNO")  # URIEL sources, most trusted first
 UNKNOWN = "unknown"
@@ -41,27 +39,14 @@ CATEGORICAL: dict[str, dict[str, str]] = {
 }
 
 
-class TypologyUnavailable(BloodbankError, RuntimeError):
-    """lang2vec (URIEL) is not installed; real languages then have no features."""
-
-
-def _data_dir() -> Path:
-    """The installed distribution's data folder. Not ``find_spec``: the wheel also installs
-    a ``bin/lang2vec.py`` script, which shadows the package when ``bin/`` is on sys.path
-    (as under the ``pytest`` console script)."""
-    try:
-        data = Path(str(metadata.distribution("lang2vec").locate_file("lang2vec/data")))
-    except metadata.PackageNotFoundError:
-        raise TypologyUnavailable("the lang2vec package (URIEL data) is not installed") from None
-    if not (data / "features.npz").is_file():
-        raise TypologyUnavailable(f"{data}: lang2vec is installed without its URIEL data")
-    return data
+# URIEL's data folder is found where the registry also reads families from it
+TypologyUnavailable = UrielUnavailable  # lang2vec (URIEL) is not installed
 
 
 @cache
 def _uriel() -> tuple[dict[str, int], dict[str, int], dict[str, int], np.ndarray]:
     """(language index, feature index, source index, data[language, feature, source])."""
-    with np.load(_data_dir() / "features.npz", allow_pickle=False) as db:
+    with np.load(uriel_data() / "features.npz", allow_pickle=False) as db:
         langs = {str(c): i for i, c in enumerate(db["langs"])}
         feats = {str(f): i for i, f in enumerate(db["feats"])}
         sources = {str(s): i for i, s in enumerate(db["sources"])}
@@ -72,7 +57,7 @@ def _uriel() -> tuple[dict[str, int], dict[str, int], dict[str, int], np.ndarray
 
 @cache
 def _letter_codes() -> dict[str, str]:
-    return json.loads((_data_dir() / "letter_codes.json").read_text(encoding="utf-8"))
+    return json.loads((uriel_data() / "letter_codes.json").read_text(encoding="utf-8"))
 
 
 def uriel_code(code: str) -> str:

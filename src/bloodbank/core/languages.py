@@ -2,14 +2,18 @@
 
 Analyses (script and family effects) and the explorer read script, family and
 features from here, so real and synthetic languages are described the same way.
-Real languages: the 22 of Table 1 of the study and the 19 tokenizer-only
-languages of its Appendix. Wikipedia sizes are Table 1's, in millions of chars.
+Listed here: the 22 of Table 1 of the study and the 19 tokenizer-only languages of its
+Appendix (names, families and scripts as the study gives them; Wikipedia sizes are
+Table 1's, in millions of chars), and the synthetic languages. Every other Wikipedia
+edition, and any valid ISO 639 code, is described by :mod:`bloodbank.core.editions`
+from well-kept libraries, with what they do not know left unknown (None).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.synthetic_spec import SYNTHETIC_LANGUAGES
@@ -22,9 +26,9 @@ CODE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})?$")
 class Language:
     code: str  # ISO 639 code used throughout the project
     name: str
-    family: str
-    script: str  # ISO 15924
-    wiki: str  # Wikipedia subdomain / dump prefix
+    family: str | None  # None: no library places it
+    script: str | None  # ISO 15924; None: unknown
+    wiki: str  # the dump's database prefix (<wiki>wiki), the edition's prefix with "_"
     wiki_mchars: float | None = None  # size of the full Wikipedia (Table 1)
     studied: bool = False  # one of the study's 22 languages
     synthetic: bool = False
@@ -108,25 +112,48 @@ class UnknownLanguageError(BloodbankError, ValueError):
 
 
 def check_code(code: str) -> str:
-    """Return ``code`` if it is safe to use in paths and known to the registry."""
+    """Return ``code`` if it is safe to use in paths and names a language: one of the
+    registry's, a Wikipedia edition, or a valid ISO 639 code."""
     if not isinstance(code, str) or not CODE_PATTERN.match(code):
         raise UnknownLanguageError(
             f"language code {code!r} is not of the form 'xx' or 'xxx' (lowercase ISO 639)"
         )
-    if code not in REGISTRY:
+    if code not in REGISTRY and _described(code) is None:
         raise UnknownLanguageError(
-            f"unknown language code {code!r}; known codes: {', '.join(sorted(REGISTRY))}"
+            f"unknown language code {code!r}: neither a Wikipedia edition nor an ISO 639 "
+            "code (`lbb languages --editions` lists the editions)"
         )
     return code
 
 
+@cache
+def _described(code: str) -> Language | None:
+    """A language the registry does not list, as the libraries describe it."""
+    from bloodbank.core.editions import describe
+
+    found = describe(code)
+    if found is None:
+        return None
+    return Language(code, found.name or code, found.family, found.script, found.dump)
+
+
 def get(code: str) -> Language:
-    return REGISTRY[check_code(code)]
+    code = check_code(code)
+    return REGISTRY.get(code) or _described(code)
+
+
+def _needed(code: str, what: str) -> str:
+    value = getattr(get(code), what)
+    if value is None:
+        raise UnknownLanguageError(
+            f"{code}: its {what} is unknown (no library places it), and this analysis needs it"
+        )
+    return value
 
 
 def scripts(code: str) -> frozenset[str]:
     """The scripts a language writes: one, or two joined by '+' (a biscriptal language)."""
-    return frozenset(get(code).script.split("+"))
+    return frozenset(_needed(code, "script").split("+"))
 
 
 def shares_script(a: str, b: str) -> bool:
@@ -135,4 +162,12 @@ def shares_script(a: str, b: str) -> bool:
 
 
 def shares_family(a: str, b: str) -> bool:
-    return get(a).family == get(b).family
+    return _needed(a, "family") == _needed(b, "family")
+
+
+def shared(a: str, b: str, what: str) -> bool | None:
+    """Whether ``a`` and ``b`` share their ``script`` or ``family``; None where either's is
+    unknown, for analyses that can leave such a pair out rather than stop."""
+    if getattr(get(a), what) is None or getattr(get(b), what) is None:
+        return None
+    return shares_script(a, b) if what == "script" else shares_family(a, b)

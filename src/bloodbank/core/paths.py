@@ -18,13 +18,15 @@ def dump_filename(wiki: str, date: str) -> str:
     return f"{wiki}wiki-{date}-pages-articles.xml.bz2"
 
 
-def dump(wiki: str, date: str) -> Path:
-    return DATA / "dumps" / dump_filename(wiki, date)
+def dump(code: str, date: str) -> Path:
+    """The pinned dump of a language, named by the project's code as dvc.yaml names it
+    (``gswwiki-…`` for the edition ``als``), not by the edition's prefix."""
+    return DATA / "dumps" / dump_filename(code, date)
 
 
-def dump_manifest(wiki: str, date: str) -> Path:
+def dump_manifest(code: str, date: str) -> Path:
     """What the dump stage fetched: source, URLs, and for a streams snapshot its parts."""
-    return DATA / "dumps" / f"{wiki}wiki-{date}-manifest.json"
+    return DATA / "dumps" / f"{code}wiki-{date}-manifest.json"
 
 
 def text(code: str) -> Path:

@@ -33,8 +33,8 @@ class Pair:
     source: str
     target: str
     f: float
-    same_script: bool
-    same_family: bool
+    same_script: bool | None  # None: a script no library knows
+    same_family: bool | None
 
 
 def donation(f: np.ndarray) -> np.ndarray:
@@ -79,7 +79,8 @@ def transfer_bin(value: float, borders: tuple[float, ...] = BIN_BORDERS) -> int:
 
 
 def pairs_of(matrix: TransferMatrix) -> list[Pair]:
-    """Every ordered pair s ≠ t, with whether s and t share script and family."""
+    """Every ordered pair s ≠ t, with whether s and t share script and family (None
+    where one's is unknown: the tests by script and family leave such a pair out)."""
     out = []
     for i, s in enumerate(matrix.langs):
         for j, t in enumerate(matrix.langs):
@@ -89,8 +90,8 @@ def pairs_of(matrix: TransferMatrix) -> list[Pair]:
                         s,
                         t,
                         float(matrix.f[i, j]),
-                        languages.shares_script(s, t),
-                        languages.shares_family(s, t),
+                        languages.shared(s, t, "script"),
+                        languages.shared(s, t, "family"),
                     )
                 )
     return out
@@ -109,7 +110,9 @@ def contingency(
     """2 × 4 table of pair counts: rows shared / not shared ``attribute``, columns bins."""
     table = np.zeros((2, len(BIN_NAMES)), dtype=np.int64)
     for p in pairs:
-        table[0 if getattr(p, attribute) else 1, transfer_bin(p.f, borders)] += 1
+        shared = getattr(p, attribute)
+        if shared is not None:
+            table[0 if shared else 1, transfer_bin(p.f, borders)] += 1
     return table
 
 
@@ -243,7 +246,7 @@ def _bins(pairs: list[Pair], borders: tuple[float, ...]) -> dict:
             [p.f for p in pairs if getattr(p, f"same_{attr}")], borders
         )
         out[f"different_{attr}"] = bin_counts(
-            [p.f for p in pairs if not getattr(p, f"same_{attr}")], borders
+            [p.f for p in pairs if getattr(p, f"same_{attr}") is False], borders
         )
     return out
 

@@ -1,7 +1,7 @@
 """Covariates of a pair known before any pair is trained.
 
 - ``same_script``, ``same_family``: 0/1 (the study tests both against the transfer bins,
-  §5; here they only have to predict);
+  §5; here they only have to predict), the mean where a language's is unknown;
 - ``syntax_distance``: the share of URIEL syntax features (lang2vec) on which the two
   languages differ, over those known for both; for synthetic languages, over the four
   features the registry declares. A pair with nothing in common to compare gets the mean;
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bloodbank import typology as uriel
-from bloodbank.core.languages import shares_family, shares_script
+from bloodbank.core.languages import shared
 
 
 def pair_covariates(
@@ -35,9 +35,8 @@ def pair_covariates(
         frames["mono_source"] = _frame(langs, lambda s, t: float(z[s]))
         frames["mono_target"] = _frame(langs, lambda s, t: float(z[t]))
     if typology:
-        tests = {"same_script": shares_script, "same_family": shares_family}
-        for name, test in tests.items():
-            frames[name] = _frame(langs, lambda s, t, f=test: float(f(s, t)))
+        for what in ("script", "family"):
+            frames[f"same_{what}"] = _filled(_frame(langs, lambda s, t, w=what: _shared(s, t, w)))
         frames["syntax_distance"] = _filled(_frame(langs, _syntax_distance))
     off = ~np.eye(len(langs), dtype=bool)
     return {n: f for n, f in frames.items() if off.any() and np.ptp(f.to_numpy()[off]) > 0}
@@ -51,6 +50,12 @@ def _filled(frame: pd.DataFrame) -> pd.DataFrame:
     """Unknown distances (NaN) as the mean of the known ones, 0 if none is known."""
     mean = np.nanmean(frame.to_numpy()) if frame.notna().to_numpy().any() else 0.0
     return frame.fillna(mean)
+
+
+def _shared(a: str, b: str, what: str) -> float:
+    """1 or 0; NaN where a script or family is unknown (filled with the mean)."""
+    found = shared(a, b, what)
+    return np.nan if found is None else float(found)
 
 
 def _syntax_distance(a: str, b: str) -> float:

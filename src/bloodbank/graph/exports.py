@@ -79,8 +79,8 @@ def pair_table(m: TransferMatrix, analysis: dict) -> pd.DataFrame:
                 "target": p.target,
                 "f": round(p.f, 4),
                 "bin": BIN_NAMES[transfer_bin(p.f, borders)],
-                "same_script": int(p.same_script),
-                "same_family": int(p.same_family),
+                "same_script": None if p.same_script is None else int(p.same_script),
+                "same_family": None if p.same_family is None else int(p.same_family),
                 "source_mono_mrr": info[p.source].get("mono_mrr"),
                 "target_mono_mrr": info[p.target].get("mono_mrr"),
             }
