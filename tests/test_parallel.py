@@ -191,6 +191,8 @@ def test_dvc_repro_gives_the_same_hashes_as_lbb_repro_and_a_sound_store(built, t
         return {o["path"]: o.get("md5") for s in lock.values() for o in s.get("outs", [])}
 
     assert outs(repo) == outs(serial)
+    entries = [yaml.safe_load((r / "dvc.lock").read_text())["stages"] for r in (repo, serial)]
+    assert entries[0] == entries[1]  # lock entries written in batches: the same entries
     db = sqlite3.connect(repo / "mlflow.db")
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     stages = {
@@ -349,3 +351,36 @@ def test_ctrl_c_in_lbb_repro_ends_the_running_stage_s_run_as_killed(tmp_path):
     assert until(lambda: _statuses(repo / "mlflow.db") == ["KILLED"], 30), _statuses(
         repo / "mlflow.db"
     )
+
+
+def test_lock_entries_are_written_in_batches_in_the_order_stages_finished():
+    from types import SimpleNamespace
+
+    from bloodbank.parallel.execute import LockWriter
+
+    writes = []
+
+    def dvcfile(path):
+        return SimpleNamespace(
+            path=path, dump_stages=lambda stages, **kw: writes.append((path, list(stages), kw))
+        )
+
+    main, downstream = dvcfile("dvc.yaml"), dvcfile("downstream/dvc.yaml")
+    stages = [
+        SimpleNamespace(name=f"s{i}", dvcfile=d) for i, d in enumerate([main, downstream, main])
+    ]
+    lock = LockWriter(every=3600)  # nothing is due: every entry waits for the flush
+    for stage in stages:
+        lock.add(stage)
+    assert writes == []
+    lock.flush()
+    assert [(p, [s.name for s in ss]) for p, ss, _ in writes] == [
+        ("dvc.yaml", ["s0", "s2"]),
+        ("downstream/dvc.yaml", ["s1"]),
+    ]
+    assert all(kw == {"update_pipeline": False} for _, _, kw in writes)
+    lock.flush()  # nothing pending: nothing written
+    assert len(writes) == 2 and lock.writes == 1
+    eager = LockWriter(every=0, ratio=0)  # always due: one write per stage, as dvc repro
+    eager.add(stages[0])
+    assert len(writes) == 3

@@ -1,0 +1,282 @@
+"""What planning and DVC's bookkeeping cost at hundreds of languages, with no training.
+
+Builds, in a temporary git + DVC repository, the transfer-graph pipeline of the real
+shape (this checkout's dvc.yaml, code and params) for N real Wikipedia editions, with a
+balanced plan of k pairs per language. Only the stage commands are replaced: each writes
+its outputs as a few bytes, so what is measured is the project's and DVC's own work:
+
+- plan: `lbb pairs` (the params load, every code checked, the plan built);
+- dry run: `lbb repro --dry-run` (DVC's index and graph, and every stage's staleness);
+- commit: every output written by the stand-in commands, then `dvc commit -f` (hashing
+  every stage, writing the whole dvc.lock), which a real run spreads over its stages;
+- status: `dvc status` with everything up to date;
+- bookkeeping: `lbb repro -f` of every stage, per stage (its wall time over the stages:
+  DVC's hashing, cache and lock work in the driver, Ray's scheduling; the commands take
+  milliseconds); and, beside it, what `dvc repro` adds to each stage with the full lock
+  (`dvc repro -f -s` of four stages against one), which writes the whole lock each time;
+- estimate and next-pairs: the estimate stage's `complete` and `lbb next-pairs`' choice on
+  a simulated N × N matrix of which k cells per row are measured, in a child process
+  whose peak memory is read.
+
+Run it alone (2 cores are easily disturbed):
+
+    python bench/bench_scale.py                  # 100 and 300 languages, k = 10
+    python bench/bench_scale.py --sizes 50 --k 8 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"plan": 60.0, "status": 60.0, "bookkeeping": 1.0, "estimate": 300.0, "memory": 4.0}
+
+
+def editions(n: int) -> list[str]:
+    """n real editions, open ones, in a fixed order (the registry's sorted codes)."""
+    from bloodbank.core.editions import editions as all_editions
+
+    found = [c for c, e in sorted(all_editions().items()) if not e.closed]
+    if n > len(found):
+        sys.exit(f"only {len(found)} open editions: ask for at most that many")
+    step = len(found) / n
+    return [found[int(i * step)] for i in range(n)]
+
+
+def stand_in(outs: list, codes: list[str]) -> str:
+    """A shell command that writes every output of a stage as a few bytes."""
+    parts = []
+    for out in outs:
+        path = next(iter(out)) if isinstance(out, dict) else out
+        if path == "metrics/plan":  # the pair stages depend on one file per source in it
+            files = " ".join(f"metrics/plan/{c}.json" for c in codes)
+            parts.append(f"mkdir -p metrics/plan && for f in {files}; do echo $f > $f; done")
+        elif Path(path).suffix:
+            parts.append(f"mkdir -p $(dirname {path}) && echo {path} > {path}")
+        else:
+            parts.append(f"mkdir -p {path} && echo {path} > {path}/part")
+    return " && ".join(parts)
+
+
+def pipeline(codes: list[str]) -> dict:
+    """This checkout's dvc.yaml with every command replaced by its stand-in."""
+    doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for stage in doc["stages"].values():
+        body = stage.get("do", stage)
+        body["cmd"] = stand_in(body.get("outs", []) + body.get("metrics", []), codes)
+    doc.pop("plots", None)
+    return doc
+
+
+def make_repo(work: Path, codes: list[str], k: int) -> Path:
+    from bloodbank.core.config import Params, load_params
+    from bloodbank.core.overlays import render
+
+    repo = work / "repo"
+    repo.mkdir()
+    for item in ("src", "stages"):
+        shutil.copytree(ROOT / item, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline(codes), sort_keys=False))
+    params = load_params(ROOT / "params.yaml").model_dump()
+    n = len(codes)
+    params |= {"languages": codes, "studied": codes, "synthetic": params["synthetic"]}
+    params["pairs"] |= {"design": "balanced", "fraction": k / (n - 1), "matched_diagonal": False}
+    (repo / "params.yaml").write_text(render(Params.model_validate(params), []))
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "config", "user.email", "bench@example.org"],
+        ["git", "config", "user.name", "bench"],
+        ["dvc", "init", "-q"],
+        ["dvc", "config", "core.analytics", "false"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "init"],
+    ):
+        subprocess.run(cmd, cwd=repo, check=True, capture_output=True)
+    shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")
+    return repo
+
+
+def timed(cmd: list[str], repo: Path) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=_env(repo))
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout
+
+
+def _env(repo: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "MLFLOW_TRACKING_URI")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def write_outputs(repo: Path) -> int:
+    """Run every stand-in command (upstream first), outside DVC; the number of stages."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        stages = list(dvc.index.stages)
+    for stage in stages:
+        subprocess.run(stage.cmd, shell=True, cwd=repo, check=True, env=_env(repo))
+    return len(stages)
+
+
+def bookkeeping(repo: Path, codes: list[str]) -> float:
+    """Seconds DVC adds to each stage of a run with the whole lock in place: one `dvc
+    repro -f -s` of four stages against one of the first alone, over the three more (so
+    DVC's start-up and index, paid once a run, are left out; the commands take ms)."""
+    names = [f"dump@{codes[-1]}", f"mono@{codes[0]}", f"pair@{codes[1]}", "scores"]
+    one, _ = timed(["dvc", "repro", "-f", "-s", names[0]], repo)
+    four, _ = timed(["dvc", "repro", "-f", "-s", *names], repo)
+    return (four - one) / (len(names) - 1)
+
+
+ESTIMATE = """
+import json, resource, sys, time
+import numpy as np
+import pandas as pd
+from bloodbank.core.config import EstimateConfig
+from bloodbank.graph.completion import complete
+from bloodbank.graph.design import balanced
+from bloodbank.graph.estimate import next_pairs
+
+k, langs = int(sys.argv[1]), sys.argv[2].split(",")
+n = len(langs)
+rng = np.random.default_rng(0)  # additive effects, a rank-1 interaction and noise
+d, r, u, v = rng.normal(0, 10, n), rng.normal(0, 15, n), rng.normal(0, 3, n), rng.normal(0, 3, n)
+f = 5 + d[:, None] + r[None, :] + np.outer(u, v) + rng.normal(0, 2, (n, n))
+index = {c: i for i, c in enumerate(langs)}
+mask = np.eye(n, dtype=bool)
+for s, t in balanced(langs, k, 0):
+    mask[index[s], index[t]] = True
+seen = pd.DataFrame(np.where(mask, f, np.nan), index=langs, columns=langs)
+start = time.perf_counter()
+est = complete({"mono": seen}, EstimateConfig(), 0, None).estimates["mono"]
+estimate = time.perf_counter() - start
+start = time.perf_counter()
+next_pairs(est, 8, "types")
+chosen = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"estimate": estimate, "next_pairs": chosen, "peak_gb": peak}))
+"""
+
+
+def estimate_cost(codes: list[str], k: int, limit: float) -> dict:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", ESTIMATE, str(k), ",".join(codes)],
+            capture_output=True,
+            text=True,
+            timeout=limit,
+        )
+    except subprocess.TimeoutExpired:
+        return {"estimate": float("inf"), "next_pairs": float("inf"), "peak_gb": float("nan")}
+    if proc.returncode != 0:
+        sys.exit(f"the estimate at {len(codes)} languages failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(n: int, k: int, keep: bool, limit: float) -> dict:
+    codes = editions(n)
+    work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
+    try:
+        repo = make_repo(work, codes, k)
+        lbb = [sys.executable, "-m", "bloodbank.cli"]
+        plan, shown = timed([*lbb, "pairs"], repo)
+        dry, _ = timed([*lbb, "repro", "--dry-run"], repo)
+        stages = write_outputs(repo)
+        commit, _ = timed(["dvc", "commit", "-f", "-q"], repo)
+        status, _ = timed(["dvc", "status", "-q"], repo)
+        lock_lines = len((repo / "dvc.lock").read_text().splitlines())
+        per_stage = bookkeeping(repo, codes)
+        run, _ = timed([*lbb, "repro", "-f", "--cold", "--workers", "2"], repo)
+        cost = estimate_cost(codes, k, limit)
+    finally:
+        if keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return {
+        "languages": n,
+        "pair_stages": n,
+        "pairs": n * k,
+        "stages": stages,
+        "lock_lines": lock_lines,
+        "plan": plan,
+        "dry_run": dry,
+        "commit": commit,
+        "status": status,
+        "bookkeeping": run / stages,
+        "dvc_per_stage": per_stage,
+        **cost,
+        "shown": shown.strip(),
+    }
+
+
+def report(r: dict) -> None:
+    print(
+        f"scale: {r['languages']} languages, {r['pair_stages']} pair stages, "
+        f"plan {r['plan']:.1f} s, status {r['status']:.1f} s, "
+        f"bookkeeping {r['bookkeeping']:.2f} s/stage, estimate {r['estimate']:.1f} s, "
+        f"next-pairs {r['next_pairs']:.1f} s, peak memory {r['peak_gb']:.2f} GB"
+    )
+    print(
+        f"       {r['stages']} stages, {r['pairs']} pair trainings, dvc.lock {r['lock_lines']:,} "
+        f"lines; dry run {r['dry_run']:.1f} s; first commit of every stage {r['commit']:.1f} s; "
+        f"`dvc repro` adds {r['dvc_per_stage']:.1f} s to each stage at this lock size, "
+        f"{r['dvc_per_stage'] / r['bookkeeping']:.1f}x lbb repro's"
+    )
+    met = {
+        "plan and dry run <= 60 s": max(r["plan"], r["dry_run"]) <= GOALS["plan"],
+        "status <= 60 s": r["status"] <= GOALS["status"],
+        "bookkeeping <= 1 s/stage": r["bookkeeping"] <= GOALS["bookkeeping"],
+        "estimate + next-pairs <= 5 min": r["estimate"] + r["next_pairs"] <= GOALS["estimate"],
+        "peak <= 4 GB": r["peak_gb"] <= GOALS["memory"],
+    }
+    print("       goals: " + "; ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    memory = resource.getrlimit(resource.RLIMIT_AS)[0]
+    limit = "" if memory == resource.RLIM_INFINITY else f", memory limit {memory / 2**30:.0f} GB"
+    return f"{cpu}, {os.cpu_count()} cores{limit}, {date.today()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument(
+        "--sizes", default="100,300", help="numbers of languages (default: %(default)s)"
+    )
+    ap.add_argument("--k", type=int, default=10, help="pairs per language (default: %(default)s)")
+    ap.add_argument("--limit", type=float, default=900, help="seconds the estimate may take")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    for n in (int(x) for x in args.sizes.split(",")):
+        report(measure(n, args.k, args.keep, args.limit))
+
+
+if __name__ == "__main__":
+    main()
