@@ -118,6 +118,7 @@ def planted_runs(noise: float, n_runs: int = 3):
     return runs, truth
 
 
+@pytest.mark.slow  # about 17 s of resampling: kept out of the default run's 4 minutes
 def test_power_analysis_finds_a_clear_structure_and_loses_it_in_noise():
     from bench_transfer import simulated_goals
 
