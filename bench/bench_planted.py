@@ -126,7 +126,6 @@ def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
     truth = pd.read_csv(m / "truth.csv", index_col=0)
     return {
         **type_figures(truth, f),
-        "truth": pd.Series(off_diagonal(truth)),
         "f": f,
         "f_matched": fm,
         "diagonal": pd.Series(np.diag(raw.to_numpy()), index=raw.index).dropna(),
@@ -140,11 +139,13 @@ def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
 
 def type_figures(truth: pd.DataFrame, f: pd.DataFrame) -> dict:
     """The share of languages whose blood type (centred, and the study's) is the one the
-    truth implies; and whether the centred types are not all one, unless the truth's are."""
+    truth implies; whether the centred types are not all one, unless the truth's are; and
+    the truth's off-diagonal cells, for the seed ceiling."""
     types = type_comparison(truth, f)
     measured = {v["centred"]["measured"] for v in types["languages"].values()}
     expected = {v["centred"]["truth"] for v in types["languages"].values()}
     return {
+        "truth": pd.Series(off_diagonal(truth.loc[f.index, f.columns])),  # for its ceiling
         "types": types["centred"],
         "types_study": types["study"],
         "types_varied": len(measured) > 1 or len(expected) == 1,
