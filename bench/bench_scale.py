@@ -227,7 +227,9 @@ def measure(n: int, k: int, keep: bool, limit: float) -> dict:
     }
 
 
-def report(r: dict) -> None:
+def report(r: dict, limit: float) -> None:
+    if r["estimate"] == float("inf"):  # stopped at the limit: say so, not "inf"
+        print(f"       the estimate ran past --limit {limit:.0f} s and was stopped")
     print(
         f"scale: {r['languages']} languages, {r['pair_stages']} pair stages, "
         f"plan {r['plan']:.1f} s, status {r['status']:.1f} s, "
@@ -245,8 +247,9 @@ def report(r: dict) -> None:
         "status <= 60 s": r["status"] <= GOALS["status"],
         "bookkeeping <= 1 s/stage": r["bookkeeping"] <= GOALS["bookkeeping"],
         "estimate + next-pairs <= 5 min": r["estimate"] + r["next_pairs"] <= GOALS["estimate"],
-        "peak <= 4 GB": r["peak_gb"] <= GOALS["memory"],
     }
+    if r["peak_gb"] == r["peak_gb"]:  # not NaN: the estimate finished
+        met["peak <= 4 GB"] = r["peak_gb"] <= GOALS["memory"]
     print("       goals: " + "; ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
 
 
@@ -275,7 +278,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {machine()}")
     for n in (int(x) for x in args.sizes.split(",")):
-        report(measure(n, args.k, args.keep, args.limit))
+        report(measure(n, args.k, args.keep, args.limit), args.limit)
 
 
 if __name__ == "__main__":
