@@ -162,6 +162,19 @@ def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built_cop
     assert "metrics/downstream.json" in diff and "table3" in diff
 
 
+def start_repro(repo: Path, stage: str) -> subprocess.Popen:
+    """`dvc repro -s STAGE` in its own process group: killing the group by its id (dvc's
+    PID) takes the stage too."""
+    return subprocess.Popen(
+        ["dvc", "repro", "-s", stage],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 @pytest.mark.slow
 def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     repo = built_copy
@@ -170,15 +183,7 @@ def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     params["runtime"].update(checkpoint_every=10)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     ckpt = repo / "models/.resume/mono-qab/checkpoint.pt"
-    # its own process group: killing the group by its id (dvc's PID) takes the stage too
-    proc = subprocess.Popen(
-        ["dvc", "repro", "-s", "mono@qab"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_repro(repo, "mono@qab")
     deadline = time.time() + 120
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -211,14 +216,7 @@ def test_a_pair_stage_killed_between_targets_keeps_the_finished_ones(built_copy)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     shutil.rmtree(repo / "logs/timings/pair", ignore_errors=True)
     first = repo / "logs/timings/pair/qab-qaa.json"  # written once qab->qaa is in place
-    proc = subprocess.Popen(
-        ["dvc", "repro", "-s", "pair@qab"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_repro(repo, "pair@qab")
     deadline = time.time() + 120
     while not first.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
