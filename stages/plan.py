@@ -14,7 +14,7 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path, write_json
 from bloodbank.core.stagekit import run_main
-from bloodbank.graph.design import coverage, plan
+from bloodbank.graph.design import coverage, off_diagonal, plan
 from bloodbank.tracking.runs import stage_run
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     langs = list(params.studied)
     targets = plan(langs, params.pairs)
-    off = sum(t != s for s, ts in targets.items() for t in ts)
+    off = off_diagonal(targets)
     summary = {"pairs": off, "coverage": coverage(len(langs), off)}
     with stage_run("plan", params, logged={"pairs": params.pairs.model_dump()}) as run:
         with atomic_path(paths.PLAN, is_dir=True) as tmp:

@@ -9,7 +9,7 @@ from pathlib import Path
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
 from bloodbank.core.overlays import compose, known, recorded_names, render
-from bloodbank.graph.design import coverage, plan
+from bloodbank.graph.design import coverage, off_diagonal, plan
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     targets = plan(params.studied, params.pairs)
     n = len(params.studied)
-    off = sum(t != s for s, ts in targets.items() for t in ts)
+    off = off_diagonal(targets)
     cfg = params.pairs
     design = cfg.design if isinstance(cfg.design, str) else "explicit list"
     if design == "balanced":

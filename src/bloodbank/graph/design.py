@@ -139,6 +139,11 @@ def coverage(n: int, pairs: int) -> float:
     return pairs / (n * (n - 1)) if n > 1 else math.nan
 
 
+def off_diagonal(targets: dict[str, list[str]]) -> int:
+    """How many pairs a plan by source holds, the diagonal left out."""
+    return sum(t != s for s, ts in targets.items() for t in ts)
+
+
 def planned_pairs(studied: Sequence[str], cfg: PairsConfig) -> list[Pair]:
     """The off-diagonal pairs params.yaml plans (design, then extra)."""
     return plan_pairs(studied, cfg.design, cfg.fraction, cfg.seed, cfg.extra)

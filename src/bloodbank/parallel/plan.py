@@ -61,17 +61,21 @@ def resources_for(stage_name: str, threads: int, gpu_share: float) -> Resources:
     return Resources(threads)
 
 
-def training_chars(stage_name: str, params: Params) -> int:
+def training_chars(
+    stage_name: str, params: Params, targets: dict[str, list[str]] | None = None
+) -> int:
     """Characters a training stage reads (epochs included): the budget of a plan. A
-    pair stage trains every planned target of its source."""
+    pair stage trains every planned target of its source (``targets``: the pair plan,
+    built once by the caller; from ``params`` if not given)."""
     what = kind(stage_name)
     if what == "mono":
         return math.ceil(params.sample.chars_per_language * params.train.epochs)
     if what == "pair":
         src = stage_name.rsplit("@", 1)[-1]
-        targets = pair_plan(params.studied, params.pairs).get(src, [])
+        if targets is None:
+            targets = pair_plan(params.studied, params.pairs)
         epochs = params.pair_recipe.apply(params.train).epochs
-        return math.ceil(params.sample.chars_per_language * epochs) * len(targets)
+        return math.ceil(params.sample.chars_per_language * epochs) * len(targets.get(src, []))
     if what == "pretrain":
         return math.ceil(params.downstream.total_chars * params.train.epochs)
     return 0
@@ -91,6 +95,7 @@ def plan(
     graph = get_active_graph(repo.index.graph)
     stages = collect_stages(repo, targets or [PIPELINES[0]])
     order = plan_repro(graph, stages)
+    targets = pair_plan(params.studied, params.pairs)  # once, for every pair stage
     steps = []
     for stage in order:
         upstream = [s for s in graph.successors(stage) if s in order]
@@ -99,7 +104,7 @@ def plan(
                 stage,
                 upstream,
                 resources_for(stage.addressing, params.train.threads, gpu_share),
-                training_chars(stage.addressing, params),
+                training_chars(stage.addressing, params, targets),
             )
         )
     return steps
