@@ -1,10 +1,12 @@
 """estimate: complete the finetune-score matrices where pairs were not trained.
 
-Reads metrics/finetune_scores.csv and its compute-matched twin (empty cells where
-pairs.yaml planned no training) and the monolingual MRRs (metrics/scores.json); writes
-metrics/estimate/ (completed matrices, 90% intervals, per-language D and R with intervals
-and blood-type odds, the mask of measured cells) and metrics/estimate.json. With every
-pair trained it copies the matrices.
+Reads metrics/finetune_scores.csv and its compute-matched twin (empty cells where the
+plan holds no training), the monolingual MRRs (metrics/scores.json) and the proxies
+(metrics/zeroshot/, metrics/overlap.csv); writes metrics/estimate/ (completed matrices,
+90% intervals, per-language D and R with intervals and blood-type odds, the mask of
+measured cells) and metrics/estimate.json, which also says how much of the measured F's
+pair-specific part each covariate predicts. With every pair trained it copies the
+matrices.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
 from bloodbank.core.stagekit import run_main
-from bloodbank.graph.completion import complete_files, write
+from bloodbank.graph.completion import complete_files, explained_by_covariates, write
 from bloodbank.graph.matrix_io import read_mono_mrr
+from bloodbank.graph.proxies import proxy_covariates, read_overlap, read_zeroshot
 from bloodbank.tracking.runs import stage_run
 
 
@@ -26,9 +29,17 @@ def main(argv: list[str] | None = None) -> None:
     logged = params.estimate.model_dump()
     with stage_run("estimate", params, logged=logged) as run:
         mono = read_mono_mrr(paths.SCORES_SUMMARY)
-        completed = complete_files(paths.SCORES_BY_BASELINE, params.estimate, params.seed, mono)
+        langs = list(params.studied)
+        proxies = proxy_covariates(
+            read_zeroshot(langs, paths.zeroshot_metrics), read_overlap(langs, paths.OVERLAP)
+        )
+        completed = complete_files(
+            paths.SCORES_BY_BASELINE, params.estimate, params.seed, mono, proxies=proxies
+        )
         write(completed, paths.ESTIMATE_DIR)
-        summary = completed.summary()
+        summary = completed.summary() | {
+            "explained": explained_by_covariates(paths.SCORES, mono, proxies)
+        }
         write_json(paths.ESTIMATE_METRICS, summary)
         run.log_metrics(summary)
     mono = summary["mono"]

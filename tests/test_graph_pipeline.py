@@ -238,3 +238,19 @@ def test_a_pair_stage_killed_between_targets_keeps_the_finished_ones(built_copy)
     assert (repo / "metrics/pairs/qab.json").read_bytes() == metrics
     fresh = {str(p): p.read_bytes() for p in (repo / "models/pairs/qab").rglob("*.safetensors")}
     assert fresh == resumed and len(fresh) == 3
+
+
+def test_zero_shot_scores_each_mono_model_on_every_language(built):
+    """Each language's own model fits its test sentences best: a stage that scored the
+    wrong model or the wrong language would break this. The diagonal is t's own model on
+    the same first sentences, under the masks t's mono evaluation drew."""
+    (repo, _), _ = built
+    from bloodbank.graph.proxies import read_overlap, read_zeroshot
+
+    zs = read_zeroshot(LANGS, lambda s: repo / f"metrics/zeroshot/{s}.json")
+    for t in LANGS:
+        assert zs.loc[t, t] > max(zs.loc[s, t] for s in LANGS if s != t), zs
+    overlap = read_overlap(LANGS, repo / "metrics/overlap.csv")
+    assert np.allclose(np.diag(overlap), 1.0) and np.allclose(overlap, overlap.T)
+    explained = json.loads((repo / "metrics/estimate.json").read_text())["explained"]
+    assert {"zeroshot_fit", "lexical_overlap"} <= set(explained)

@@ -28,6 +28,7 @@ def test_resources_follow_the_stage_kind():
     assert resources_for("mono@qaa", threads=4, gpu_share=0) == Resources(4)
     assert resources_for("pair@qaa", threads=4, gpu_share=0.25) == Resources(1, 0.25)
     assert resources_for("finetune@most-pos", 2, 0) == Resources(2)
+    assert resources_for("zeroshot@qaa", 2, 0) == Resources(2)  # it runs models too
     assert resources_for("dump@qaa", threads=4, gpu_share=1) == Resources(1)
     params = Params.model_validate(tiny_params())
     assert training_chars("mono@qaa", params) == 12000 * 1  # chars × epochs

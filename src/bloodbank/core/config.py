@@ -310,6 +310,21 @@ class PairsConfig(Section):
     )
 
 
+class ProxiesConfig(Section):
+    """Evidence about every pair that needs no pair training: the zeroshot stages (each
+    mono model scored on every studied language) and the overlap stage (shared tokens)."""
+
+    sentences: int | None = Field(
+        200,
+        ge=1,
+        description="test sentences of each language that every mono model is scored on, "
+        "the first of the split (null: the whole split)",
+    )
+    passes: int = Field(
+        1, ge=1, description="mask draws of those sentences (the same masks as pass 0 of eval)"
+    )
+
+
 class EstimateConfig(Section):
     """Completing F from the measured pairs (``graph.estimate``); idle with design all."""
 
@@ -332,6 +347,11 @@ class EstimateConfig(Section):
         True,
         description="shared script, shared family, URIEL syntactic distance and "
         "monolingual MRR as covariates",
+    )
+    proxies: bool = Field(
+        True,
+        description="zero-shot fit and lexical overlap (metrics/zeroshot, "
+        "metrics/overlap.csv) as covariates too",
     )
 
     @model_validator(mode="after")
@@ -466,6 +486,9 @@ class Params(Section):
     pairs: PairsConfig = Field(
         PairsConfig(),
         description="which ordered pairs get a pair training (`lbb pairs` shows the plan)",
+    )
+    proxies: ProxiesConfig = Field(
+        ProxiesConfig(), description="cheap evidence about every pair, no pair training"
     )
     estimate: EstimateConfig = Field(
         EstimateConfig(), description="completing F where pairs were not trained"

@@ -83,6 +83,15 @@ def plan_file(src: str) -> Path:
     return PLAN / f"{src}.json"
 
 
+ZEROSHOT = METRICS / "zeroshot"  # the zeroshot stages' outputs, one file per source
+
+
+def zeroshot_metrics(src: str) -> Path:
+    """MRR of src's mono model on every studied language's first test sentences."""
+    return ZEROSHOT / f"{src}.json"
+
+
+OVERLAP = METRICS / "overlap.csv"  # token-distribution overlap of every two languages
 ESTIMATE_DIR = METRICS / "estimate"  # completed matrices, intervals, the measured mask
 ESTIMATE_METRICS = METRICS / "estimate.json"
 

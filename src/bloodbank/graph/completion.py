@@ -22,6 +22,7 @@ from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.estimate import NONE, Estimate, EstimateError, Settings, estimate
 from bloodbank.graph.finetune_scores import write_matrix
 from bloodbank.graph.matrix_io import BASELINES, read_scores
+from bloodbank.graph.proxies import explained
 
 
 def settings_for(cfg: EstimateConfig, seed: int) -> Settings:
@@ -68,15 +69,22 @@ def complete(
     seed: int,
     mono: dict[str, float] | None = None,
     *,
+    proxies: dict[str, pd.DataFrame] | None = None,
     sources: dict[str, Path] | None = None,
 ) -> Completed:
     """Estimate every matrix of ``matrices`` (by baseline) with the same settings;
-    ``mono`` (monolingual MRR by language) enters the covariates when given, and an
+    ``mono`` (monolingual MRR by language) enters the covariates when given, and so do
+    ``proxies`` (``graph.proxies.proxy_covariates``) under ``estimate.proxies``; an
     error names the matrix's file in ``sources`` when given."""
     settings = settings_for(cfg, seed)
     langs = list(next(iter(matrices.values())).index)
     known = pd.Series(mono) if mono and set(langs) <= set(mono) else None
-    covariates = pair_covariates(langs, known) if cfg.covariates else None
+    given = proxies if cfg.proxies else None
+    covariates = (
+        pair_covariates(langs, known, proxies=given)
+        if cfg.covariates
+        else pair_covariates(langs, None, typology=False, proxies=given) or None
+    )
     out: dict[str, Estimate | None] = {}
     for name, frame in matrices.items():
         off = ~np.eye(len(frame), dtype=bool)
@@ -97,6 +105,8 @@ def complete_files(
     cfg: EstimateConfig,
     seed: int,
     mono: dict[str, float] | None = None,
+    *,
+    proxies: dict[str, pd.DataFrame] | None = None,
 ) -> Completed:
     """:func:`complete` on the score files ``files`` (by baseline), read and checked cell
     by cell; an error names the file it is about."""
@@ -104,7 +114,7 @@ def complete_files(
     langs = [list(m.index) for m in matrices.values()]
     if any(ls != langs[0] for ls in langs):
         raise EstimateError(f"{', '.join(map(str, files.values()))}: not the same languages")
-    done = complete(matrices, cfg, seed, mono, sources=files)
+    done = complete(matrices, cfg, seed, mono, proxies=proxies, sources=files)
     if all(est is None for est in done.estimates.values()):
         first = next(iter(files.values()))
         raise EstimateError(f"{first}: every off-diagonal cell is empty: no pair was measured")
@@ -125,3 +135,19 @@ def write(completed: Completed, folder: Path) -> None:
             est.summary().to_csv(tmp, float_format="%.4f", lineterminator="\n")
     first = next(e for e in completed.estimates.values() if e is not None)
     write_matrix(folder / "measured.csv", first.measured.astype(int), digits=0)
+
+
+def explained_by_covariates(
+    path: Path, mono: dict[str, float] | None, proxies: dict[str, pd.DataFrame]
+) -> dict[str, dict[str, float | None]]:
+    """How much of the measured F's pair-specific part (``path``'s cells) each covariate
+    and each group predicts, and its Spearman with F (``graph.proxies.explained``):
+    every covariate the estimate may use, whatever ``estimate`` keeps."""
+    frame = read_scores(path)
+    langs = list(frame.index)
+    known = pd.Series(mono) if mono and set(langs) <= set(mono) else None
+    table = explained(frame, pair_covariates(langs, known, proxies=proxies))
+    return {
+        name: {k: None if pd.isna(v) else round(float(v), 4) for k, v in row.items()}
+        for name, row in table.to_dict(orient="index").items()
+    }

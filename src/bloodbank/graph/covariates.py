@@ -7,7 +7,9 @@
   features the registry declares. A pair with nothing in common to compare gets the mean;
 - ``mono_source``, ``mono_target``: each side's monolingual MRR (log, standardised), which
   the mono stages give for free. The study finds low-MRR languages receive most and
-  high-MRR ones donate more (its Figure 4 and Table 7).
+  high-MRR ones donate more (its Figure 4 and Table 7);
+- ``zeroshot_fit``, ``lexical_overlap``: the proxies of ``graph.proxies``, from the
+  zeroshot and overlap stages, when given.
 
 They enter the estimate of unmeasured cells (``graph.estimate``) as β·x_st. A covariate
 that is the same for every pair (one script throughout) carries nothing and is dropped.
@@ -23,17 +25,24 @@ from bloodbank.core.languages import shared
 
 
 def pair_covariates(
-    langs: list[str], mono: pd.Series | None = None, typology: bool = True
+    langs: list[str],
+    mono: pd.Series | None = None,
+    typology: bool = True,
+    *,
+    proxies: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Source × target frames by name, most informative first (an estimate with few
-    cells keeps a prefix); ``mono`` is each language's monolingual MRR; ``typology``
-    adds script, family and syntax (registry codes only)."""
+    cells keeps a prefix); ``mono`` is each language's monolingual MRR; ``proxies`` are
+    covariate frames of ``graph.proxies``; ``typology`` adds script, family and syntax
+    (registry codes only)."""
     frames = {}
     if mono is not None:
         z = np.log(mono.loc[langs].astype(float))
         z = (z - z.mean()) / (z.std() or 1.0)
         frames["mono_source"] = _frame(langs, lambda s, t: float(z[s]))
         frames["mono_target"] = _frame(langs, lambda s, t: float(z[t]))
+    for name, frame in (proxies or {}).items():
+        frames[name] = frame.loc[langs, langs].astype(float)
     if typology:
         for what in ("script", "family"):
             frames[f"same_{what}"] = _filled(_frame(langs, lambda s, t, w=what: _shared(s, t, w)))

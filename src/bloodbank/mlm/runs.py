@@ -279,3 +279,52 @@ def train_pair(
         keep_resume=keep_resume,
     )
     return RunOutput({**_results(train, ev, recipe), "source": src, "target": tgt}, _timing(train))
+
+
+def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
+    """The split's first ``n`` sentences (all when ``n`` is None): their fixed masks are
+    the whole split's, since a sentence's mask depends on its index alone."""
+    if n is None or n >= len(split):
+        return split
+    return TokenizedSplit(split.ids, split.offsets[: n + 1])
+
+
+def zero_shot(
+    src: str,
+    targets: list[str],
+    recipe: Recipe,
+    *,
+    source_model: Path,
+    tokenizer_dir: Path,
+    tokens_dir: Callable[[str], Path],
+    sentences: int | None,
+    passes: int,
+) -> dict[str, dict]:
+    """M_src, untouched, scored on each target's first test sentences: how well src's
+    model already fits t before any pair training (issue 16 found that brief pair
+    trainings mostly measure this). ``tokens_dir(t)`` is t's token folder; the masks are
+    those every model scored on t sees (pass 0 first), and a run's replicates are scored
+    together, as a run is. No bootstrap: one figure per pair, cheap enough for all n²."""
+    import torch
+
+    torch.set_num_threads(recipe.train.threads)
+    tok = load_tokenizer(tokenizer_dir)
+    models = []
+    for r in range(recipe.replicates):
+        path = replicate_path(source_model, r)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"{path}: the mono model of {src} has no replicate {r}; "
+                "retrain it with the same `replicates` (dvc repro)"
+            )
+        models.append(BertForMaskedLM.from_pretrained(path))
+    device = pick_device(recipe.runtime.device)
+    for model in models:
+        model.to(device)
+    out = {}
+    for tgt in targets:
+        test = first_sentences(load_split(tokens_dir(tgt), "test"), sentences)
+        batches = masked_test(test, tgt, recipe, tok, passes=passes)
+        ev = evaluate(models, batches, len(test), device=device, bootstrap=0, seed=0)
+        out[tgt] = {"mrr": ev.mrr, "masked_tokens": ev.masked_tokens, "sentences": len(test)}
+    return out

@@ -18,6 +18,7 @@ from bloodbank.core.paths import PIPELINES
 from bloodbank.graph.design import plan as pair_plan
 
 TRAINING = ("mono", "pair", "pretrain", "finetune")
+PINNED = (*TRAINING, "zeroshot")  # stages that run models on train.threads (or a GPU share)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,10 @@ def kind(stage_name: str) -> str:
 
 
 def resources_for(stage_name: str, threads: int, gpu_share: float) -> Resources:
-    """A training stage: ``gpu_share`` of a GPU (and one CPU to feed it) when positive,
-    else ``threads`` CPUs, the count its results were pinned to. Others: one CPU."""
-    if kind(stage_name) not in TRAINING:
+    """A stage that runs models: ``gpu_share`` of a GPU (and one CPU to feed it) when
+    positive, else ``threads`` CPUs, the count its results were pinned to. Others: one
+    CPU."""
+    if kind(stage_name) not in PINNED:
         return Resources(1)
     if gpu_share > 0:
         return Resources(1, gpu_share)
