@@ -14,9 +14,10 @@ its outputs as a few bytes, so what is measured is the project's and DVC's own w
   DVC's hashing, cache and lock work in the driver, Ray's scheduling; the commands take
   milliseconds); and, beside it, what `dvc repro` adds to each stage with the full lock
   (`dvc repro -f -s` of four stages against one), which writes the whole lock each time;
-- estimate and next-pairs: the estimate stage's `complete` and `lbb next-pairs`' choice on
-  a simulated N × N matrix of which k cells per row are measured, in a child process
-  whose peak memory is read.
+- estimate and next-pairs: the estimate stage's `complete` (covariates included: the
+  editions' typology, monolingual MRR and two proxies) and `lbb next-pairs`' choice on a
+  simulated N × N matrix with the real one's structure (``graph.simulate``) of which k
+  cells per row are measured, in a child process whose peak memory is read.
 
 Run it alone (2 cores are easily disturbed):
 
@@ -153,19 +154,25 @@ from bloodbank.core.config import EstimateConfig
 from bloodbank.graph.completion import complete
 from bloodbank.graph.design import balanced
 from bloodbank.graph.estimate import next_pairs
+from bloodbank.graph.simulate import simulate
 
 k, langs = int(sys.argv[1]), sys.argv[2].split(",")
 n = len(langs)
-rng = np.random.default_rng(0)  # additive effects, a rank-1 interaction and noise
-d, r, u, v = rng.normal(0, 10, n), rng.normal(0, 15, n), rng.normal(0, 3, n), rng.normal(0, 3, n)
-f = 5 + d[:, None] + r[None, :] + np.outer(u, v) + rng.normal(0, 2, (n, n))
+world = simulate(n, 0, proxy_r2=(0.5, 0.5))  # the real matrix's structure, two proxies
+names = dict(zip(world.truth.index, langs))
+full = world.measured.rename(index=names, columns=names)
+proxies = {
+    label: p.rename(index=names, columns=names)
+    for label, p in zip(("zeroshot_fit", "lexical_overlap"), world.proxies.values())
+}
+mono = world.mono.rename(index=names).to_dict()
 index = {c: i for i, c in enumerate(langs)}
 mask = np.eye(n, dtype=bool)
 for s, t in balanced(langs, k, 0):
     mask[index[s], index[t]] = True
-seen = pd.DataFrame(np.where(mask, f, np.nan), index=langs, columns=langs)
-start = time.perf_counter()
-est = complete({"mono": seen}, EstimateConfig(), 0, None).estimates["mono"]
+seen = full.where(mask)
+start = time.perf_counter()  # the estimate stage's work: covariates (typology too) and fit
+est = complete({"mono": seen}, EstimateConfig(), 0, mono, proxies=proxies).estimates["mono"]
 estimate = time.perf_counter() - start
 start = time.perf_counter()
 next_pairs(est, 8, "types")

@@ -98,10 +98,12 @@ def backtest(
     covariates: dict[str, pd.DataFrame] | None = None,
     progress: bool = False,
     adaptive_from: float | None = None,
+    round_size: int = 8,
 ) -> pd.DataFrame:
     """One row per (fraction, draw): the metrics of that draw's estimate. With
     ``adaptive_from``, each draw starts from a balanced design of that fraction instead
-    and grows it with next-pairs rounds (``grow``) to the balanced design's budget."""
+    and grows it with next-pairs rounds of ``round_size`` (``grow``) to the balanced
+    design's budget."""
     rows = []
     jobs = [(fraction, k) for fraction in fractions for k in range(draws)]
     off = ~np.eye(len(full), dtype=bool)
@@ -114,7 +116,8 @@ def backtest(
             seen = hide(full, fraction, seed=k)
             if adaptive_from is not None and adaptive_from < fraction:
                 budget = int(seen.notna().to_numpy()[off].sum())
-                seen = grow(full, hide(full, adaptive_from, seed=k), budget, chosen, covariates)
+                start = hide(full, adaptive_from, seed=k)
+                seen = grow(full, start, budget, chosen, covariates, round_size)
             est = estimate(seen, covariates, chosen)
             rows.append({"fraction": fraction, "draw": k, **score(full, seen, est)})
     return pd.DataFrame(rows)
