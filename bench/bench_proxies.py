@@ -39,11 +39,12 @@ from scipy.stats import spearmanr
 from bloodbank.core.io import read_json
 from bloodbank.graph.backtest import backtest, summarise
 from bloodbank.graph.covariates import pair_covariates
+from bloodbank.graph.design import per_language
 from bloodbank.graph.estimate import Settings, sums
 from bloodbank.graph.matrix_io import read_mono_mrr
 from bloodbank.graph.proxies import explained, proxy_covariates, read_overlap, read_zeroshot
 
-FRACTIONS = (0.2, 0.3, 0.5)
+FRACTIONS = (0.2, 0.3, 0.5, 0.7)  # those that leave every language 2 pairs or more
 GOAL = 0.95
 
 
@@ -89,7 +90,10 @@ def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
 
 
 def backtests(f: pd.DataFrame, proxies: dict, mono: pd.Series, draws: int, boot: int):
+    """Balanced designs of each fraction (2 pairs a language or more), estimated four
+    ways; the adaptive plan grows the smallest design to each larger one's budget."""
     langs = list(f.index)
+    fractions = [x for x in FRACTIONS if per_language(len(langs), x) >= 2]
     with_proxies = pair_covariates(langs, mono, proxies=proxies)
     without = pair_covariates(langs, mono)
     ours = Settings(draws=boot)
@@ -97,11 +101,11 @@ def backtests(f: pd.DataFrame, proxies: dict, mono: pd.Series, draws: int, boot:
         "ours + proxies": (ours, with_proxies, None),
         "ours, no proxies": (ours, without, None),
         "additive": (ours.additive, None, None),
-        "adaptive + proxies": (ours, with_proxies, 0.2),
+        "adaptive + proxies": (ours, with_proxies, fractions[0]),
     }
     tables = {}
     for name, (settings, cov, start) in runs.items():
-        table = backtest(f, FRACTIONS, draws, settings, cov, adaptive_from=start)
+        table = backtest(f, fractions, draws, settings, cov, adaptive_from=start)
         table = table[table["fraction"] > start] if start is not None else table
         tables[name] = summarise(table)[
             [

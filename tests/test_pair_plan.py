@@ -63,3 +63,40 @@ def test_a_balanced_plan_trains_its_pairs_and_the_graph_marks_the_estimates(tmp_
     assert "Running stage 'plan'" in log and "Running stage 'mono@" not in log
     scores = pd.read_csv(repo / "metrics/finetune_scores.csv", index_col=0)
     assert not scores.isna().to_numpy().any()  # every pair is measured now
+
+
+def wait_for_queue(repo, timeout: float = 900.0) -> str:
+    """Poll `dvc queue status` until no task is queued or running; its last output."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            return status
+        time.sleep(5)
+    raise AssertionError(f"the queue did not finish in {timeout:.0f} s:\n{status}")
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_queued_experiment_changes_the_plan_with_no_step_by_hand(tmp_path):
+    """`dvc exp run --queue -S pairs...`: the queued experiment runs in its own workspace,
+    where no one could run a manual step, and trains exactly its own plan."""
+    params = tiny_params(languages=FOUR, studied=FOUR, estimate={"draws": 20, "ranks": [0]})
+    repo = make_repo(tmp_path / "queue", params)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "every pair"], repo)
+    sets = ["-S", "pairs.design=balanced", "-S", "pairs.fraction=0.34", "-S", "pairs.seed=1"]
+    run(["dvc", "exp", "run", "--queue", "-n", "third", *sets], repo)
+    run(["dvc", "exp", "run", "--run-all"], repo)
+    status = wait_for_queue(repo)
+    assert "Success" in status and "Failed" not in status, status
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    exps = [e for row in shown for e in row.get("experiments") or [] if e.get("name") == "third"]
+    assert len(exps) == 1, shown
+    data = exps[0]["revs"][0]["data"]
+    estimate = data["metrics"]["metrics/estimate.json"]["data"]["mono"]
+    assert estimate["measured_pairs"] == 4 and estimate["pairs"] == 12  # k = 1 of 3
+    assert data["params"]["params.yaml"]["data"]["pairs"]["fraction"] == 0.34

@@ -341,6 +341,11 @@ class EstimateConfig(Section):
         description="penalties tried on the language effects around the covariates, in "
         "cells ([] leaves them free)",
     )
+    covariate_shrinks: list[float] = Field(
+        [1.0, 10.0, 100.0],
+        description="penalties tried on the covariates' coefficients besides none, per "
+        "measured cell (c shrinks a standardised covariate's by 1/(1+c)); [] leaves them free",
+    )
     folds: int = Field(5, ge=2, description="cross-validation folds")
     draws: int = Field(200, ge=10, description="bootstrap draws for the intervals")
     covariates: bool = Field(
@@ -358,8 +363,8 @@ class EstimateConfig(Section):
     def _valid(self) -> EstimateConfig:
         if any(r < 0 for r in self.ranks) or any(c <= 0 for c in self.shrinks):
             raise ValueError("ranks must be >= 0 and shrinks > 0")
-        if any(e <= 0 for e in self.effects):
-            raise ValueError("effects penalties must be > 0")
+        if any(e <= 0 for e in self.effects) or any(c <= 0 for c in self.covariate_shrinks):
+            raise ValueError("effects and covariate_shrinks penalties must be > 0")
         return self
 
 

@@ -30,6 +30,7 @@ def settings_for(cfg: EstimateConfig, seed: int) -> Settings:
         ranks=tuple(cfg.ranks),
         shrinks=tuple(cfg.shrinks),
         effects=tuple(cfg.effects),
+        covariate_shrinks=tuple(cfg.covariate_shrinks),
         folds=cfg.folds,
         draws=cfg.draws,
         seed=seed,

@@ -12,8 +12,10 @@ are ridge-penalised by ``effects``: with monolingual MRR among the covariates th
 then deviations from the MRR line, so a language measured in few pairs borrows from it.
 It is fitted to the measured cells by alternating ridge least squares: the additive part
 and β as one ridge regression, then each u_s and v_t as small ridge regressions, until
-the fit settles. Cross-validation chooses the effects penalty on the additive model
-first, then the interaction's rank and penalty.
+the fit settles. The covariates are standardised and their coefficients β ridge-penalised
+too, so that a covariate that predicts nothing in the measured cells is shrunk towards 0
+rather than fitted to their noise. Cross-validation chooses the effects and covariate
+penalties on the additive model first, then the interaction's rank and penalty.
 
 Uncertainty comes from a residual bootstrap: each draw refits the model to the fitted
 values plus resampled residuals, predicts every unmeasured cell, and adds a prediction
@@ -66,6 +68,8 @@ class Settings:
     # units of the measured cells' standard deviation (so that F in % or as a ratio alike)
     effects: tuple[float, ...] = (1.0, 3.0, 10.0)  # penalties tried on d and r (in cells:
     # k measured cells and penalty λ shrink a language's effect by k / (k + λ))
+    covariate_shrinks: tuple[float, ...] = (1.0, 10.0, 100.0)  # penalties tried on β besides
+    # none, per measured cell: c shrinks a standardised covariate's β by 1 / (1 + c)
     ridge: float = 1e-3  # the least penalty on d and r: only to fix the level
     draws: int = 200  # bootstrap draws
     folds: int = 5  # cross-validation folds: model choice and prediction errors
@@ -75,7 +79,7 @@ class Settings:
     @property
     def additive(self) -> Settings:
         """The baseline: rank 0 and free effects (covariates, if given, still enter)."""
-        return replace(self, ranks=(0,), effects=())
+        return replace(self, ranks=(0,), effects=(), covariate_shrinks=())
 
 
 DEFAULT = Settings()
@@ -83,12 +87,13 @@ DEFAULT = Settings()
 
 @dataclass(frozen=True)
 class Model:
-    """One candidate: an interaction rank and its penalty (absolute, F's units), and the
-    penalty on the language effects (in cells)."""
+    """One candidate: an interaction rank and its penalty (absolute, F's units), the
+    penalty on the language effects (in cells) and on the covariates' β (per cell)."""
 
     rank: int
     shrink: float
     effects: float = 0.0
+    covariates: float = 0.0
 
 
 NONE = Model(-1, 0.0)  # no model: every cell was measured
@@ -134,7 +139,7 @@ def fit(
     rows, cols = np.nonzero(mask)
     y = f[rows, cols]
     base = _additive_design(rows, cols, x, n)
-    ridge = max(settings.ridge, model.effects)
+    ridge = (max(settings.ridge, model.effects), max(1e-6, model.covariates * len(y)))
     theta, _ = _solve(base, y, rows, np.zeros((len(y), 0)), n, 0, ridge, 0.0)
     if start is not None and start.u.shape[1] == q:
         u, v = start.u, start.v
@@ -197,11 +202,12 @@ def _solve(
     fixed: np.ndarray,
     n: int,
     q: int,
-    ridge: float,
+    ridge: tuple[float, float],
     shrink: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression of y on the additive columns and on ``own``'s factors (each cell
-    contributes the other side's fixed factor row); returns (additive θ, factors)."""
+    contributes the other side's fixed factor row); returns (additive θ, factors).
+    ``ridge``: the penalties on d and r, and on β."""
     m = len(y)
     inter = sparse.csr_matrix(
         (fixed.ravel(), (np.repeat(np.arange(m), q), (own[:, None] * q + np.arange(q)).ravel())),
@@ -210,8 +216,8 @@ def _solve(
     design = sparse.hstack([base, inter], format="csr")
     k_add = base.shape[1]
     penalty = np.zeros(design.shape[1])
-    penalty[1:k_add] = ridge  # d and r; β below
-    penalty[k_add - (base.shape[1] - 1 - 2 * n) : k_add] = 1e-6
+    penalty[1 : 1 + 2 * n] = ridge[0]
+    penalty[1 + 2 * n : k_add] = ridge[1]
     penalty[k_add:] = shrink
     gram = (design.T @ design).toarray()
     gram[np.diag_indices_from(gram)] += penalty
@@ -230,22 +236,24 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 CELLS_PER_PARAMETER = 1.2  # covariates and interactions only with this many cells per parameter
 
 
-def effect_candidates(settings: Settings) -> list[Model]:
-    """The additive models: free effects, then each penalty on them."""
-    return [Model(0, 0.0, e) for e in (0.0, *settings.effects)]
+def effect_candidates(settings: Settings, covariates: int) -> list[Model]:
+    """The additive models: free effects and covariates, then each penalty on them (on
+    the covariates only where there are any)."""
+    betas = (0.0, *settings.covariate_shrinks) if covariates else (0.0,)
+    return [Model(0, 0.0, e, c) for e in (0.0, *settings.effects) for c in betas]
 
 
-def candidates(y: np.ndarray, n: int, settings: Settings, effects: float = 0.0) -> list[Model]:
-    """The models cross-validation chooses from, with the effects penalty chosen first.
-    A rank whose parameters (μ, d, r and 2nq factors) outnumber the measured cells is not
-    tried: with 12 cells for 6 languages, cross-validation itself is too noisy to keep it
-    from overfitting."""
+def candidates(y: np.ndarray, n: int, settings: Settings, additive: Model) -> list[Model]:
+    """The models cross-validation chooses from, with the effects and covariate penalties
+    chosen first (``additive``). A rank whose parameters (μ, d, r and 2nq factors)
+    outnumber the measured cells is not tried: with 12 cells for 6 languages,
+    cross-validation itself is too noisy to keep it from overfitting."""
     scale = float(np.std(y)) or 1.0
-    models = [Model(0, 0.0, effects)] if 0 in settings.ranks else []
+    models = [additive] if 0 in settings.ranks else []
     for rank in (r for r in settings.ranks if r > 0):
         if len(y) >= CELLS_PER_PARAMETER * (1 + 2 * n * (1 + rank)):
-            models += [Model(rank, c * scale, effects) for c in settings.shrinks]
-    return models or [Model(0, 0.0, effects)]
+            models += [replace(additive, rank=rank, shrink=c * scale) for c in settings.shrinks]
+    return models or [additive]
 
 
 def cv_errors(
@@ -279,8 +287,8 @@ def select(
     for s in np.unique(rows):
         mine = np.nonzero(rows == s)[0]
         folds[mine] = (rng.permutation(len(mine)) + rng.integers(settings.folds)) % settings.folds
-    additive = _best(f, mask, x, effect_candidates(settings), settings, folds)
-    models = candidates(f[mask], len(f), settings, additive[1].effects)
+    additive = _best(f, mask, x, effect_candidates(settings, x.shape[2]), settings, folds)
+    models = candidates(f[mask], len(f), settings, additive[1])
     return _best(f, mask, x, models, settings, folds, additive)[1:]
 
 
@@ -426,11 +434,17 @@ def _frame(values: np.ndarray, langs: list[str]) -> pd.DataFrame:
 
 
 def stack(covariates: dict[str, pd.DataFrame], langs: list[str]) -> np.ndarray:
-    """n × n × p pair covariates in the order of ``langs`` (p may be 0)."""
+    """n × n × p pair covariates in the order of ``langs`` (p may be 0), each standardised
+    over the off-diagonal cells, so that one penalty on β means the same for each."""
     n = len(langs)
     if not covariates:
         return np.zeros((n, n, 0))
-    layers = [c.loc[langs, langs].to_numpy(dtype=float) for c in covariates.values()]
+    off = ~np.eye(n, dtype=bool)
+    layers = []
+    for frame in covariates.values():
+        values = frame.loc[langs, langs].to_numpy(dtype=float)
+        sd = values[off].std()
+        layers.append((values - values[off].mean()) / (sd if sd > 0 else 1.0))
     return np.stack(layers, axis=2)
 
 
