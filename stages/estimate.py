@@ -19,7 +19,7 @@ from bloodbank.core.io import write_json
 from bloodbank.core.stagekit import run_main
 from bloodbank.graph.completion import complete_files, explained_by_covariates, write
 from bloodbank.graph.matrix_io import read_mono_mrr
-from bloodbank.graph.proxies import proxy_covariates, read_overlap, read_zeroshot
+from bloodbank.graph.proxies import read_proxies
 from bloodbank.tracking.runs import stage_run
 
 
@@ -30,9 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     with stage_run("estimate", params, logged=logged) as run:
         mono = read_mono_mrr(paths.SCORES_SUMMARY)
         langs = list(params.studied)
-        proxies = proxy_covariates(
-            read_zeroshot(langs, paths.zeroshot_metrics), read_overlap(langs, paths.OVERLAP)
-        )
+        proxies = read_proxies(langs, paths.zeroshot_metrics, paths.OVERLAP)
         completed = complete_files(
             paths.SCORES_BY_BASELINE, params.estimate, params.seed, mono, proxies=proxies
         )

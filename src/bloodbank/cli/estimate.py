@@ -75,6 +75,7 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
     from bloodbank.graph.completion import complete
     from bloodbank.graph.estimate import next_pairs
     from bloodbank.graph.matrix_io import read_mono_mrr, read_scores
+    from bloodbank.graph.proxies import read_proxies
 
     at_least(1, {"N": args.count})  # 0 or fewer would claim "every pair is measured"
     params = load_params(args.params)
@@ -86,8 +87,18 @@ def cmd_next_pairs(args: argparse.Namespace) -> int:
     frame = read_scores(source)
     scores = root / paths.SCORES_SUMMARY
     mono = read_mono_mrr(scores) if scores.is_file() else None
+    langs = list(frame.index)
+    # the proxies the estimate stage used, so that the choice follows its estimate (none
+    # before the zeroshot and overlap stages have run)
+    proxies = None
+    if params.estimate.proxies and (root / paths.OVERLAP).is_file():
+        proxies = read_proxies(
+            langs, lambda src: root / paths.zeroshot_metrics(src), root / paths.OVERLAP
+        )
     try:
-        completed = complete({params.graph.baseline: frame}, params.estimate, params.seed, mono)
+        completed = complete(
+            {params.graph.baseline: frame}, params.estimate, params.seed, mono, proxies=proxies
+        )
     except ValueError as e:  # too few pairs measured to estimate the rest
         raise UsageError(f"{source}: {e}; train more pairs (pairs.fraction)") from None
     est = completed.estimates

@@ -46,6 +46,13 @@ def read_overlap(langs: list[str], path: Path) -> pd.DataFrame:
     return frame.loc[langs, langs].astype(float)
 
 
+def read_proxies(
+    langs: list[str], zeroshot: Callable[[str], Path], overlap: Path
+) -> dict[str, pd.DataFrame]:
+    """The zeroshot and overlap stages' outputs as the estimate's covariate frames."""
+    return proxy_covariates(read_zeroshot(langs, zeroshot), read_overlap(langs, overlap))
+
+
 def zeroshot_fit(mrr: pd.DataFrame) -> pd.DataFrame:
     """log(MRR of M_s on t / MRR of M_t on t): 0 where s's model fits t as well as t's own."""
     own = pd.Series(np.diag(mrr.to_numpy()), index=mrr.columns)
