@@ -109,6 +109,7 @@ def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
         ("train.lr", 0.001, TRAINING, (*DATA, "finetune@")),
         ("downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING),
         ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
+        ("proxies.sentences", 5, ("zeroshot@qaa:",), (*DATA, *TRAINING, "overlap:")),
     ],
 )
 def test_each_setting_reruns_only_what_it_affects(built_copy, key, value, stale, fresh):
