@@ -390,6 +390,16 @@ def _scores_frame(cells: dict[tuple[str, str], object]) -> pd.DataFrame:
 ALL_CELLS = {p: float(i) for i, p in enumerate(permutations(LANGS4, 2))}
 
 
+def _proxy_files(metrics: Path) -> None:
+    """What the zeroshot and overlap stages would have written for LANGS4."""
+    (metrics / "zeroshot").mkdir()
+    for i, src in enumerate(LANGS4):
+        targets = {t: {"mrr": 0.3 if t == src else 0.1 + 0.01 * i} for t in LANGS4}
+        (metrics / "zeroshot" / f"{src}.json").write_text(json.dumps({"targets": targets}))
+    overlap = pd.DataFrame(np.eye(4) * 0.5 + 0.5, index=LANGS4, columns=LANGS4)
+    overlap.to_csv(metrics / "overlap.csv")
+
+
 @pytest.mark.parametrize(
     "cells, expected",
     [
@@ -424,6 +434,7 @@ def test_the_estimate_stage_refuses_what_it_cannot_estimate(tmp_path, cells, exp
     _scores_frame({}).to_csv(tmp_path / "metrics/finetune_scores_matched.csv")
     mono = {"mono_mrr": dict.fromkeys(LANGS4, 0.3)}
     (tmp_path / "metrics/scores.json").write_text(json.dumps(mono))
+    _proxy_files(tmp_path / "metrics")
     proc = subprocess.run(
         [sys.executable, "-P", str(ROOT / "stages/estimate.py")],
         cwd=tmp_path,
