@@ -98,9 +98,10 @@ def plan(
     stages = collect_stages(repo, targets or [PIPELINES[0]])
     order = plan_repro(graph, stages)
     targets = pair_plan(params.studied, params.pairs)  # once, for every pair stage
+    visited = set(order)  # a list's `in` compares stage by stage: N² at thousands of stages
     steps = []
     for stage in order:
-        upstream = [s for s in graph.successors(stage) if s in order]
+        upstream = [s for s in graph.successors(stage) if s in visited]
         steps.append(
             Step(
                 stage,
