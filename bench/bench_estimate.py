@@ -36,7 +36,7 @@ The figures are quality, not time: they do not depend on the machine.
     python bench/bench_estimate.py                          # both suites
     python bench/bench_estimate.py --suite study --worlds 2 --draws 5
     python bench/bench_estimate.py --suite realistic --sizes 22,50 --draws 3
-    python bench/bench_estimate.py --figure docs/img/backtest.png --worlds 3 --draws 4
+    python bench/bench_estimate.py --figure docs/img/backtest.png --worlds 2 --draws 3
 """
 
 from __future__ import annotations
