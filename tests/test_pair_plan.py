@@ -88,7 +88,7 @@ def test_a_queued_experiment_changes_the_plan_with_no_step_by_hand(tmp_path):
     run(["dvc", "repro"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "every pair"], repo)
-    sets = ["-S", "pairs.design=balanced", "-S", "pairs.fraction=0.34", "-S", "pairs.seed=1"]
+    sets = ["-S", "pairs.design=balanced", "-S", "pairs.fraction=0.67", "-S", "pairs.seed=1"]
     run(["dvc", "exp", "run", "--queue", "-n", "third", *sets], repo)
     run(["dvc", "exp", "run", "--run-all"], repo)
     status = wait_for_queue(repo)
@@ -98,5 +98,5 @@ def test_a_queued_experiment_changes_the_plan_with_no_step_by_hand(tmp_path):
     assert len(exps) == 1, shown
     data = exps[0]["revs"][0]["data"]
     estimate = data["metrics"]["metrics/estimate.json"]["data"]["mono"]
-    assert estimate["measured_pairs"] == 4 and estimate["pairs"] == 12  # k = 1 of 3
-    assert data["params"]["params.yaml"]["data"]["pairs"]["fraction"] == 0.34
+    assert estimate["measured_pairs"] == 8 and estimate["pairs"] == 12  # k = 2 of 3
+    assert data["params"]["params.yaml"]["data"]["pairs"]["fraction"] == 0.67
