@@ -46,13 +46,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from bloodbank.core.languages import REGISTRY
-from bloodbank.graph.backtest import WORST, backtest, summarise
+from bloodbank.graph.backtest import WORST, agreement, backtest, summarise
 from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.design import per_language
-from bloodbank.graph.estimate import Settings, sums
+from bloodbank.graph.estimate import Settings
 from bloodbank.graph.matrix_io import read_matrix, read_mono_mrr
 from bloodbank.graph.simulate import simulate
 
@@ -170,7 +169,7 @@ def realistic(args: argparse.Namespace) -> None:
         for seed in range(args.worlds):
             world = simulate(n, seed, proxy_r2=(args.proxy_r2,))
             langs = list(world.truth.index)
-            agree = _agreement(world.measured, world.twin)
+            agree = agreement(world.measured, world.twin)
             rows.append({"languages": n, "plan": "two full runs", **agree, "world": seed})
             with_proxy = pair_covariates(langs, world.mono, typology=False, proxies=world.proxies)
             plain = pair_covariates(langs, world.mono, typology=False)
@@ -227,11 +226,6 @@ def figure(args: argparse.Namespace) -> None:
     fig = draw({name: summarise(pd.concat(tables)) for name, tables in methods.items()})
     fig.savefig(args.figure, dpi=110)
     print(f"{args.figure}: the backtest against the fraction of pairs")
-
-
-def _agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
-    (da, ra), (db, rb) = (tuple(x[0] for x in sums(m.to_numpy()[None])) for m in (a, b))
-    return {"spearman_d": spearmanr(da, db)[0], "spearman_r": spearmanr(ra, rb)[0]}
 
 
 def _plan_name(n: int, fraction: float) -> str:

@@ -34,13 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_planted import clone, set_params, sh
-from scipy.stats import spearmanr
 
 from bloodbank.core.io import read_json
-from bloodbank.graph.backtest import backtest, summarise
+from bloodbank.graph.backtest import agreement, backtest, summarise
 from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.design import per_language
-from bloodbank.graph.estimate import Settings, sums
+from bloodbank.graph.estimate import Settings
 from bloodbank.graph.matrix_io import read_mono_mrr
 from bloodbank.graph.proxies import explained, proxy_covariates, read_overlap, read_zeroshot
 
@@ -81,12 +80,6 @@ def costs(folder: Path) -> dict[str, float]:
         "pair_training_s": float(np.mean(pairs)),
         "pair_trainings": len(pairs),
     }
-
-
-def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
-    """Spearman of D and of R between two full graphs."""
-    (da, ra), (db, rb) = (tuple(x[0] for x in sums(m.to_numpy()[None])) for m in (a, b))
-    return {"spearman_d": spearmanr(da, db)[0], "spearman_r": spearmanr(ra, rb)[0]}
 
 
 def backtests(f: pd.DataFrame, proxies: dict, mono: pd.Series, draws: int, boot: int):

@@ -67,6 +67,16 @@ def score(full: pd.DataFrame, seen: pd.DataFrame, est) -> dict[str, float]:
     }
 
 
+def agreement(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
+    """Spearman of D and of R between two full graphs (two seeds' runs of one world):
+    the most a backtest against either can be asked for."""
+    (da, ra), (db, rb) = (tuple(x[0] for x in sums(m.to_numpy()[None])) for m in (a, b))
+    return {
+        "spearman_d": float(stats.spearmanr(da, db).statistic),
+        "spearman_r": float(stats.spearmanr(ra, rb).statistic),
+    }
+
+
 def grow(
     full: pd.DataFrame,
     seen: pd.DataFrame,
