@@ -3,7 +3,8 @@ pair recipe, and scored on that target.
 
 The targets are metrics/plan/<src>.json's (the plan stage's). One process trains them
 all: start-up (imports, the tokenizer) is paid once per source, not once per pair. The
-pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set; a
+pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set; the
+targets train `train.pack` at a time as one packed model (each as it would alone); a
 planned diagonal (t→t) is mono t trained as many more steps on t, the compute-matched
 baseline. Writes models/pairs/<src>/<tgt>/ (one checkpoint per target, all renamed into
 place together) and metrics/pairs/<src>.json (results by target); seconds and throughput
@@ -14,6 +15,7 @@ each finished target in its resume folder, so a rerun trains only the rest.
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
@@ -41,30 +43,38 @@ def main(argv: list[str] | None = None) -> None:
     with stage_run("pair", params, logged=logged, tags=tags) as run:
         # imported here, not above: run_main has set the stage environment (offline flags,
         # pinned CPU kernels), which these libraries read as they load
-        from bloodbank.mlm.runs import Recipe, train_pair
+        from bloodbank.mlm.runs import Recipe, train_pairs
 
         recipe = Recipe(train, params.eval, params.seed, params.replicates, params.runtime)
-        results = {}
-        with atomic_path(paths.pair_models(src), is_dir=True) as tmp:
-            for tgt in targets:
-                pair = f"{src}-{tgt}"
-                pair_tags = {"pair": pair, "source": src, "target": tgt}
-                with child_run(run, f"pair@{pair}", {}, pair_tags) as child:
-                    out = train_pair(
-                        src,
-                        tgt,
-                        recipe,
-                        source_model=paths.mono_model(src),
-                        tokenizer_dir=paths.TOKENIZER,
-                        target_tokens_dir=paths.tokens(tgt),
-                        out=tmp / tgt,
-                        resume_dir=paths.resume("pair", pair),
-                        log=child.log_metrics,
-                        keep_resume=True,
+        with atomic_path(paths.pair_models(src), is_dir=True) as tmp, ExitStack() as runs:
+            children = {
+                tgt: runs.enter_context(
+                    child_run(
+                        run,
+                        f"pair@{src}-{tgt}",
+                        {},
+                        {"pair": f"{src}-{tgt}", "source": src, "target": tgt},
                     )
-                    child.log_metrics({**out.results, "timing": out.timing})
+                )
+                for tgt in targets
+            }
+            outputs = train_pairs(
+                src,
+                targets,
+                recipe,
+                source_model=paths.mono_model(src),
+                tokenizer_dir=paths.TOKENIZER,
+                tokens_dir=paths.tokens,
+                out=lambda tgt: tmp / tgt,
+                resume_dir=lambda tgt: paths.resume("pair", f"{src}-{tgt}"),
+                log=lambda tgt: children[tgt].log_metrics,
+                keep_resume=True,
+            )
+            results = {}
+            for tgt, out in outputs.items():
+                children[tgt].log_metrics({**out.results, "timing": out.timing})
                 results[tgt] = out.results
-                write_json(paths.timings("pair", pair), out.timing)
+                write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
                 print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
         write_json(paths.pair_metrics(src), results)
         run.log_metrics({t: {"mrr": r["mrr"]} for t, r in results.items()})

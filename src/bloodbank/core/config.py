@@ -202,6 +202,19 @@ class TrainConfig(Section):
     mask_token_fraction: float = Field(0.8, ge=0, le=1, description="of masked: [MASK]")
     random_token_fraction: float = Field(0.1, ge=0, le=1, description="of masked: random")
     threads: int = Field(2, ge=1, description="CPU threads; results depend on it, so pinned")
+    pack: int = Field(
+        4,
+        ge=1,
+        description="trainings of one shape run as one packed model (torch.func): a pair "
+        "stage packs its targets, a run its replicates. Each trains as it would alone: "
+        "bitwise when its members run one after another, to float rounding when batched",
+    )
+    pack_kernels: Literal["auto", "batched", "each"] = Field(
+        "auto",
+        description="how a pack runs: batched = one vmapped model (padded to one shape), "
+        "each = its members one after another; auto = batched on CUDA, each on a CPU, "
+        "where batched kernels gain nothing (docs/gpus.md)",
+    )
     precision: Literal["fp32", "bf16", "auto"] = Field(
         "fp32",
         description="fp32 (default) computes the same on every machine; bf16 "

@@ -1,13 +1,17 @@
 """Batches that waste no compute on padding, in an order fixed by the seed.
 
 Training batches are grouped by length (as transformers' ``group_by_length``):
-shuffle, cut into mega-batches of 50 batches, sort each by length, split, then
-shuffle the batch order. Each batch is padded only to its own longest sentence.
+shuffle, cut into mega-batches of 50 batches, sort each by length, split. Each batch is
+padded only to its own longest sentence. The batches then follow a random order of
+widths that every training shares in an epoch (``width_schedule``): trainings packed
+together (``bloodbank.mlm.packed``) pad each step to the widest member's batch, and with
+independent orders that would waste most of a pack's work on padding.
 Evaluation batches cover every sentence exactly once, sorted by length.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,8 @@ class SpecialIds:
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """An epoch's batches: which sentences go together depends on ``seed``, the order of
+    their widths on ``epoch`` alone (``width_schedule``)."""
     rng = np.random.default_rng([seed, epoch, 7919])
     order = rng.permutation(len(lengths))
     batches: list[np.ndarray] = []
@@ -35,7 +41,27 @@ def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -
         mega = order[start : start + batch_size * MEGA]
         mega = mega[np.argsort(-lengths[mega], kind="stable")]
         batches += [mega[i : i + batch_size] for i in range(0, len(mega), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
+    widths = np.array([lengths[b].max() for b in batches])
+    return [batches[i] for i in width_schedule(widths, epoch)]
+
+
+def width_schedule(widths: np.ndarray, epoch: int) -> list[int]:
+    """An order of batches in which the width quantile at step j follows one random
+    sequence u_j per epoch, the same for every training: step j takes the unused batch
+    whose quantile among this epoch's widths is nearest u_j. Two trainings then meet at
+    each step with batches of like width (for like length distributions), whatever
+    their data, seed or number of batches, and the order of widths is still random."""
+    n = len(widths)
+    by_width = np.argsort(widths, kind="stable")
+    wanted = np.random.default_rng([epoch, 104729]).random(n) * n - 0.5  # rank positions
+    remaining = list(range(n))
+    order = []
+    for target in wanted:
+        i = bisect.bisect_left(remaining, target)
+        if i == len(remaining) or (i > 0 and target - remaining[i - 1] <= remaining[i] - target):
+            i -= 1
+        order.append(int(by_width[remaining.pop(i)]))
+    return order
 
 
 def eval_batches(

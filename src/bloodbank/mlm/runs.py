@@ -25,7 +25,7 @@ from bloodbank.data.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from bloodbank.mlm.batching import SpecialIds
 from bloodbank.mlm.evaluation import EvalResult, evaluate, fixed_masks
 from bloodbank.mlm.model import build_model
-from bloodbank.mlm.trainer import RUNTIME, TrainResult, pick_device, train_mlm
+from bloodbank.mlm.trainer import RUNTIME, Member, TrainResult, pick_device, train_pack
 
 Log = Callable[[dict, int], None]
 
@@ -129,57 +129,90 @@ def _replicate_log(log: Log, r: int) -> Log:
     return lambda metrics, step: log({f"replicate{r}/{k}": v for k, v in metrics.items()}, step)
 
 
-def _train_and_score(
-    key: str,
-    lang: str,
-    start: Callable[[int, int], BertForMaskedLM],
-    *,
-    tokens_dir: Path,
-    tokenizer_dir: Path,
-    recipe: Recipe,
-    out: Path,
-    resume_dir: Path,
-    log: Log,
-    keep_resume: bool = False,
-) -> tuple[list[TrainResult], EvalResult]:
-    """Train ``recipe.replicates`` models (``start(r, seed)`` builds replicate r), score
-    them together, and write them all at once.
+@dataclass(frozen=True)
+class Job:
+    """One run (a mono model, or a pair): ``start(r, seed)`` builds replicate r, which
+    trains on ``tokens_dir``'s train split and is scored on ``lang``'s test split."""
 
-    Each replicate keeps its finished state in its resume folder until every one is
-    written, so a run killed after some replicates retrains only the others. With
-    ``keep_resume`` the caller removes the folder: a stage that trains several models
-    keeps them all until its whole output is written.
+    key: str
+    lang: str
+    start: Callable[[int, int], BertForMaskedLM]
+    tokens_dir: Path
+    out: Path
+    resume_dir: Path
+    log: Log
+
+
+def train_jobs(
+    jobs: list[Job],
+    recipe: Recipe,
+    *,
+    tokenizer_dir: Path,
+    keep_resume: bool = False,
+) -> list[tuple[list[TrainResult], EvalResult]]:
+    """Train every job's ``recipe.replicates`` models, ``recipe.train.pack`` at a time in
+    one pack (``train_pack``), then score each job's replicates together and write them.
+
+    A job is scored and written as soon as its last replicate is trained, and its models
+    freed. Each training keeps its finished state in its resume folder until the job is
+    written, so a run killed part-way retrains only what was not finished. With
+    ``keep_resume`` the caller removes the folders: a stage that trains several jobs keeps
+    them all until its whole output is written.
     """
-    keep = keep_resume or recipe.replicates > 1
+    keep = keep_resume or recipe.replicates > 1 or len(jobs) > 1
     tok = load_tokenizer(tokenizer_dir)
-    split = load_split(tokens_dir, "train")
-    models, results = [], []
-    for r, seed in enumerate(replicate_seeds(recipe.seed, recipe.replicates)):
-        model = start(r, seed)
-        results.append(
-            train_mlm(
-                model,
-                split,
-                recipe.train,
-                ids=special_ids(tok),
-                vocab_size=tok.get_vocab_size(),
-                seed=seed,
-                key=key,
-                resume_dir=replicate_path(resume_dir, r),
-                runtime=recipe.runtime,
-                log=_replicate_log(log, r),
-                desc=key if r == 0 else f"{key} #{r}",
-                keep_final=keep,
-            )
+    seeds = replicate_seeds(recipe.seed, recipe.replicates)
+    members = [(j, r) for j in range(len(jobs)) for r in range(recipe.replicates)]
+    trained: dict[int, dict[int, tuple[BertForMaskedLM, TrainResult]]] = {}
+    done: list = [None] * len(jobs)
+    splits: dict[Path, TokenizedSplit] = {}
+    size = recipe.train.pack
+    for first in range(0, len(members), size):
+        chunk = members[first : first + size]
+        models = [jobs[j].start(r, seeds[r]) for j, r in chunk]
+        for j, _ in chunk:
+            splits.setdefault(jobs[j].tokens_dir, load_split(jobs[j].tokens_dir, "train"))
+        pack = [_member(jobs[j], r, seeds[r], splits[jobs[j].tokens_dir], keep) for j, r in chunk]
+        results = train_pack(
+            models,
+            pack,
+            recipe.train,
+            ids=special_ids(tok),
+            vocab_size=tok.get_vocab_size(),
+            runtime=recipe.runtime,
         )
-        models.append(model)
-    evaluation = mrr_on(models, load_split(tokens_dir, "test"), lang, recipe, tok)
-    with atomic_path(out, is_dir=True) as tmp:
+        for (j, r), model, result in zip(chunk, models, results, strict=True):
+            trained.setdefault(j, {})[r] = (model, result)
+            if len(trained[j]) == recipe.replicates:
+                done[j] = _score_and_write(jobs[j], trained.pop(j), recipe, tok, tokenizer_dir)
+    if keep and not keep_resume:  # every job is written: their finished states can go
+        for job in jobs:
+            shutil.rmtree(job.resume_dir, ignore_errors=True)
+    return done
+
+
+def _member(job: Job, r: int, seed: int, split: TokenizedSplit, keep: bool) -> Member:
+    return Member(
+        split,
+        seed,
+        job.key,
+        replicate_path(job.resume_dir, r),
+        _replicate_log(job.log, r),
+        job.key if r == 0 else f"{job.key} #{r}",
+        keep_final=keep,
+    )
+
+
+def _score_and_write(
+    job: Job, trained: dict, recipe: Recipe, tok: Tokenizer, tokenizer_dir: Path
+) -> tuple[list[TrainResult], EvalResult]:
+    """A job's replicates scored together on its language, then written all at once."""
+    models = [trained[r][0] for r in sorted(trained)]
+    evaluation = mrr_on(models, load_split(job.tokens_dir, "test"), job.lang, recipe, tok)
+    with atomic_path(job.out, is_dir=True) as tmp:
         for r, model in enumerate(models):
-            write_checkpoint(model, tokenizer_dir, replicate_path(tmp, r))
-    if recipe.replicates > 1 and not keep_resume:
-        shutil.rmtree(resume_dir, ignore_errors=True)
-    return results, evaluation
+            write_checkpoint(model.cpu(), tokenizer_dir, replicate_path(tmp, r))
+    return [trained[r][1] for r in sorted(trained)], evaluation
 
 
 def _results(train: list[TrainResult], ev: EvalResult, recipe: Recipe) -> dict:
@@ -226,18 +259,48 @@ def train_mono(
         pad = special_ids(tok).pad
         return build_model(model_cfg, tok.get_vocab_size(), pad, seed_of("init", lang, seed))
 
-    train, ev = _train_and_score(
-        f"mono:{lang}",
-        lang,
-        start,
-        tokens_dir=tokens_dir,
-        tokenizer_dir=tokenizer_dir,
-        recipe=recipe,
-        out=out,
-        resume_dir=resume_dir,
-        log=log,
-    )
+    job = Job(f"mono:{lang}", lang, start, tokens_dir, out, resume_dir, log)
+    [(train, ev)] = train_jobs([job], recipe, tokenizer_dir=tokenizer_dir)
     return RunOutput({**_results(train, ev, recipe), "language": lang}, _timing(train))
+
+
+def train_pairs(
+    src: str,
+    targets: list[str],
+    recipe: Recipe,
+    *,
+    source_model: Path,
+    tokenizer_dir: Path,
+    tokens_dir: Callable[[str], Path],
+    out: Callable[[str], Path],
+    resume_dir: Callable[[str], Path],
+    log: Callable[[str], Log],
+    keep_resume: bool = False,
+) -> dict[str, RunOutput]:
+    """M_st for each target t: the mono model of ``src`` trained on t with ``recipe`` (the
+    stage gives it the pair recipe, ``PairRecipe.apply``), ``recipe.train.pack`` trainings
+    at a time in one pack; replicate r starts from the source's replicate r. The callables
+    give a target's token folder, checkpoint, resume folder and log. ``keep_resume``: see
+    ``train_jobs``."""
+
+    def start(r: int, seed: int) -> BertForMaskedLM:
+        path = replicate_path(source_model, r)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(
+                f"{path}: the mono model of {src} has no replicate {r}; "
+                "retrain it with the same `replicates` (dvc repro)"
+            )
+        return BertForMaskedLM.from_pretrained(path)
+
+    jobs = [
+        Job(f"pair:{src}-{t}", t, start, tokens_dir(t), out(t), resume_dir(t), log(t))
+        for t in targets
+    ]
+    runs = train_jobs(jobs, recipe, tokenizer_dir=tokenizer_dir, keep_resume=keep_resume)
+    return {
+        t: RunOutput({**_results(train, ev, recipe), "source": src, "target": t}, _timing(train))
+        for t, (train, ev) in zip(targets, runs, strict=True)
+    }
 
 
 def train_pair(
@@ -253,32 +316,19 @@ def train_pair(
     log: Log,
     keep_resume: bool = False,
 ) -> RunOutput:
-    """M_st: the mono model of ``src`` trained on ``tgt`` with ``recipe`` (the stage gives
-    it the pair recipe, ``PairRecipe.apply``); replicate r starts from the source's
-    replicate r. ``keep_resume``: see ``_train_and_score``."""
-
-    def start(r: int, seed: int) -> BertForMaskedLM:
-        path = replicate_path(source_model, r)
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(
-                f"{path}: the mono model of {src} has no replicate {r}; "
-                "retrain it with the same `replicates` (dvc repro)"
-            )
-        return BertForMaskedLM.from_pretrained(path)
-
-    train, ev = _train_and_score(
-        f"pair:{src}-{tgt}",
-        tgt,
-        start,
-        tokens_dir=target_tokens_dir,
+    """One pair, M_src→tgt (``train_pairs`` with one target)."""
+    return train_pairs(
+        src,
+        [tgt],
+        recipe,
+        source_model=source_model,
         tokenizer_dir=tokenizer_dir,
-        recipe=recipe,
-        out=out,
-        resume_dir=resume_dir,
-        log=log,
+        tokens_dir=lambda t: target_tokens_dir,
+        out=lambda t: out,
+        resume_dir=lambda t: resume_dir,
+        log=lambda t: log,
         keep_resume=keep_resume,
-    )
-    return RunOutput({**_results(train, ev, recipe), "source": src, "target": tgt}, _timing(train))
+    )[tgt]
 
 
 def first_sentences(split: TokenizedSplit, n: int | None) -> TokenizedSplit:
