@@ -58,25 +58,28 @@ def main(argv: list[str] | None = None) -> None:
                 )
                 for tgt in targets
             }
-            outputs = train_pairs(
+            results = {}
+
+            def written(tgt: str, out) -> None:  # as each target's checkpoint is in place
+                children[tgt].log_metrics({**out.results, "timing": out.timing})
+                results[tgt] = out.results
+                write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
+                print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
+
+            train_pairs(
                 src,
                 targets,
                 recipe,
                 source_model=paths.mono_model(src),
                 tokenizer_dir=paths.TOKENIZER,
-                tokens_dir=paths.tokens,
+                tokens_dir=lambda tgt: paths.tokens(tgt),
                 out=lambda tgt: tmp / tgt,
                 resume_dir=lambda tgt: paths.resume("pair", f"{src}-{tgt}"),
                 log=lambda tgt: children[tgt].log_metrics,
                 keep_resume=True,
+                written=written,
             )
-            results = {}
-            for tgt, out in outputs.items():
-                children[tgt].log_metrics({**out.results, "timing": out.timing})
-                results[tgt] = out.results
-                write_json(paths.timings("pair", f"{src}-{tgt}"), out.timing)
-                print(f"pair {src}->{tgt}: MRR {out.results['mrr']:.4f}")
-        write_json(paths.pair_metrics(src), results)
+        write_json(paths.pair_metrics(src), {t: results[t] for t in targets})
         run.log_metrics({t: {"mrr": r["mrr"]} for t, r in results.items()})
     for tgt in targets:  # every target is in place: their finished states can go
         shutil.rmtree(paths.resume("pair", f"{src}-{tgt}"), ignore_errors=True)

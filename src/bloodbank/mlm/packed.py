@@ -1,4 +1,4 @@
-"""Packed training: K masked LMs of one shape trained as one model, each as if alone.
+"""Packed training: K masked LMs of one shape trained together, each as if alone.
 
 A GPU step of the study's small BERT (250 tokens) is bound by kernel launches and by
 the optimizer's pass over the embeddings, not by arithmetic. Stacking K models' weights
@@ -6,19 +6,20 @@ along a new first dimension and running one step for all of them (``torch.func.v
 over a functional forward) turns K small launches into one K times larger. Each member
 keeps exactly what it has alone, because everything random or stateful is its own:
 
-- its initial weights (``torch.func.stack_module_state`` of its own module);
+- its initial weights (its own module's, copied);
 - its data order and masks (``epoch_batches`` and ``mask_tokens`` under its seed and key);
 - its dropout: boolean masks drawn from its own generator, seeded by (seed, key, step),
   at its own batch's shape before the pack pads them (so padding changes no draw);
 - its optimizer state, step count, learning-rate schedule and gradient clipping
-  (``PackedAdamW`` and ``clip_per_member``: AdamW's update with per-member scalars).
+  (``MemberAdamW``, torch's fused AdamW on its own weights, and ``clip_member``).
 
 A model trained alone is a pack of one (``train_mlm``), so the pack and the lone run
-share every line of the step. They differ only where a pack pads: a shorter batch runs
-padded to the longest member's width, and a member with fewer masked tokens sums over
-zero-weighted extra positions. Attention gives padded keys a weight of exactly zero and
-the zero-weighted positions add exact zeros, but a matrix product over a longer row may
-round differently: tests/test_packed.py states the tolerance on weights and MRR.
+share every line of the step. Run member by member (``pack_backward(batched=False)``,
+a CPU's default) a member gets the very kernels it gets alone: bitwise the same. Run
+batched, a shorter batch is padded to the widest member's and a member with fewer masked
+tokens sums over zero-weighted extra positions: attention gives padded keys a weight of
+exactly zero and the extra positions add exact zeros, but a matrix product over a longer
+row may round differently. tests/test_packed.py states the tolerance on weights and MRR.
 """
 
 from __future__ import annotations

@@ -25,7 +25,14 @@ from bloodbank.data.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from bloodbank.mlm.batching import SpecialIds
 from bloodbank.mlm.evaluation import EvalResult, evaluate, fixed_masks
 from bloodbank.mlm.model import build_model
-from bloodbank.mlm.trainer import RUNTIME, Member, TrainResult, pick_device, train_pack
+from bloodbank.mlm.trainer import (
+    RUNTIME,
+    Member,
+    TrainResult,
+    batched_kernels,
+    pick_device,
+    train_pack,
+)
 
 Log = Callable[[dict, int], None]
 
@@ -149,6 +156,7 @@ def train_jobs(
     *,
     tokenizer_dir: Path,
     keep_resume: bool = False,
+    written: Callable[[int, tuple[list[TrainResult], EvalResult]], None] = lambda j, run: None,
 ) -> list[tuple[list[TrainResult], EvalResult]]:
     """Train every job's ``recipe.replicates`` models, ``recipe.train.pack`` at a time in
     one pack (``train_pack``), then score each job's replicates together and write them.
@@ -157,7 +165,9 @@ def train_jobs(
     freed. Each training keeps its finished state in its resume folder until the job is
     written, so a run killed part-way retrains only what was not finished. With
     ``keep_resume`` the caller removes the folders: a stage that trains several jobs keeps
-    them all until its whole output is written.
+    them all until its whole output is written. ``written(j, run)`` is called as job j
+    is written: as each finishes on a CPU, where packs run member by member (so there as
+    packs of one), as each pack finishes when batched.
     """
     keep = keep_resume or recipe.replicates > 1 or len(jobs) > 1
     tok = load_tokenizer(tokenizer_dir)
@@ -166,7 +176,10 @@ def train_jobs(
     trained: dict[int, dict[int, tuple[BertForMaskedLM, TrainResult]]] = {}
     done: list = [None] * len(jobs)
     splits: dict[Path, TokenizedSplit] = {}
-    size = recipe.train.pack
+    # member by member (a CPU's way), a pack is its members' lone runs in turn: train
+    # them as packs of one, so that each job is written as soon as it is done
+    batched = batched_kernels(recipe.train.pack_kernels, pick_device(recipe.runtime.device))
+    size = recipe.train.pack if batched else 1
     for first in range(0, len(members), size):
         chunk = members[first : first + size]
         models = [jobs[j].start(r, seeds[r]) for j, r in chunk]
@@ -185,6 +198,7 @@ def train_jobs(
             trained.setdefault(j, {})[r] = (model, result)
             if len(trained[j]) == recipe.replicates:
                 done[j] = _score_and_write(jobs[j], trained.pop(j), recipe, tok, tokenizer_dir)
+                written(j, done[j])
     if keep and not keep_resume:  # every job is written: their finished states can go
         for job in jobs:
             shutil.rmtree(job.resume_dir, ignore_errors=True)
@@ -276,12 +290,13 @@ def train_pairs(
     resume_dir: Callable[[str], Path],
     log: Callable[[str], Log],
     keep_resume: bool = False,
+    written: Callable[[str, RunOutput], None] = lambda target, out: None,
 ) -> dict[str, RunOutput]:
     """M_st for each target t: the mono model of ``src`` trained on t with ``recipe`` (the
     stage gives it the pair recipe, ``PairRecipe.apply``), ``recipe.train.pack`` trainings
     at a time in one pack; replicate r starts from the source's replicate r. The callables
-    give a target's token folder, checkpoint, resume folder and log. ``keep_resume``: see
-    ``train_jobs``."""
+    give a target's token folder, checkpoint, resume folder and log; ``written(t, out)``
+    is called as t's checkpoint is written. ``keep_resume``: see ``train_jobs``."""
 
     def start(r: int, seed: int) -> BertForMaskedLM:
         path = replicate_path(source_model, r)
@@ -296,11 +311,21 @@ def train_pairs(
         Job(f"pair:{src}-{t}", t, start, tokens_dir(t), out(t), resume_dir(t), log(t))
         for t in targets
     ]
-    runs = train_jobs(jobs, recipe, tokenizer_dir=tokenizer_dir, keep_resume=keep_resume)
-    return {
-        t: RunOutput({**_results(train, ev, recipe), "source": src, "target": t}, _timing(train))
-        for t, (train, ev) in zip(targets, runs, strict=True)
-    }
+
+    def output(t: str, run: tuple[list[TrainResult], EvalResult]) -> RunOutput:
+        train, ev = run
+        return RunOutput(
+            {**_results(train, ev, recipe), "source": src, "target": t}, _timing(train)
+        )
+
+    runs = train_jobs(
+        jobs,
+        recipe,
+        tokenizer_dir=tokenizer_dir,
+        keep_resume=keep_resume,
+        written=lambda j, run: written(targets[j], output(targets[j], run)),
+    )
+    return {t: output(t, run) for t, run in zip(targets, runs, strict=True)}
 
 
 def train_pair(

@@ -4,7 +4,9 @@ Every source of randomness at step ``k`` (batch order, masks, dropout) is
 derived from ``(seed, run key, k)``, so a run resumed from a checkpoint takes
 exactly the steps an uninterrupted run takes and ends with the same weights.
 Resumable checkpoints are written every ``runtime.checkpoint_every`` steps to a folder
-outside the stage's outputs and removed when the run completes.
+outside the stage's outputs and removed when the run completes. ``train_pack`` trains
+several models of one shape together (``bloodbank.mlm.packed``), each with its own
+checkpoints; ``train_mlm`` is a pack of one.
 """
 
 from __future__ import annotations
