@@ -3,7 +3,10 @@
 The output layer projects onto the whole vocabulary (100k in the study), which
 dominates the cost when applied to every position. ``masked_lm_loss`` runs the
 encoder, gathers the masked positions, and applies the head there only: the
-same loss as ``BertForMaskedLM(labels=...)``, a fraction of the work.
+same loss as ``BertForMaskedLM(labels=...)``, a fraction of the work. Evaluation scores
+through ``masked_logits``; training runs the same loss as a function of the weights
+(``bloodbank.mlm.packed.member_loss``), whose gradients tests/test_packed.py holds to
+``masked_lm_loss``'s.
 """
 
 from __future__ import annotations
