@@ -1,8 +1,9 @@
-"""What pinning the CPU kernels to AVX2 costs: training and evaluation, pinned against native.
+"""What pinning the CPU kernels costs: training and evaluation, pinned against native.
 
-Every stage runs PyTorch, oneDNN and MKL with their AVX2 kernels (bloodbank.core.offline),
-so that one commit gives the same bytes on every x86-64 CPU. On an AVX2-only CPU the pin
-changes nothing; on an AVX-512 CPU it gives up the wider kernels. This script measures
+Every stage runs PyTorch and oneDNN with their AVX2 kernels and MKL on its COMPATIBLE
+reproducibility branch (bloodbank.core.offline), so that one commit gives the same bytes
+on every x86-64 CPU, Intel or AMD. That gives up the wider kernels of an AVX-512 CPU and
+MKL's tuned matrix products on any CPU. This script measures
 that: the same training steps and the same evaluation, each in a fresh process (the caps
 are read when the libraries load), pinned (the default) and with LBB_CPU_KERNELS=native,
 alternating, `--reps` times, and prints the median tokens per second of each and the
@@ -24,6 +25,8 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+
+from bloodbank.core.offline import PINNED_KERNELS  # imports nothing heavy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +95,7 @@ def child(model_name: str, steps: int) -> dict:
 
 def measure(native: bool, model: str, steps: int) -> dict:
     env = dict(os.environ)
-    for key in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
+    for key in PINNED_KERNELS:
         env.pop(key, None)
     env["LBB_CPU_KERNELS"] = "native" if native else "avx2"
     cmd = [sys.executable, __file__, "--child", "--model", model, "--steps", str(steps)]

@@ -1,7 +1,8 @@
 """pair@<src>: the mono model of src, trained on each of its planned targets with the
 pair recipe, and scored on that target.
 
-The targets are metrics/plan/<src>.json's (the plan stage's). One process trains them
+The targets are metrics/plan/<src>.json's (the plan stage's), their token arrays those
+that metrics/tokens.csv vouches for (the token index). One process trains them
 all: start-up (imports, the tokenizer) is paid once per source, not once per pair. The
 pair recipe is `train` with `pair_recipe`'s epochs and rate where they are set; the
 targets train `train.pack` at a time as one packed model (each as it would alone); a
@@ -22,6 +23,7 @@ from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path, read_json, write_json
 from bloodbank.core.languages import check_code
 from bloodbank.core.stagekit import StageArgumentError, parse_language, run_main
+from bloodbank.data.token_index import check_tokens, read_index
 from bloodbank.tracking.runs import child_run, stage_run
 
 
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     src = parse_language(argv, __doc__)
     params = load_params()
     targets = planned_targets(src)
+    index = read_index(paths.TOKEN_INDEX)  # this stage's dependency for the targets' arrays
     train = params.pair_recipe.apply(params.train)
     logged = {"train": train.model_dump(), "eval": params.eval.model_dump()}
     tags = {"language": src, "source": src, "targets": ",".join(targets)}
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
                 recipe,
                 source_model=paths.mono_model(src),
                 tokenizer_dir=paths.TOKENIZER,
-                tokens_dir=lambda tgt: paths.tokens(tgt),
+                tokens_dir=lambda tgt: check_tokens(index, tgt, paths.tokens(tgt)),
                 out=lambda tgt: tmp / tgt,
                 resume_dir=lambda tgt: paths.resume("pair", f"{src}-{tgt}"),
                 log=lambda tgt: children[tgt].log_metrics,

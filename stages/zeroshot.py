@@ -1,4 +1,5 @@
-"""zeroshot@<src>: the mono model of src, untouched, scored on every tokenized language.
+"""zeroshot@<src>: the mono model of src, untouched, scored on every studied language
+(those of metrics/tokens.csv, the token index).
 
 Zero-shot fit is evidence about the pair src→t that needs no pair training: how well
 M_src already predicts t's masked tokens, beside t's own model (src's own entry is the
@@ -10,27 +11,23 @@ model scored on it sees. Writes metrics/zeroshot/<src>.json (MRR by target).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from bloodbank.core import paths
 from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
 from bloodbank.core.stagekit import parse_language, run_main
+from bloodbank.data.token_index import check_tokens, read_index
 from bloodbank.tracking.runs import stage_run
-
-
-def tokenized_languages(folder: Path) -> list[str]:
-    """Every language with token arrays (data/tokens, this stage's dependency), sorted:
-    the studied ones, so the targets follow from the dependency and need no `studied`
-    param (whose list, repeated in every zeroshot stage's lock entry, would make
-    dvc.lock grow with the square of the languages)."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
 
 def main(argv: list[str] | None = None) -> None:
     src = parse_language(argv, __doc__)
     params = load_params()
-    targets = tokenized_languages(paths.tokens(src).parent)
+    # the studied languages, as the token index (this stage's dependency) lists them: no
+    # `studied` param, whose list in every zeroshot stage's lock entry would make dvc.lock
+    # grow with the square of the languages
+    index = read_index(paths.TOKEN_INDEX)
+    targets = sorted(index["language"])
     logged = {"proxies": params.proxies.model_dump(), "eval": params.eval.model_dump()}
     with stage_run("zeroshot", params, logged=logged, tags={"language": src}) as run:
         # imported here, not above: run_main has set the stage environment first
@@ -44,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             recipe,
             source_model=paths.mono_model(src),
             tokenizer_dir=paths.TOKENIZER,
-            tokens_dir=paths.tokens,
+            tokens_dir=lambda tgt: check_tokens(index, tgt, paths.tokens(tgt)),
             sentences=params.proxies.sentences,
             passes=params.proxies.passes,
         )

@@ -10,15 +10,15 @@ import sys
 
 import pytest
 
-from bloodbank.core.offline import AVX2_KERNELS, kernel_variables, offline_variables
+from bloodbank.core.offline import PINNED_KERNELS, kernel_variables, offline_variables
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
-CAPS = list(AVX2_KERNELS)
+CAPS = list(PINNED_KERNELS)
 
 
 def test_stages_pin_avx2_kernels_unless_told_native(monkeypatch):
     monkeypatch.delenv("LBB_CPU_KERNELS", raising=False)
-    assert kernel_variables() == (AVX2_KERNELS if X86 else {})
+    assert kernel_variables() == (PINNED_KERNELS if X86 else {})
     assert offline_variables().items() >= kernel_variables().items()
     monkeypatch.setenv("LBB_CPU_KERNELS", "native")
     assert kernel_variables() == {}
@@ -64,7 +64,7 @@ def test_the_default_pin_gives_the_bytes_of_the_caps_set_by_hand(built_copy):
     repo = built_copy
     before = outputs(repo)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env |= {"LBB_CPU_KERNELS": "native", **AVX2_KERNELS, "DVC_STAGE": "mono@qaa"}
+    env |= {"LBB_CPU_KERNELS": "native", **PINNED_KERNELS, "DVC_STAGE": "mono@qaa"}
     subprocess.run(
         [sys.executable, "-P", "stages/mono.py"], cwd=repo, env=env, check=True, capture_output=True
     )

@@ -45,11 +45,13 @@ def test_the_pipeline_ranks_the_related_pair_above_the_unrelated(built):
 
 @pytest.mark.slow
 def test_a_pair_trained_on_the_wrong_target_fails_the_check(built_copy):
-    """Sabotage the pair stage (train on the source's text) and rerun: the check must fail."""
+    """Sabotage the pair stage (train on the source's text, which the token index vouches
+    for as well) and rerun: the check must fail."""
     stage = built_copy / "stages" / "pair.py"
     code = stage.read_text()
-    assert code.count("paths.tokens(tgt)") == 1
-    stage.write_text(code.replace("paths.tokens(tgt)", "paths.tokens(src)"))
+    right = "check_tokens(index, tgt, paths.tokens(tgt))"
+    assert code.count(right) == 1
+    stage.write_text(code.replace(right, "check_tokens(index, src, paths.tokens(src))"))
     run(["dvc", "repro", "graph"], built_copy)
     table, failures = recovery(built_copy)
     assert any("compute-matched" in f for f in failures), table.to_string()

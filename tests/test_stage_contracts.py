@@ -164,3 +164,20 @@ def test_every_output_lies_in_a_folder_dvc_may_write():
                 assert path.split("/")[0] in allowed, f"{name}: {path}"
         for dep in body.get("deps", []):
             assert dep.split("/")[0] in allowed, f"{name}: {dep} (DVC would not hash it)"
+
+
+def test_no_fanned_out_stage_depends_on_a_folder_of_every_language():
+    """Linear cost in the number of languages: a stage per language that depends on a
+    folder holding an output per language makes DVC hash N folders of N entries each
+    (N² work in `dvc status` and every repro). Such stages depend on an index file that
+    one stage writes instead (metrics/tokens.csv for data/tokens)."""
+    languages = set(yaml.safe_load((ROOT / "params.yaml").read_text())["languages"])
+    fanned = [s for s in all_stages() if s.name.partition("@")[2] in languages]
+    per_language = {str(Path(o.def_path).parent) for s in fanned for o in s.outs}
+    wrong = [
+        f"{s.name}: {d.def_path}"
+        for s in fanned
+        for d in s.deps
+        if not hasattr(d, "params") and d.def_path.rstrip("/") in per_language
+    ]
+    assert not wrong, "fanned-out stages depending on a folder of every language: " + str(wrong)

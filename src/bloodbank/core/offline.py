@@ -5,11 +5,16 @@ looks up its host on import, matplotlib builds a font cache in ``~/.cache``. A s
 must make no network call but the dump, UD or mirror URLs it is configured with, and
 write nothing outside the repository but documented caches.
 
-On x86-64, PyTorch, oneDNN and MKL pick their kernels by the CPU's instruction set, and
-AVX-512 kernels round differently from AVX2 ones: the same commit would give other
-last digits on another machine. So every stage runs the AVX2 kernels, which every
-x86-64 CPU of the last decade has; ``LBB_CPU_KERNELS=native`` opts out, for speed on
-AVX-512 machines (results then differ in the last digits from the committed ones).
+On x86-64, PyTorch, oneDNN and MKL pick their kernels by the CPU, and kernels for other
+CPUs sum in another order: the same commit would give other last digits on another
+machine. Two things differ. The instruction set: AVX-512 kernels round differently from
+AVX2 ones, so every stage caps ATen and oneDNN at AVX2, which every x86-64 CPU of the
+last decade has. The vendor: MKL, which does torch's matrix products, runs other code
+on Intel and AMD CPUs even at one instruction set (and tunes to the cache sizes), so
+every stage also selects MKL's COMPATIBLE reproducibility branch, which Intel
+documents as giving the same bits on any x86-64 CPU, at a fixed thread count (MKL's
+own thread adjustment off). ``LBB_CPU_KERNELS=native`` opts out, for speed (results
+then differ in the last digits from the committed ones).
 
 Called before a stage or an ``lbb`` command imports anything heavy (the caps are read
 when the libraries load); values the user set are kept.
@@ -35,12 +40,14 @@ SILENT = {
 }
 
 
-# The same kernels on every x86-64 CPU (the first is read by ATen, the others by oneDNN
-# and MKL, when each first runs).
-AVX2_KERNELS = {
+# The same kernels on every x86-64 CPU, Intel or AMD (the first is read by ATen, the
+# second by oneDNN, the others by MKL, each when it first runs).
+PINNED_KERNELS = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "MKL_CBWR": "COMPATIBLE",
+    "MKL_DYNAMIC": "FALSE",
 }
 KERNELS_SETTING = "LBB_CPU_KERNELS"  # avx2 (default) | native
 
@@ -50,14 +57,15 @@ class KernelSettingError(BloodbankError, ValueError):
 
 
 def kernel_variables() -> dict[str, str]:
-    """The caps that pin CPU kernels to AVX2, unless ``LBB_CPU_KERNELS=native`` or the CPU
-    is not x86-64 (an ARM CPU has its own kernels: same rankings, not the same bytes)."""
+    """The settings that pin CPU kernels (AVX2, MKL's COMPATIBLE branch), unless
+    ``LBB_CPU_KERNELS=native`` or the CPU is not x86-64 (an ARM CPU has its own kernels:
+    same rankings, not the same bytes)."""
     choice = os.environ.get(KERNELS_SETTING, "avx2").lower()
     if choice not in ("avx2", "native"):
         raise KernelSettingError(f"{KERNELS_SETTING} must be avx2 or native, not {choice!r}")
     if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
-    return dict(AVX2_KERNELS)
+    return dict(PINNED_KERNELS)
 
 
 def offline_variables(root: Path | None = None) -> dict[str, str]:

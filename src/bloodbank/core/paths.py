@@ -53,6 +53,11 @@ def tokens(code: str) -> Path:
     return DATA / "tokens" / code
 
 
+# One row per studied language: the hash of its token arrays (the token_index stage's
+# output), what the stages reading other languages' arrays depend on instead of data/tokens
+TOKEN_INDEX = METRICS / "tokens.csv"
+
+
 def mono_model(code: str) -> Path:
     return MODELS / "mono" / code
 

@@ -1,0 +1,83 @@
+"""The index of tokenized languages: one row per language, with the hash of its arrays.
+
+A pair or zeroshot stage reads the token arrays of languages its own item does not
+name (a source's planned targets, or every language). Declaring all of ``data/tokens``
+as a dependency of each such stage made DVC hash a folder of 4N files in 2N stages,
+work that grows with the square of the languages (`bench/bench_scale.py`). So one
+stage writes this index, and those stages depend on it alone: a language whose arrays
+change changes its row, and every stage that could read it reruns. A stage checks
+each language's arrays against their row before it reads them, so arrays that changed
+behind DVC's back are refused rather than read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from bloodbank.core.errors import BloodbankError
+from bloodbank.core.io import atomic_path
+from bloodbank.data.token_ids import load_split
+
+COLUMNS = ["language", "sha256", "train_sentences", "train_tokens", "test_sentences", "test_tokens"]
+CHUNK = 1 << 20
+
+
+class StaleTokensError(BloodbankError, RuntimeError):
+    """A language's token arrays differ from its row in the index."""
+
+
+def digest(folder: Path) -> str:
+    """sha256 over a language's files, names and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        h.update(path.name.encode() + b"\0")
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _row(folder: Path) -> dict:
+    row: dict = {"language": folder.name, "sha256": digest(folder)}
+    for split in ("train", "test"):
+        found = load_split(folder, split)
+        row[f"{split}_sentences"] = len(found)
+        row[f"{split}_tokens"] = len(found.ids)
+    return row
+
+
+def build_index(folders: list[Path]) -> pd.DataFrame:
+    """A row for each language's folder (data/tokens/<code>), sorted by code."""
+    rows = sorted((_row(f) for f in folders), key=lambda r: r["language"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_index(index: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        index.to_csv(tmp, index=False)
+
+
+def read_index(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"language": str, "sha256": str}, keep_default_na=False)
+
+
+def indexed_languages(path: Path) -> list[str]:
+    """Every language in the index, sorted: the studied ones once the pipeline ran."""
+    return sorted(read_index(path)["language"])
+
+
+def check_tokens(index: pd.DataFrame, language: str, folder: Path) -> Path:
+    """``folder`` (language's arrays) once its hash is the index's: why a stage may read
+    arrays it reaches only through the index."""
+    rows = index.loc[index["language"] == language, "sha256"]
+    if rows.empty:
+        raise StaleTokensError(f"{language}: not in the token index; run `dvc repro`")
+    if digest(folder) != rows.iloc[0]:
+        raise StaleTokensError(
+            f"{folder}: its token arrays changed since the token index was written; run `dvc repro`"
+        )
+    return folder
