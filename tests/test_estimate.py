@@ -105,6 +105,7 @@ def widths(est) -> float:
     return float((table["D_high"] - table["D_low"] + table["R_high"] - table["R_low"]).mean())
 
 
+@pytest.mark.slow  # many estimates, averaged
 def test_next_pairs_narrow_d_and_r_more_than_random_pairs_on_average():
     """After re-estimation: not better than every random choice (the model is chosen
     again, and the error pool changes), but better than random choices on average."""

@@ -29,6 +29,11 @@ SHOTS = (
 )
 
 
+def slow(*case):
+    """A parametrized case for the slow run: each starts a fresh `lbb` process."""
+    return pytest.param(*case, marks=pytest.mark.slow)
+
+
 def write_outputs(root: Path, seed: int = 3, measured: np.ndarray | None = None) -> Path:
     """A repository's outputs as the pipeline leaves them: the completed F matrix, the
     mask of measured cells (all by default) and scores.json."""
@@ -306,9 +311,9 @@ def test_the_explorer_filters_and_thresholds_in_a_real_browser(tmp_path, browser
     "case, expected",
     [
         ("missing-outputs", "no such folder"),
-        ("malformed-matrix", "en→de"),
-        ("huge-cell", "beyond any plausible transfer score"),
-        ("directory", "not a file"),
+        slow("malformed-matrix", "en→de"),
+        slow("huge-cell", "beyond any plausible transfer score"),
+        slow("directory", "not a file"),
     ],
 )
 def test_bad_input_is_refused_in_one_line_before_the_server_starts(tmp_path, case, expected):

@@ -196,6 +196,7 @@ def test_mono_mrr_reads_our_scores_json_and_a_csv(tmp_path):
         read_mono_mrr(tmp_path / "bad.csv")
 
 
+@pytest.mark.slow  # renders every figure twice
 def test_publish_writes_report_figures_exports_and_reproducible_bytes(tmp_path):
     outputs = {}
     for run in ("a", "b"):

@@ -210,6 +210,7 @@ def test_a_redirect_to_another_host_is_recorded(tmp_path):
     assert snap.manifest["redirected_to"] == second.url + path
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_a_trickling_mirror_meets_a_deadline(tmp_path):
     dump = world(tmp_path)
     with Mirror() as m:

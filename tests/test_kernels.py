@@ -56,6 +56,7 @@ def outputs(repo) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in sorted(files)}
 
 
+@pytest.mark.slow  # a mono training in a fresh process
 @pytest.mark.e2e
 @pytest.mark.skipif(not X86, reason="the pin applies to x86-64 CPUs")
 def test_the_default_pin_gives_the_bytes_of_the_caps_set_by_hand(built_copy):

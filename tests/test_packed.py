@@ -217,6 +217,7 @@ def test_width_schedule_lines_up_trainings_of_other_data_and_seeds():
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_the_device_check_needs_nothing_of_dvc_mlflow_or_ray():
     code = (
         "import runpy, sys; runpy.run_path('bench/device_check.py', run_name='check'); "

@@ -70,6 +70,7 @@ def test_gpu_shares_are_placed_by_ray_with_declared_resources(ray_gpus, tmp_path
     assert code == 0 and device in ("0", "1") and last == device
 
 
+@pytest.mark.slow  # starts a Ray instance of its own
 def test_a_local_instance_runs_stages_at_the_users_priority(monkeypatch, tmp_path):
     """Ray's default worker niceness (15) would make `lbb repro` yield to every job."""
     from bloodbank.parallel.driver import NICENESS, ReproOptions, _init_ray, local_worker_niceness

@@ -153,6 +153,7 @@ def test_every_stage_run_is_in_mlflow_with_tags(built):
     assert steps.fetchone()[0] >= 2  # a loss curve, not a single point
 
 
+@pytest.mark.slow  # a pipeline run of its own
 def test_short_language_fails_cleanly(tmp_path):
     from conftest import make_repo, tiny_params
 

@@ -26,6 +26,11 @@ from bloodbank.core.paths import PIPELINES
 LBB = [sys.executable, "-m", "bloodbank.cli"]
 
 
+def slow(*case):
+    """A parametrized case for the slow run: each starts a fresh `lbb` process."""
+    return pytest.param(*case, marks=pytest.mark.slow)
+
+
 def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -126,17 +131,20 @@ def lbb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["dump", "folder"], "folder: is a directory"),
         (["graph", "--matrix", "missing.csv", "--out", "out"], "missing.csv: no such file"),
         (["graph", "--matrix", "folder", "--out", "out"], "folder: not a file"),
-        (["graph", "--matrix", "m.csv", "--mono", "broken.json", "--out", "out"], "not valid JSON"),
-        (["graph", "--matrix", "huge.csv", "--out", "out"], "beyond any plausible"),
-        (["tables"], "metrics/sets.json: not found"),
+        slow(
+            ["graph", "--matrix", "m.csv", "--mono", "broken.json", "--out", "out"],
+            "not valid JSON",
+        ),
+        slow(["graph", "--matrix", "huge.csv", "--out", "out"], "beyond any plausible"),
+        slow(["tables"], "metrics/sets.json: not found"),
         # 0 or fewer pairs claimed "every pair is measured already" and exited 0
-        (["next-pairs", "0"], "N must be at least 1, not 0"),
-        (["next-pairs", "-3"], "N must be at least 1, not -3"),
+        slow(["next-pairs", "0"], "N must be at least 1, not 0"),
+        slow(["next-pairs", "-3"], "N must be at least 1, not -3"),
         # Ray hung on an instance without CPUs, or failed with its traceback
-        (["repro", "--workers", "0"], "--workers must be at least 1, not 0"),
-        (["repro", "--workers", "-1"], "--workers must be at least 1, not -1"),
-        (["repro", "--retries", "-1"], "--retries must be at least 0, not -1"),
-        (["repro", "--gpus-per-training", "0"], "--gpus-per-training must be above 0, not 0"),
+        slow(["repro", "--workers", "0"], "--workers must be at least 1, not 0"),
+        slow(["repro", "--workers", "-1"], "--workers must be at least 1, not -1"),
+        slow(["repro", "--retries", "-1"], "--retries must be at least 0, not -1"),
+        slow(["repro", "--gpus-per-training", "0"], "--gpus-per-training must be above 0, not 0"),
     ],
 )
 def test_lbb_bad_paths_and_files_end_in_one_line(tmp_path, args, expected):
@@ -351,14 +359,16 @@ def test_a_stage_calls_no_network_and_writes_nothing_outside_the_repo(built_copy
         # backtest reported Spearman 1.0, RMSE 0.0 and coverage 1.0
         ({("qaa", "qab"): 5, ("qab", "qaa"): 3}, [], "needs 3 languages or more, not 2"),
         # equal cells: no ranking to recover (NaN Spearman and scipy's warnings before)
-        (dict.fromkeys(permutations(["qaa", "qab", "qac"], 2), 5.0), [], "nothing to rank"),
+        slow(dict.fromkeys(permutations(["qaa", "qab", "qac"], 2), 5.0), [], "nothing to rank"),
         # 4 languages at 30%: one pair per language, too few for the estimate (a traceback)
-        (
+        slow(
             {p: float(i) for i, p in enumerate(permutations(["qaa", "qab", "qac", "qad"], 2))},
             ["--fraction", "0.3,0.5", "--draws", "2"],
             "too few to estimate; try a larger --fraction",
         ),
-        ({("qaa", "qab"): 5, ("qab", "qaa"): 3}, ["--draws", "0"], "--draws must be at least 1"),
+        slow(
+            {("qaa", "qab"): 5, ("qab", "qaa"): 3}, ["--draws", "0"], "--draws must be at least 1"
+        ),
     ],
 )
 def test_lbb_backtest_refuses_what_it_cannot_measure(tmp_path, cells, args, expected):
@@ -485,6 +495,7 @@ def test_a_careless_value_deletes_no_file(tmp_path, kind):
     one_line_error(proc, "../../victim" if kind == "studied" else "../../../victimx")
 
 
+@pytest.mark.slow  # waits for Ray's connection timeout
 def test_lbb_repro_on_an_unreachable_cluster_fails_in_seconds(tmp_path):
     """Ray retried for over two minutes, and Ctrl-C then claimed stages were stopped."""
     run(["git", "init", "-q"], tmp_path)

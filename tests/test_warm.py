@@ -79,6 +79,7 @@ def test_a_forked_stage_gets_its_arguments_folder_environment_and_exit_code(scri
     assert worker == os.getpid() and child != worker
 
 
+@pytest.mark.slow  # a fresh interpreter per run
 def test_without_p_the_scripts_folder_comes_first(script, tmp_path):
     code, out = stage("python stages/probe.py 0", tmp_path, tmp_path / "b.log")
     assert code == 0 and "here True" in out
