@@ -58,16 +58,11 @@ def build_index(folders: list[Path]) -> pd.DataFrame:
 
 def write_index(index: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
-        index.to_csv(tmp, index=False)
+        index.to_csv(tmp, index=False, lineterminator="\n")
 
 
 def read_index(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"language": str, "sha256": str}, keep_default_na=False)
-
-
-def indexed_languages(path: Path) -> list[str]:
-    """Every language in the index, sorted: the studied ones once the pipeline ran."""
-    return sorted(read_index(path)["language"])
 
 
 def check_tokens(index: pd.DataFrame, language: str, folder: Path) -> Path:
