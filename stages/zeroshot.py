@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
             recipe,
             source_model=paths.mono_model(src),
             tokenizer_dir=paths.TOKENIZER,
-            tokens_dir=lambda tgt: check_tokens(index, tgt, paths.tokens(tgt)),
+            tokens_dir=lambda tgt: check_tokens(index, tgt, paths.tokens(tgt), ("test",)),
             sentences=params.proxies.sentences,
             passes=params.proxies.passes,
         )

@@ -55,6 +55,11 @@ TINY_PARAMS = {
 }
 
 
+def slow(*case):
+    """A parametrized case for the slow run (one that starts a fresh process)."""
+    return pytest.param(*case, marks=pytest.mark.slow)
+
+
 def tiny_params(**overrides) -> dict:
     """The tiny world with ``overrides`` laid on, section by section."""
     return merge(copy.deepcopy(TINY_PARAMS), overrides)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import slow
 
 from bloodbank import typology
 from bloodbank.core.io import write_json
@@ -27,11 +28,6 @@ SHOTS = (
     if os.environ.get("EXPLORER_SCREENSHOTS")
     else None
 )
-
-
-def slow(*case):
-    """A parametrized case for the slow run: each starts a fresh `lbb` process."""
-    return pytest.param(*case, marks=pytest.mark.slow)
 
 
 def write_outputs(root: Path, seed: int = 3, measured: np.ndarray | None = None) -> Path:

@@ -61,7 +61,7 @@ def outputs(repo) -> dict[str, bytes]:
 @pytest.mark.skipif(not X86, reason="the pin applies to x86-64 CPUs")
 def test_the_default_pin_gives_the_bytes_of_the_caps_set_by_hand(built_copy):
     """The tiny pipeline was built with the default pin; a mono training rerun with the
-    three caps set by hand (and the pin itself turned off) writes the very same bytes."""
+    pinning variables set by hand (and the pin itself turned off) writes the very same bytes."""
     repo = built_copy
     before = outputs(repo)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

@@ -18,17 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, make_repo, run, tiny_params
+from conftest import ROOT, make_repo, run, slow, tiny_params
 
 from bloodbank.core.config import load_params
 from bloodbank.core.paths import PIPELINES
 
 LBB = [sys.executable, "-m", "bloodbank.cli"]
-
-
-def slow(*case):
-    """A parametrized case for the slow run: each starts a fresh `lbb` process."""
-    return pytest.param(*case, marks=pytest.mark.slow)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, expected: str) -> None:

@@ -43,11 +43,12 @@ def test_the_index_has_a_row_per_language_in_code_order(root, tmp_path):
 
 def test_a_changed_array_changes_the_hash_and_is_refused(root):
     index = build_index([root / "qaa", root / "qab"])
-    before = digest(root / "qaa")
-    tokens(root / "qaa", [[1, 2], [3], [4, 4, 5]])  # one token differs
-    assert digest(root / "qaa") != before
-    with pytest.raises(StaleTokensError, match="changed since the token index was written"):
+    before = digest(root / "qaa", "train")
+    tokens(root / "qaa", [[1, 2], [3], [4, 4, 5]])  # one training token differs
+    assert digest(root / "qaa", "train") != before
+    with pytest.raises(StaleTokensError, match="train arrays changed since the token index"):
         check_tokens(index, "qaa", root / "qaa")
+    assert check_tokens(index, "qaa", root / "qaa", ("test",)) == root / "qaa"  # unchanged
     with pytest.raises(StaleTokensError, match="qac: not in the token index"):
         check_tokens(index, "qac", root / "qab")
 

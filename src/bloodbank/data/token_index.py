@@ -6,8 +6,10 @@ as a dependency of each such stage made DVC hash a folder of 4N files in 2N stag
 work that grows with the square of the languages (`bench/bench_scale.py`). So one
 stage writes this index, and those stages depend on it alone: a language whose arrays
 change changes its row, and every stage that could read it reruns. A stage checks
-each language's arrays against their row before it reads them, so arrays that changed
-behind DVC's back are refused rather than read.
+the splits it reads against their hashes in the row before reading them, so arrays that
+changed behind DVC's back are refused rather than read; a zeroshot stage, which reads
+only test splits, hashes only those (every language's training arrays in each of N
+stages would be N² reading again).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import atomic_path
 from bloodbank.data.token_ids import load_split
 
-COLUMNS = ["language", "sha256", "train_sentences", "train_tokens", "test_sentences", "test_tokens"]
+SPLITS = ("train", "test")
+COLUMNS = ["language"] + [f"{s}_{c}" for s in SPLITS for c in ("sha256", "sentences", "tokens")]
 CHUNK = 1 << 20
 
 
@@ -29,10 +32,11 @@ class StaleTokensError(BloodbankError, RuntimeError):
     """A language's token arrays differ from its row in the index."""
 
 
-def digest(folder: Path) -> str:
-    """sha256 over a language's files, names and bytes, in sorted order."""
+def digest(folder: Path, split: str) -> str:
+    """sha256 over a split's two arrays (ids, then offsets), names and bytes."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    for kind in ("ids", "offsets"):
+        path = folder / f"{split}.{kind}.npy"
         h.update(path.name.encode() + b"\0")
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
@@ -42,9 +46,10 @@ def digest(folder: Path) -> str:
 
 
 def _row(folder: Path) -> dict:
-    row: dict = {"language": folder.name, "sha256": digest(folder)}
-    for split in ("train", "test"):
+    row: dict = {"language": folder.name}
+    for split in SPLITS:
         found = load_split(folder, split)
+        row[f"{split}_sha256"] = digest(folder, split)
         row[f"{split}_sentences"] = len(found)
         row[f"{split}_tokens"] = len(found.ids)
     return row
@@ -62,17 +67,22 @@ def write_index(index: pd.DataFrame, path: Path) -> None:
 
 
 def read_index(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"language": str, "sha256": str}, keep_default_na=False)
+    text = {"language": str, **{f"{split}_sha256": str for split in SPLITS}}
+    return pd.read_csv(path, dtype=text, keep_default_na=False)
 
 
-def check_tokens(index: pd.DataFrame, language: str, folder: Path) -> Path:
-    """``folder`` (language's arrays) once its hash is the index's: why a stage may read
-    arrays it reaches only through the index."""
-    rows = index.loc[index["language"] == language, "sha256"]
+def check_tokens(
+    index: pd.DataFrame, language: str, folder: Path, splits: tuple[str, ...] = SPLITS
+) -> Path:
+    """``folder`` (language's arrays) once the hashes of ``splits`` (those the caller
+    reads) are the index's: why a stage may read arrays it reaches only through it."""
+    rows = index.loc[index["language"] == language]
     if rows.empty:
         raise StaleTokensError(f"{language}: not in the token index; run `dvc repro`")
-    if digest(folder) != rows.iloc[0]:
-        raise StaleTokensError(
-            f"{folder}: its token arrays changed since the token index was written; run `dvc repro`"
-        )
+    for split in splits:
+        if digest(folder, split) != rows.iloc[0][f"{split}_sha256"]:
+            raise StaleTokensError(
+                f"{folder}: its {split} arrays changed since the token index was written; "
+                "run `dvc repro`"
+            )
     return folder
