@@ -42,6 +42,8 @@ from pathlib import Path
 
 import yaml
 
+from bloodbank.core.settings import KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"plan": 60.0, "status": 60.0, "bookkeeping": 1.0, "estimate": 300.0, "memory": 4.0}
 
@@ -65,6 +67,9 @@ def stand_in(outs: list, codes: list[str]) -> str:
         if path == "metrics/plan":  # the pair stages depend on one file per source in it
             files = " ".join(f"metrics/plan/{c}.json" for c in codes)
             parts.append(f"mkdir -p metrics/plan && for f in {files}; do echo $f > $f; done")
+        elif path == "metrics/settings":  # each fanned-out kind depends on its own file
+            files = " ".join(f"metrics/settings/{kind}.json" for kind in KEYS)
+            parts.append(f"mkdir -p {path} && for f in {files}; do echo $f > $f; done")
         elif Path(path).suffix:
             parts.append(f"mkdir -p $(dirname {path}) && echo {path} > {path}")
         else:

@@ -9,7 +9,7 @@ Beside the dump: a manifest of what was fetched.
 from __future__ import annotations
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.snapshot import fetch_dump
 from bloodbank.tracking.runs import stage_run
@@ -17,7 +17,7 @@ from bloodbank.tracking.runs import stage_run
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("dump")
     out = paths.dump(lang, params.dump.date)
     manifest = paths.dump_manifest(lang, params.dump.date)
     logged = {"dump": params.dump.model_dump(), "synthetic": params.synthetic.model_dump()}

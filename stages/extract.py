@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.extraction import extract_dump
 from bloodbank.tracking.runs import stage_run
@@ -11,7 +11,7 @@ from bloodbank.tracking.runs import stage_run
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("extract")
     dump = paths.dump(lang, params.dump.date)
     out = paths.text(lang)
     with stage_run(

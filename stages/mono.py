@@ -9,15 +9,15 @@ Seconds and throughput go to MLflow and to logs/timings/ (untracked).
 from __future__ import annotations
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.tracking.runs import stage_run
 
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("mono")
     logged = {k: getattr(params, k).model_dump() for k in ("model", "train", "eval")}
     with stage_run("mono", params, logged=logged, tags={"language": lang}) as run:
         # imported here, not above: run_main has set the stage environment (offline flags,

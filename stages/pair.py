@@ -19,9 +19,9 @@ import shutil
 from contextlib import ExitStack
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path, read_json, write_json
 from bloodbank.core.languages import check_code
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import StageArgumentError, parse_language, run_main
 from bloodbank.data.token_index import check_tokens, read_index
 from bloodbank.tracking.runs import child_run, stage_run
@@ -37,7 +37,7 @@ def planned_targets(src: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     src = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("pair")
     targets = planned_targets(src)
     index = read_index(paths.TOKEN_INDEX)  # this stage's dependency for the targets' arrays
     train = params.pair_recipe.apply(params.train)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sampling import sample_language, snapshot_parts
 from bloodbank.tracking.runs import stage_run
@@ -20,7 +20,7 @@ from bloodbank.tracking.runs import stage_run
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("sample")
     with stage_run(
         "sample",
         params,

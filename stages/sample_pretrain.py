@@ -7,7 +7,7 @@ downstream.total_chars over C alone); each configuration reads a prefix of it.
 from __future__ import annotations
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sampling import sample_for_pretraining, snapshot_parts
 from bloodbank.downstream.sets import pretrain_chars_per_language
@@ -15,7 +15,7 @@ from bloodbank.downstream.sets import pretrain_chars_per_language
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("sample_pretrain")
     chars = pretrain_chars_per_language(params.downstream)
     parts = snapshot_parts(paths.dump_manifest(lang, params.dump.date))
     written = sample_for_pretraining(

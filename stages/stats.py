@@ -8,8 +8,8 @@ is the whole extracted dump, or for a streams snapshot its reference part.
 from __future__ import annotations
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import read_json, write_json
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.sample_stats import language_report
 from bloodbank.data.sampling import count_corpus, language_sentences, snapshot_parts
@@ -19,7 +19,7 @@ from bloodbank.tracking.runs import stage_run
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("stats")
     meta = read_json(paths.sample_meta(lang))
     parts = snapshot_parts(paths.dump_manifest(lang, params.dump.date))
     reference = parts["reference"] if parts else None  # a streams snapshot's second part

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import write_json
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.token_index import check_tokens, read_index
 from bloodbank.tracking.runs import stage_run
@@ -22,7 +22,7 @@ from bloodbank.tracking.runs import stage_run
 
 def main(argv: list[str] | None = None) -> None:
     src = parse_language(argv, __doc__)
-    params = load_params()
+    params = load_checked("zeroshot")
     # the studied languages, as the token index (this stage's dependency) lists them: no
     # `studied` param, whose list in every zeroshot stage's lock entry would make dvc.lock
     # grow with the square of the languages

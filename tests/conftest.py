@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bloodbank.core import paths
 from bloodbank.core.config import Params
 from bloodbank.core.overlays import merge, render
+from bloodbank.core.settings import write_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +66,13 @@ def slow(*case):
 def tiny_params(**overrides) -> dict:
     """The tiny world with ``overrides`` laid on, section by section."""
     return merge(copy.deepcopy(TINY_PARAMS), overrides)
+
+
+def write_params(repo: Path, params: dict) -> None:
+    """params.yaml for stages run by hand, and the settings files the fanned-out stages
+    check it against (the settings stage writes them under `dvc repro`)."""
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    write_settings(Params.model_validate(params), repo / paths.SETTINGS)
 
 
 def run(

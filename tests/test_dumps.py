@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import ROOT, tiny_params
+from conftest import ROOT, tiny_params, write_params
 from httpfixture import Mirror
 
 from bloodbank.core.config import DumpConfig, SyntheticConfig
@@ -279,7 +278,7 @@ def test_dump_stage_fails_in_one_line_and_leaves_nothing(tmp_path, kind):
         },
         runtime={"tracking": {"enabled": False}},
     )
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(repo, params)
     proc = subprocess.run(
         [sys.executable, "-P", "stages/dump.py", "fi"], cwd=repo, capture_output=True, text=True
     )
@@ -303,7 +302,7 @@ def test_an_edition_whose_prefix_is_not_its_code_is_fetched_under_its_prefix(tmp
             dump={"source": "wikimedia", "mirror": m.url, "retries": 0},
             runtime={"tracking": {"enabled": False}},
         )
-        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        write_params(repo, params)
         proc = subprocess.run(
             [sys.executable, "-P", "stages/dump.py", "gsw"],
             cwd=repo,

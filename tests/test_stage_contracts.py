@@ -15,8 +15,10 @@ import pytest
 import yaml
 from import_closure import ROOT, closure, relative
 
+from bloodbank.core import paths
 from bloodbank.core.config import Params, RuntimeConfig
 from bloodbank.core.paths import PIPELINES
+from bloodbank.core.settings import KEYS, declared
 
 CODE_ROOTS = ("src/", "stages/")
 TRAINING = ("mono", "pair", "pretrain")
@@ -60,8 +62,22 @@ def code_deps(stage) -> list[str]:
     return [d.def_path for d in stage.deps if d.def_path.startswith(CODE_ROOTS)]
 
 
-def params_of(stage) -> set[str]:
+def declared_params(stage) -> set[str]:
     return {k for d in stage.deps if hasattr(d, "params") for k in d.params}
+
+
+def settings_kinds(stage) -> list[str]:
+    """The kinds whose settings file (metrics/settings/<kind>.json) the stage depends on."""
+    return [
+        Path(d.def_path).stem
+        for d in stage.deps
+        if Path(d.def_path).parent == paths.SETTINGS and not hasattr(d, "params")
+    ]
+
+
+def params_of(stage) -> set[str]:
+    """The keys a stage's results depend on: its own params, and its settings file's."""
+    return declared_params(stage) | {k for kind in settings_kinds(stage) for k in KEYS[kind]}
 
 
 def covered(path: str, deps: list[str]) -> bool:
@@ -119,6 +135,8 @@ def test_training_stages_declare_the_recipe_sections_whole(name):
 
 def test_exactly_the_stages_that_read_replicates_declare_it():
     for name, stage in stages().items():
+        if name == "settings":  # declares every kind's keys, for their files
+            continue
         reads = "params.replicates" in script_of(stage).read_text()
         assert reads == ("replicates" in params_of(stage)), name
 
@@ -181,3 +199,29 @@ def test_no_fanned_out_stage_depends_on_a_folder_of_every_language():
         if not hasattr(d, "params") and d.def_path.rstrip("/") in per_language
     ]
     assert not wrong, "fanned-out stages depending on a folder of every language: " + str(wrong)
+
+
+def test_fanned_out_stages_depend_on_their_settings_and_declare_no_params():
+    """DVC parses params.yaml once per stage that declares params; at hundreds of
+    languages that was most of `dvc status`, growing with the square of the languages.
+    A stage fanned out over the languages depends on its kind's settings file instead,
+    and checks it against params.yaml before it computes anything."""
+    languages = set(yaml.safe_load((ROOT / "params.yaml").read_text())["languages"])
+    wrong = []
+    for name, stage in sorted(stages().items()):
+        fanned = stage.name.partition("@")[2] in languages
+        if fanned and declared_params(stage):
+            wrong.append(f"{name}: declares {sorted(declared_params(stage))}")
+        if settings_kinds(stage) not in ([name] if name in KEYS else [], []):
+            wrong.append(f"{name}: depends on the settings of {settings_kinds(stage)}")
+        if name in KEYS and f'load_checked("{name}")' not in script_of(stage).read_text():
+            wrong.append(f"{name}: {script_of(stage).name} does not check its settings")
+    assert set(KEYS) <= set(stages()), f"settings for no stage: {set(KEYS) - set(stages())}"
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_settings_stage_declares_every_kinds_keys():
+    """Changing any key of any kind reruns the settings stage, which rewrites that kind's
+    file only: the stages of other kinds see their own file unchanged."""
+    assert declared_params(stages()["settings"]) == set(declared())
+    assert [o.def_path for o in stages()["settings"].outs] == [str(paths.SETTINGS)]

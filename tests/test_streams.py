@@ -263,8 +263,7 @@ def test_dump_extract_sample_tokenizer_stats_stages_on_a_streams_snapshot(tmp_pa
     import subprocess
     import sys
 
-    import yaml
-    from conftest import ROOT, tiny_params
+    from conftest import ROOT, tiny_params, write_params
 
     pages = list(iter_dump_xml("qaa", 0, 1200, DATE))[2:-1]
     head = mediawiki_open("fi") + _siteinfo("fi")
@@ -285,7 +284,7 @@ def test_dump_extract_sample_tokenizer_stats_stages_on_a_streams_snapshot(tmp_pa
             extract={"expand_templates": False},
             runtime={"tracking": {"enabled": False}},
         )
-        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        write_params(repo, params)
         for stage in ("dump", "extract", "sample", "tokenizer", "stats"):
             args = [] if stage == "tokenizer" else ["fi"]
             proc = subprocess.run(

@@ -53,6 +53,11 @@ def tokens(code: str) -> Path:
     return DATA / "tokens" / code
 
 
+# The settings stage's output: per kind of fanned-out stage, the values of the keys that
+# change its results (bloodbank.core.settings), what those stages depend on instead of
+# declaring params.yaml keys
+SETTINGS = METRICS / "settings"
+
 # One row per studied language: the hash of its token arrays (the token_index stage's
 # output), what the stages reading other languages' arrays depend on instead of data/tokens
 TOKEN_INDEX = METRICS / "tokens.csv"
