@@ -224,6 +224,7 @@ def long_mono(repo: Path) -> Path:
     params["train"].update(epochs=24)
     params["runtime"].update(checkpoint_every=10)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["dvc", "repro", "--single-item", "settings"], repo)  # as a repro runs it first
     return repo / "models/.resume/mono-qab/checkpoint.pt"
 
 
