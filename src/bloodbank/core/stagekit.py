@@ -18,6 +18,7 @@ from pathlib import Path
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import check_code
 from bloodbank.core.offline import offline_environment
+from bloodbank.core.warmstart import run_warm
 
 
 class StageArgumentError(BloodbankError, ValueError):
@@ -35,11 +36,16 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
     """Run a stage's main; expected errors exit 1 with one line, not a traceback.
 
     SIGTERM (how DVC and Ray stop a stage) unwinds like Ctrl-C, so that the stage's
-    MLflow run ends as KILLED and no temporary output is left behind."""
+    MLflow run ends as KILLED and no temporary output is left behind. A stage started
+    from the command line runs in a child of the warm stage server when one is up, and
+    this process waits for it (:mod:`bloodbank.core.warmstart`)."""
     signal.signal(signal.SIGTERM, _interrupt)
     clock = {"main": time.time()}
     try:
         offline_environment()
+        if argv is None and (code := run_warm()) is not None:
+            clock = {}  # the child recorded its own
+            sys.exit(code)
         main(argv)
     except EXPECTED as e:
         print(f"error: {e}", file=sys.stderr)
@@ -48,7 +54,8 @@ def run_main(main: Callable[[list[str] | None], None], argv: list[str] | None = 
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     finally:
-        _record_clock(clock)
+        if clock:
+            _record_clock(clock)
 
 
 def _record_clock(clock: dict[str, float]) -> None:

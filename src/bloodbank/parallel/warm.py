@@ -20,10 +20,8 @@ child kills its own process group, so a stage never runs on unseen beside its re
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
 import os
-import runpy
 import shlex
 import shutil
 import signal
@@ -31,22 +29,11 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from multiprocessing import forkserver
 from pathlib import Path
 
-# Third-party modules the stages import; none reads the repository on import.
-PRELOAD = [
-    "numpy",
-    "yaml",
-    "pydantic",
-    "pandas",
-    "tokenizers",
-    "torch",
-    "transformers.models.bert.modeling_bert",
-    "mlflow",  # the stage's run is written in its own process (bloodbank.tracking.runs)
-    "mlflow.store.tracking.sqlalchemy_store",
-]
+from bloodbank.core.warmstart import CHILD, PRELOAD, run_script
+
 SHELL_SYNTAX = set(";&|<>$`(){}[]*?~!#=\\\"'\n")
 
 
@@ -108,7 +95,7 @@ def run_stage(cmd: str, cwd: str, env: dict[str, str], log: str, warm: bool = Tr
     any other command, or every command without ``warm``, in a shell the child starts.
     Returns the exit code."""
     argv = python_stage(cmd, env.get("PATH")) if warm else None
-    child = context(env, PRELOAD if warm else []).Process(
+    child = context(env, list(PRELOAD) if warm else []).Process(
         target=_child, args=(argv, cmd, cwd, env, log, os.getpid())
     )
     child.start()
@@ -143,6 +130,7 @@ def _child(
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    os.environ[CHILD] = "1"  # already warm: the stage does not ask the stage server
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -150,28 +138,4 @@ def _child(
     if argv is None:
         shell = env.get("SHELL") or "/bin/sh"
         sys.exit(subprocess.call([shell, "-c", cmd]))
-    sys.exit(_run_script(argv))
-
-
-def _run_script(argv: list[str]) -> int:
-    """``python [-P] script args`` in this process: sys.path, sys.argv, ``__main__``."""
-    isolated = argv[0] == "-P"
-    script, *args = argv[1:] if isolated else argv
-    sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-    if not isolated:  # `python script.py` puts the script's folder first
-        sys.path.insert(0, str(Path(script).resolve().parent))
-    sys.argv = [script, *args]
-    code = 0
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, int | None):
-            print(e.code, file=sys.stderr)
-    except BaseException:  # as python itself: a traceback and exit 1
-        traceback.print_exc()
-        code = 1
-    atexit._run_exitfuncs()  # an interpreter runs them at exit; multiprocessing does not
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
+    sys.exit(run_script(argv))
