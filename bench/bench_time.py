@@ -13,6 +13,11 @@ seconds (``logs/timings/<stage>/``). So each stage's wall time splits into:
 - the rest of ``main``: lazy imports (torch, transformers, MLflow), evaluation,
   finetuning, reading and writing.
 
+A stage started warm (``bloodbank.core.warmstart``, the default) is a child forked from
+the stage server: its start-up is the fork, and the process that waits for it, which
+DVC started, counts as DVC's time. ``LBB_WARM_STAGES=0 python bench/bench_time.py``
+measures cold stages.
+
 Run it alone: a second job on a 2-core machine distorts every figure.
 
     python bench/bench_time.py               # the committed default
@@ -158,7 +163,8 @@ def main() -> None:
     by_kind.loc["all stages"] = by_kind.sum()
     columns = ["wall", "dvc", "start-up", "training", "rest of main"]
     print(f"machine: {machine()}; configuration: {' '.join(args.use) or 'committed default'}")
-    print(f"fresh-clone `dvc repro`: {total:.0f} s wall, {len(table)} stages")
+    started = "cold" if os.environ.get("LBB_WARM_STAGES") == "0" else "warm"
+    print(f"fresh-clone `dvc repro`: {total:.0f} s wall, {len(table)} stages, started {started}")
     print(by_kind[["stages", *columns]].round(1).to_string())
     shares = by_kind.loc["all stages", columns[1:]] / total
     print("share of the wall time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))

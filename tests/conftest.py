@@ -19,6 +19,11 @@ from bloodbank.core.settings import write_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Stages run by the tests start cold, each test repository a new environment: a warm
+# stage server per repository would import torch beside the test for a stage or two.
+# tests/test_warmstart.py and the serial `dvc repro` of test_parallel.py turn it on.
+os.environ.setdefault("LBB_WARM_STAGES", "0")
+
 TINY_PARAMS = {
     "seed": 0,
     "languages": ["qaa", "qab", "qae"],
