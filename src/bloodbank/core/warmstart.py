@@ -79,10 +79,7 @@ def key(env: dict[str, str]) -> str:
     h = hashlib.sha256()
     h.update(f"{sys.executable}\0{sys.version}\0{sys.flags}\0".encode())
     h.update(Path(__file__).read_bytes())
-    stable = sorted(
-        (k, v) for k, v in env.items() if k not in VOLATILE and not k.startswith("DVC_")
-    )
-    h.update(json.dumps(stable).encode())
+    h.update(json.dumps(sorted(_stable(env).items())).encode())
     for entry in sys.path:
         with contextlib.suppress(OSError):
             h.update(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}\0".encode())
@@ -121,8 +118,9 @@ def enabled() -> bool:
 
 def run_warm() -> int | None:
     """Run this stage process's script in a child of the warm server, and return its
-    exit code; None where there is no server (one is started for the next stage) or
-    warm starts are off: the caller then runs the stage itself."""
+    exit code; None where there is no server (one is started for the next stage), the
+    server started no child, or warm starts are off: the caller then runs the stage
+    itself."""
     if not enabled():
         return None
     env = dict(os.environ)
@@ -145,14 +143,17 @@ def _argv() -> list[str]:
     return (["-P"] if sys.flags.safe_path else []) + [sys.argv[0], *sys.argv[1:]]
 
 
-def _delegate(conn: socket.socket) -> int:
+def _delegate(conn: socket.socket) -> int | None:
     request = json.dumps({"argv": _argv(), "cwd": os.getcwd(), "env": dict(os.environ)})
     body = request.encode()
-    socket.send_fds(conn, [HEADER.pack(len(body))], [0, 1, 2])
-    conn.sendall(body)
+    try:
+        socket.send_fds(conn, [HEADER.pack(len(body))], [0, 1, 2])
+        conn.sendall(body)
+    except OSError:  # the server is going away: nothing started, run cold
+        return None
     pid = _read_int(conn)
     if pid is None:
-        return _lost()
+        return None
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: _forward(pid, signum))
     code = _read_int(conn)
@@ -172,7 +173,8 @@ def _forward(pid: int, signum: int) -> None:
 
 def _lost() -> int:
     print(
-        "error: the warm stage server stopped (LBB_WARM_STAGES=0 starts stages cold)",
+        "error: the warm stage server stopped during the stage "
+        "(LBB_WARM_STAGES=0 starts stages cold)",
         file=sys.stderr,
     )
     return 1
@@ -235,9 +237,10 @@ def serve(path: Path) -> None:
             ready, _, _ = select.select([listener], [], [], 0.2)
             if ready:
                 conn, _ = listener.accept()
-                with contextlib.suppress(OSError, ValueError):
-                    pid = _spawn(conn, listener)
-                    children[pid] = conn
+                try:
+                    children[_spawn(conn, listener)] = conn
+                except (OSError, ValueError, struct.error):  # a caller gone, a bad request
+                    conn.close()
             _reap(children)
             if children:
                 idle_since = time.monotonic()
@@ -291,7 +294,8 @@ def _spawn(conn: socket.socket, listener: socket.socket) -> int:
 
 
 def _reap(children: dict[int, socket.socket]) -> None:
-    while children:
+    """Collect every ended child (one whose caller vanished too) and report its code."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
