@@ -164,6 +164,13 @@ def test_exp_run_with_another_seed_changes_the_metrics_only_downstream(built_cop
     assert "metrics/downstream.json" in diff and "table3" in diff
 
 
+def edit_params(repo: Path, params: dict) -> None:
+    """Write params.yaml, then the settings files (a `dvc repro -s` runs no upstream
+    stage, and a fanned-out stage refuses settings that no longer follow params.yaml)."""
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["dvc", "repro", "--single-item", "settings"], repo)
+
+
 def start_repro(repo: Path, stage: str) -> subprocess.Popen:
     """`dvc repro -s STAGE` in its own process group: killing the group by its id (dvc's
     PID) takes the stage too."""
@@ -183,7 +190,7 @@ def test_a_killed_training_resumes_to_the_same_weights(built_copy):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(epochs=8)  # about 150 steps, never run before
     params["runtime"].update(checkpoint_every=10)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    edit_params(repo, params)
     ckpt = repo / "models/.resume/mono-qab/checkpoint.pt"
     proc = start_repro(repo, "mono@qab")
     deadline = time.time() + 120
@@ -215,7 +222,7 @@ def test_a_pair_stage_killed_between_targets_keeps_the_finished_ones(built_copy)
     repo = built_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["pair_recipe"].update(epochs=4)  # a few seconds per target, never run before
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    edit_params(repo, params)
     shutil.rmtree(repo / "logs/timings/pair", ignore_errors=True)
     first = repo / "logs/timings/pair/qab-qaa.json"  # written once qab->qaa is in place
     proc = start_repro(repo, "pair@qab")
