@@ -42,8 +42,6 @@ from pathlib import Path
 
 import yaml
 
-from bloodbank.core.settings import KEYS
-
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"plan": 60.0, "status": 60.0, "bookkeeping": 1.0, "estimate": 300.0, "memory": 4.0}
 
@@ -59,16 +57,14 @@ def editions(n: int) -> list[str]:
     return [found[int(i * step)] for i in range(n)]
 
 
-def stand_in(outs: list, codes: list[str]) -> str:
-    """A shell command that writes every output of a stage as a few bytes."""
+def stand_in(outs: list, needed: dict[str, list[str]]) -> str:
+    """A shell command that writes every output of a stage as a few bytes; a folder that
+    other stages depend on files of (``needed``) gets those files."""
     parts = []
     for out in outs:
         path = next(iter(out)) if isinstance(out, dict) else out
-        if path == "metrics/plan":  # the pair stages depend on one file per source in it
-            files = " ".join(f"metrics/plan/{c}.json" for c in codes)
-            parts.append(f"mkdir -p metrics/plan && for f in {files}; do echo $f > $f; done")
-        elif path == "metrics/settings":  # each fanned-out kind depends on its own file
-            files = " ".join(f"metrics/settings/{kind}.json" for kind in KEYS)
+        if needed.get(path):
+            files = " ".join(needed[path])
             parts.append(f"mkdir -p {path} && for f in {files}; do echo $f > $f; done")
         elif Path(path).suffix:
             parts.append(f"mkdir -p $(dirname {path}) && echo {path} > {path}")
@@ -80,9 +76,13 @@ def stand_in(outs: list, codes: list[str]) -> str:
 def pipeline(codes: list[str]) -> dict:
     """This checkout's dvc.yaml with every command replaced by its stand-in."""
     doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    for stage in doc["stages"].values():
-        body = stage.get("do", stage)
-        body["cmd"] = stand_in(body.get("outs", []) + body.get("metrics", []), codes)
+    bodies = [stage.get("do", stage) for stage in doc["stages"].values()]
+    deps = {d.replace("${item}", c) for body in bodies for d in body.get("deps", []) for c in codes}
+    outs = [body.get("outs", []) + body.get("metrics", []) for body in bodies]
+    folders = {next(iter(o)) if isinstance(o, dict) else o for entries in outs for o in entries}
+    needed = {f: sorted(d for d in deps if d.startswith(f"{f}/")) for f in folders}
+    for body, entries in zip(bodies, outs, strict=True):
+        body["cmd"] = stand_in(entries, needed)
     doc.pop("plots", None)
     return doc
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,24 @@ def built_copy(built, tmp_path) -> Path:
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, symlinks=True)
     return copy
+
+
+def until(check, seconds: float, every: float = 0.1) -> bool:
+    """Whether ``check()`` comes true within ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(every)
+    return False
+
+
+def gone(pid: int, seconds: float = 15) -> bool:
+    def dead() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    return until(dead, seconds)

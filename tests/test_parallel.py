@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_repo, run, tiny_params
+from conftest import gone, make_repo, run, tiny_params, until
 from test_tracking import STAGE
 
 from bloodbank.core.config import Params
@@ -252,27 +252,6 @@ def pids(repo: Path, stage: str) -> tuple[int, int]:
     """The Ray worker running ``stage`` and the stage's own process."""
     worker, child = (repo / ".dvc/tmp/lbb" / f"{stage}.pid").read_text().split()
     return int(worker), int(child)
-
-
-def until(check, seconds: float, every: float = 0.1) -> bool:
-    """Whether ``check()`` comes true within ``seconds``."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(every)
-    return False
-
-
-def gone(pid: int, seconds: float = 15) -> bool:
-    def dead() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    return until(dead, seconds)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import gone, until
 
 from bloodbank.core import warmstart
 
@@ -76,12 +77,8 @@ def started_server(folder: Path, env: dict) -> Path:
     out, _ = cold.communicate(timeout=60)
     assert out.rstrip().endswith("warm=")  # the first stage ran itself
     sockets = Path(env["TMPDIR"])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = list(sockets.glob("bloodbank-*/*.sock"))
-        if found:
-            return found[0]
-        time.sleep(0.1)
+    if until(lambda: list(sockets.glob("bloodbank-*/*.sock")), 30):
+        return next(sockets.glob("bloodbank-*/*.sock"))
     logs = "\n".join(p.read_text() for p in sockets.glob("bloodbank-*/*.log"))
     raise AssertionError(f"no server socket; its log:\n{logs}")
 
@@ -131,10 +128,7 @@ def test_a_stage_whose_caller_is_killed_stops_itself(stage):
     child = int((folder / "pid").read_text())
     proc.kill()
     proc.communicate(timeout=30)
-    deadline = time.monotonic() + warmstart.GRACE + 5
-    while time.monotonic() < deadline and alive(child):
-        time.sleep(0.1)
-    assert not alive(child)
+    assert gone(child, warmstart.GRACE + 5)
 
 
 def test_off_starts_no_server(stage):
@@ -155,18 +149,5 @@ def test_the_server_is_keyed_by_the_environment(stage):
     assert warmstart.key({**env, "HF_HOME": "/elsewhere"}) != base
 
 
-def wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie the server has not reaped yet counts as gone
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+def wait_for(path: Path) -> None:
+    assert until(path.exists, 30, every=0.05), f"{path} never appeared"

@@ -18,14 +18,13 @@ the stage with one line instead of recording results under the wrong settings.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from bloodbank.core import paths
 from bloodbank.core.config import Params, load_params
 from bloodbank.core.errors import BloodbankError
-from bloodbank.core.io import atomic_path, write_json
+from bloodbank.core.io import atomic_path, read_json, write_json
 
 # The keys whose values change each fanned-out stage kind's results, and nothing else
 # (`runtime` and the dump's network settings change none: tests/test_stage_contracts.py).
@@ -114,7 +113,7 @@ def check_settings(params: Params, kind: str, folder: Path) -> None:
     """Refuse to run ``kind`` under settings other than those its dependency records."""
     path = settings_file(folder, kind)
     try:
-        found = json.loads(path.read_text(encoding="utf-8"))["values"]
+        found = read_json(path)["values"]
     except FileNotFoundError:
         raise StaleSettingsError(
             f"{path} is missing: run `dvc repro` (the settings stage writes it)"
