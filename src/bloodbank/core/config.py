@@ -206,7 +206,8 @@ class TrainConfig(Section):
         4,
         ge=1,
         description="trainings of one shape run as one packed model (torch.func): a pair "
-        "stage packs its targets, a run its replicates. Each trains as it would alone: "
+        "stage packs its targets, the mono models pack in groups of pack // replicates "
+        "languages (the packs stage), a run its replicates. Each trains as it would alone: "
         "bitwise when its members run one after another, to float rounding when batched",
     )
     pack_kernels: Literal["auto", "batched", "each"] = Field(

@@ -93,6 +93,14 @@ def plan_file(src: str) -> Path:
     return PLAN / f"{src}.json"
 
 
+PACKS = METRICS / "packs"  # the packs stage's output: which mono models train together
+
+
+def pack_file(code: str) -> Path:
+    """``code``'s mono group and its members' hashes: what its mono stage depends on."""
+    return PACKS / f"{code}.json"
+
+
 ZEROSHOT = METRICS / "zeroshot"  # the zeroshot stages' outputs, one file per source
 
 
@@ -107,6 +115,7 @@ ESTIMATE_METRICS = METRICS / "estimate.json"
 
 
 RESUME = MODELS / ".resume"  # resumable checkpoints, outside every stage's outputs
+PACKED = MODELS / ".packed"  # mono models trained in another member's stage, until taken
 
 
 def resume(stage: str, name: str) -> Path:

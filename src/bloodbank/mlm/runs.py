@@ -25,6 +25,7 @@ from bloodbank.data.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from bloodbank.mlm.batching import SpecialIds
 from bloodbank.mlm.evaluation import EvalResult, evaluate, fixed_masks
 from bloodbank.mlm.model import build_model
+from bloodbank.mlm.monopacks import Stash
 from bloodbank.mlm.trainer import (
     RUNTIME,
     Member,
@@ -254,6 +255,49 @@ def _timing(train: list[TrainResult]) -> dict:
     return timing
 
 
+def train_monos(
+    langs: list[str],
+    model_cfg: ModelConfig,
+    recipe: Recipe,
+    *,
+    tokenizer_dir: Path,
+    tokens_dir: Callable[[str], Path],
+    out: Callable[[str], Path],
+    resume_dir: Callable[[str], Path],
+    log: Callable[[str], Log],
+    written: Callable[[str, RunOutput], None] = lambda lang, out: None,
+) -> dict[str, RunOutput]:
+    """M_t for each language t: a masked LM trained from scratch on t's sample (each
+    replicate its own initialisation), ``recipe.train.pack`` trainings at a time in one
+    pack. The callables give a language's token folder, checkpoint, resume folder and
+    log; ``written(t, out)`` is called as t's checkpoint is written. A language's model
+    depends on the others only through a batched pack's padding (``train_jobs``)."""
+    tok = load_tokenizer(tokenizer_dir)
+    pad = special_ids(tok).pad
+
+    def start(lang: str) -> Callable[[int, int], BertForMaskedLM]:
+        def build(r: int, seed: int) -> BertForMaskedLM:
+            return build_model(model_cfg, tok.get_vocab_size(), pad, seed_of("init", lang, seed))
+
+        return build
+
+    jobs = [
+        Job(f"mono:{t}", t, start(t), tokens_dir(t), out(t), resume_dir(t), log(t)) for t in langs
+    ]
+
+    def output(t: str, run: tuple[list[TrainResult], EvalResult]) -> RunOutput:
+        train, ev = run
+        return RunOutput({**_results(train, ev, recipe), "language": t}, _timing(train))
+
+    runs = train_jobs(
+        jobs,
+        recipe,
+        tokenizer_dir=tokenizer_dir,
+        written=lambda j, run: written(langs[j], output(langs[j], run)),
+    )
+    return {t: output(t, run) for t, run in zip(langs, runs, strict=True)}
+
+
 def train_mono(
     lang: str,
     model_cfg: ModelConfig,
@@ -265,17 +309,82 @@ def train_mono(
     resume_dir: Path,
     log: Log,
 ) -> RunOutput:
-    """M_t: a masked LM trained from scratch on ``lang``'s sample (each replicate its own
-    initialisation)."""
-    tok = load_tokenizer(tokenizer_dir)
+    """M_t: one language's masked LM (``train_monos`` with one language)."""
+    return train_monos(
+        [lang],
+        model_cfg,
+        recipe,
+        tokenizer_dir=tokenizer_dir,
+        tokens_dir=lambda t: tokens_dir,
+        out=lambda t: out,
+        resume_dir=lambda t: resume_dir,
+        log=lambda t: log,
+    )[lang]
 
-    def start(r: int, seed: int) -> BertForMaskedLM:
-        pad = special_ids(tok).pad
-        return build_model(model_cfg, tok.get_vocab_size(), pad, seed_of("init", lang, seed))
 
-    job = Job(f"mono:{lang}", lang, start, tokens_dir, out, resume_dir, log)
-    [(train, ev)] = train_jobs([job], recipe, tokenizer_dir=tokenizer_dir)
-    return RunOutput({**_results(train, ev, recipe), "language": lang}, _timing(train))
+def train_mono_packed(
+    lang: str,
+    members: list[str],
+    model_cfg: ModelConfig,
+    recipe: Recipe,
+    *,
+    stash: Stash,
+    key: Callable[[str], str],
+    tokenizer_dir: Path,
+    tokens_dir: Callable[[str], Path],
+    out: Path,
+    resume_dir: Callable[[str], Path],
+    log: Log,
+) -> tuple[RunOutput, str]:
+    """``lang``'s mono model, trained with its group ``members`` as packs where packs run
+    batched (``bloodbank.mlm.monopacks``), alone where they run member by member (the
+    same bytes as in a pack there). Returns the run and how it was had: ``"alone"``,
+    ``"packed"`` (this call trained the group and stashed the others under ``key(m)``)
+    or ``"stash"`` (another member's stage had trained it; its log is replayed)."""
+    batched = batched_kernels(recipe.train.pack_kernels, pick_device(recipe.runtime.device))
+    if not batched or members == [lang]:
+        alone = train_mono(
+            lang,
+            model_cfg,
+            recipe,
+            tokenizer_dir=tokenizer_dir,
+            tokens_dir=tokens_dir(lang),
+            out=out,
+            resume_dir=resume_dir(lang),
+            log=log,
+        )
+        return alone, "alone"
+    with stash.lock(members):
+        if found := stash.take(lang, key(lang)):
+            for metrics, step in found.log:
+                log(metrics, step)
+            found.move_model(out)
+            return RunOutput(found.results, found.timing), "stash"
+        history: dict[str, list] = {m: [] for m in members}
+
+        def record(m: str) -> Log:
+            if m == lang:
+                return log
+            return lambda metrics, step: history[m].append(
+                [{k: float(v) for k, v in metrics.items()}, step]
+            )
+
+        def written(m: str, run: RunOutput) -> None:
+            if m != lang:
+                stash.put(m, key(m), results=run.results, timing=run.timing, log=history[m])
+
+        runs = train_monos(
+            members,
+            model_cfg,
+            recipe,
+            tokenizer_dir=tokenizer_dir,
+            tokens_dir=tokens_dir,
+            out=lambda m: out if m == lang else stash.staging(m, key(m)) / "model",
+            resume_dir=resume_dir,
+            log=record,
+            written=written,
+        )
+        return runs[lang], "packed"
 
 
 def train_pairs(

@@ -88,6 +88,12 @@ class Run:
         for chunk in range(0, len(items), 1000):  # MLflow's batch limit
             self.client.log_batch(self.run_id, metrics=items[chunk : chunk + 1000])
 
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if self.client is None:
+            return
+        for k, v in tags.items():
+            self.client.set_tag(self.run_id, k, str(v))
+
     def log_params(self, params: Mapping[str, Any]) -> None:
         if self.client is None:
             return
