@@ -151,3 +151,9 @@ def test_the_server_is_keyed_by_the_environment(stage):
 
 def wait_for(path: Path) -> None:
     assert until(path.exists, 30, every=0.05), f"{path} never appeared"
+
+
+def test_an_idle_server_exits_and_leaves_no_files(stage):
+    folder, env = stage
+    sock = started_server(folder, {**env, "LBB_WARM_IDLE": "1"})
+    assert until(lambda: not list(sock.parent.iterdir()), 30), list(sock.parent.iterdir())

@@ -245,6 +245,9 @@ def serve(path: Path) -> None:
             if children:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE:
+                # an idle end is a clean one: its log (import warnings at most) goes, so
+                # that keys left behind by code edits leave no files; a crash keeps it
+                path.with_suffix(".log").unlink(missing_ok=True)
                 break
     finally:
         if _ours(path, inode):
