@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -50,3 +51,17 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@contextmanager
+def exclusive(lock: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (created, with its folder, if
+    missing) for the block: processes that must not work at once wait for each other."""
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -24,20 +24,19 @@ Nothing here imports torch: the ``packs`` stage trains nothing.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import bloodbank
 from bloodbank.core.errors import BloodbankError
-from bloodbank.core.io import read_json, write_json
+from bloodbank.core.io import exclusive, read_json, write_json
 
 
 class PackFileError(BloodbankError, ValueError):
@@ -196,16 +195,8 @@ class Stash:
             if other != final:
                 shutil.rmtree(other, ignore_errors=True)
 
-    @contextmanager
-    def lock(self, members: list[str]) -> Iterator[None]:
+    def lock(self, members: list[str]) -> AbstractContextManager[None]:
         """One group trains at a time: a stage that finds its group's lock held waits,
         then finds its model in the stash."""
         name = hashlib.sha256(",".join(members).encode()).hexdigest()[:16]
-        path = self.root / ".locks" / f"{name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return exclusive(self.root / ".locks" / f"{name}.lock")

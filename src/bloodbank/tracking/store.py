@@ -8,27 +8,21 @@ file lock.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+
+from bloodbank.core.io import exclusive
 
 # The runs table, not the GenAI overview: MLflow 3's UI opens an experiment on the view
 # its kind names (unset, it guesses GenAI and shows an empty traces page).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-@contextmanager
-def store_lock(lock: Path) -> Iterator[None]:
+def store_lock(lock: Path) -> AbstractContextManager[None]:
     """Serialises opening the store: the first opening of a SQLite store creates and
     migrates its schema, which two processes must not do at once."""
-    with lock.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return exclusive(lock)
 
 
 def ensure_experiment(client: Any, name: str, artifacts: str, relocate: bool = False) -> str:
