@@ -87,21 +87,22 @@ def read_pack(path: Path, language: str) -> Pack:
     return Pack(language, list(members), dict(found["train_sha256"]))
 
 
-def code_digest() -> str:
-    """sha256 of this package's Python sources: a stash written by other code is not
-    taken (conservative: any edit to the package counts)."""
-    root = Path(bloodbank.__file__).parent
+def _digest(root: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(files):
         h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
+def code_digest() -> str:
+    """sha256 of this package's Python sources: a stash written by other code is not
+    taken (conservative: any edit to the package counts)."""
+    root = Path(bloodbank.__file__).parent
+    return _digest(root, list(root.rglob("*.py")))
+
+
 def folder_digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    return _digest(folder, [p for p in folder.rglob("*") if p.is_file()])
 
 
 def member_key(

@@ -360,7 +360,7 @@ def train_mono_packed(
                 log(metrics, step)
             found.move_model(out)
             return RunOutput(found.results, found.timing), "stash"
-        history: dict[str, list] = {m: [] for m in members}
+        history: dict[str, list] = {m: [] for m in members if m != lang}
 
         def record(m: str) -> Log:
             if m == lang:
