@@ -79,3 +79,42 @@ def test_explained_credits_pair_specific_signal_not_additive_structure():
         >= table.loc["zeroshot_fit", "pair_specific_r2"]
     )
     assert "typology_together" not in table.index  # one typological covariate: no group
+
+
+def test_structure_keeps_a_proxy_s_recurring_pattern_and_drops_its_noise():
+    from bloodbank.graph.proxies import MIN_STRUCTURE, structure
+
+    rng = np.random.default_rng(4)
+    n = 40
+    langs = [f"l{i:02d}" for i in range(n)]
+    pattern = np.outer(rng.normal(size=n), rng.normal(size=n)) * 0.6  # rank 1, sd ~0.6
+    effects = rng.normal(size=(n, 1)) + rng.normal(size=(1, n))  # additive: not structure
+    noisy = pd.DataFrame(effects + pattern + rng.normal(size=(n, n)), index=langs, columns=langs)
+    low = structure(noisy)
+    off = ~np.eye(n, dtype=bool)
+    want = np.nan_to_num(pair_specific(pd.DataFrame(pattern)))[off]
+    raw = np.nan_to_num(pair_specific(noisy))[off]
+    assert np.linalg.matrix_rank(low.to_numpy(), tol=1e-6) == 1
+    assert np.corrcoef(low.to_numpy()[off], want)[0, 1] > 0.9 > np.corrcoef(raw, want)[0, 1]
+    alone = pd.DataFrame(effects + rng.normal(size=(n, n)), index=langs, columns=langs)
+    assert structure(alone) is None  # noise has no component above the threshold
+    assert structure(noisy.iloc[: MIN_STRUCTURE - 1, : MIN_STRUCTURE - 1]) is None
+
+
+def test_a_proxy_enters_with_its_structure_from_ten_languages_on():
+    from bloodbank.graph.covariates import pair_covariates
+
+    rng = np.random.default_rng(5)
+    n = 30
+    langs = [f"l{i:02d}" for i in range(n)]
+    proxy = pd.DataFrame(
+        np.outer(rng.normal(size=n), rng.normal(size=n)) + 0.5 * rng.normal(size=(n, n)),
+        index=langs,
+        columns=langs,
+    )
+    names = list(pair_covariates(langs, typology=False, proxies={"zeroshot_fit": proxy}))
+    assert names == ["zeroshot_fit", "zeroshot_fit_structure"]
+    few = langs[:6]
+    assert list(pair_covariates(few, typology=False, proxies={"zeroshot_fit": proxy})) == [
+        "zeroshot_fit"
+    ]

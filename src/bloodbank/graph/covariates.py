@@ -9,7 +9,9 @@
   the mono stages give for free. The study finds low-MRR languages receive most and
   high-MRR ones donate more (its Figure 4 and Table 7);
 - ``zeroshot_fit``, ``lexical_overlap``: the proxies of ``graph.proxies``, from the
-  zeroshot and overlap stages, when given.
+  zeroshot and overlap stages, when given; from 10 languages on, each with its
+  low-rank part beside it (``<proxy>_structure``, ``graph.proxies.structure``): the
+  pattern the proxy shows across whole rows and columns, freed of its cell noise.
 
 They enter the estimate of unmeasured cells (``graph.estimate``) as β·x_st. A covariate
 that is the same for every pair (one script throughout) carries nothing and is dropped.
@@ -22,6 +24,7 @@ import pandas as pd
 
 from bloodbank import typology as uriel
 from bloodbank.core.languages import shared
+from bloodbank.graph.proxies import STRUCTURE, structure
 
 
 def pair_covariates(
@@ -43,6 +46,9 @@ def pair_covariates(
         frames["mono_target"] = _frame(langs, lambda s, t: float(z[t]))
     for name, frame in (proxies or {}).items():
         frames[name] = frame.loc[langs, langs].astype(float)
+        low = structure(frames[name])
+        if low is not None:
+            frames[name + STRUCTURE] = low
     if typology:
         for what in ("script", "family"):
             frames[f"same_{what}"] = _filled(_frame(langs, lambda s, t, w=what: _shared(s, t, w)))

@@ -10,6 +10,14 @@ F's *pair-specific part* is what a source effect plus a target effect leave over
 the additive model's residual over the off-diagonal cells. A proxy that only ranks
 good donors or easy targets is already in the additive model; :func:`explained` says how
 much of the residual each covariate predicts once it too is freed of its additive part.
+
+A proxy is known for every pair, so its own pair-specific part can be read across the
+whole matrix, not only where pairs were trained. What recurs over a whole row and column
+(a few strong singular components) is signal shared by many pairs; what does not is the
+proxy's noise. :func:`structure` keeps the components above the optimal hard threshold
+for singular values of Gavish and Donoho (IEEE Trans. Inf. Theory, 2014; noise level
+unknown, estimated from the median singular value), and the estimate takes that low-rank
+part as a covariate of its own beside the raw proxy (``graph.covariates``).
 """
 
 from __future__ import annotations
@@ -111,7 +119,7 @@ def explained(f: pd.DataFrame, covariates: Mapping[str, pd.DataFrame]) -> pd.Dat
     }
     rows = {name: _r2(target[cells], [part]) for name, part in parts.items()}
     groups = {
-        "proxies_together": [n for n in parts if n in PROXIES],
+        "proxies_together": [n for n in parts if n.removesuffix(STRUCTURE) in PROXIES],
         "typology_together": [n for n in parts if n in TYPOLOGY],
     }
     for group, names in groups.items():
@@ -126,6 +134,30 @@ def explained(f: pd.DataFrame, covariates: Mapping[str, pd.DataFrame]) -> pd.Dat
         }
     )
     return out
+
+
+STRUCTURE = "_structure"  # the suffix of a proxy's low-rank part among the covariates
+MIN_STRUCTURE = 10  # languages below which a proxy's structure is not read: the threshold
+# rests on the spread of the noise's singular values, which a few languages cannot show
+_OMEGA = 2.858  # Gavish and Donoho's ω(β) at β = 1 (a square matrix), unknown noise
+
+
+def structure(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The low-rank part of ``frame``'s pair-specific part, or None where it has none.
+
+    The additive model's residual (diagonal 0) is split by its singular values; those
+    above ω·median(σ) are kept. With fewer than ``MIN_STRUCTURE`` languages, or no
+    component above the threshold, there is nothing to add to the raw proxy."""
+    n = len(frame)
+    if n < MIN_STRUCTURE:
+        return None
+    resid = np.nan_to_num(pair_specific(frame))
+    u, sigma, vt = np.linalg.svd(resid)
+    keep = sigma > _OMEGA * np.median(sigma)
+    if not keep.any():
+        return None
+    low = (u[:, keep] * sigma[keep]) @ vt[keep]
+    return pd.DataFrame(low, index=frame.index, columns=frame.columns)
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
