@@ -94,6 +94,24 @@ def test_a_proxy_of_the_pair_specific_part_improves_the_hidden_cells():
     assert rmse(with_proxy) < 0.8 * rmse(estimate(seen, None, FAST))
 
 
+def test_a_proxy_s_structure_improves_the_hidden_cells_beyond_the_raw_proxy():
+    from bloodbank.graph.covariates import pair_covariates
+
+    n = 40
+    world = simulate(n, seed=2, proxy_r2=(0.43,))  # the realistic suite's proxy
+    seen = hide(world.measured, 8 / (n - 1), seed=0)  # k = 8 pairs per language
+    hidden = np.isnan(seen.to_numpy()) & ~np.eye(n, dtype=bool)
+    langs = list(world.truth.index)
+    both = pair_covariates(langs, typology=False, proxies=world.proxies)
+    assert list(both) == ["proxy0", "proxy0_structure"]
+
+    def rmse(covariates) -> float:
+        est = estimate(seen, covariates, FAST)
+        return float(np.sqrt(np.mean((est.point - world.truth).to_numpy()[hidden] ** 2)))
+
+    assert rmse(both) < 0.95 * rmse({"proxy0": both["proxy0"]})
+
+
 def test_too_few_pairs_are_refused():
     seen = hide(simulated(6, seed=0), 0.2, seed=0)  # k = 1: 6 cells for 6 languages
     with pytest.raises(ValueError, match="too few"):
