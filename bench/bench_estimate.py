@@ -160,6 +160,13 @@ def run(
     return pd.concat({name: table}, names=["matrix"])
 
 
+REALISTIC_METHODS = (
+    "ours + proxy",
+    "ours + raw proxy",
+    "ours, no proxy",
+    "additive",
+    "adaptive + proxy",
+)
 K_AT_SCALE = 8  # pairs per language from 50 languages on
 REALISTIC_FRACTIONS = (0.2, 0.3, 0.5)  # at 22 languages, as the study's size
 
@@ -185,6 +192,7 @@ def realistic(args: argparse.Namespace) -> None:
                 "additive": (settings.additive, None, None),
                 "adaptive + proxy": (settings, with_proxy, fractions[0] / 2),
             }
+            assert tuple(methods) == REALISTIC_METHODS
             for method, (chosen, cov, start) in methods.items():
                 if args.methods and method not in args.methods:
                     continue
@@ -274,10 +282,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--methods",
-        type=lambda text: [m.strip() for m in text.split(",")],
+        nargs="+",
+        choices=REALISTIC_METHODS,
         default=[],
-        help="realistic suite: only these methods, comma-separated (default: all of "
-        "'ours + proxy', 'ours + raw proxy', 'ours, no proxy', 'additive', 'adaptive + proxy')",
+        metavar="METHOD",
+        help="realistic suite: only these methods, each quoted (default: all of "
+        + ", ".join(repr(m) for m in REALISTIC_METHODS)
+        + ")",
     )
     parser.add_argument(
         "--figure",
