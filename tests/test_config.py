@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,17 @@ def test_lbb_config_use_writes_the_stack_and_lbb_pairs_shows_it(tmp_path, monkey
     assert "composed from paper + streams" in capsys.readouterr().out
     assert main(["config", "--use", "nope", "--params", str(target)]) == 1
     assert "no configuration 'nope'" in capsys.readouterr().err
+
+
+def test_lbb_help_imports_none_of_the_numerical_stack():
+    """`lbb --help` builds every command's parser; the numerical libraries wait for a
+    command that needs them (they made the help take a second)."""
+    code = (
+        "import sys\n"
+        "from bloodbank.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = {'numpy', 'pandas', 'scipy', 'torch', 'requests'}\n"
+        "loaded = heavy & {m.split('.')[0] for m in sys.modules}\n"
+        "assert not loaded, sorted(loaded)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

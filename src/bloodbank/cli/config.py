@@ -9,7 +9,6 @@ from pathlib import Path
 from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
 from bloodbank.core.overlays import compose, known, recorded_names, render
-from bloodbank.graph.design import coverage, off_diagonal, plan
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -35,6 +34,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:
+    from bloodbank.graph.design import coverage, off_diagonal, plan
+
     params = load_params(args.params)
     targets = plan(params.studied, params.pairs)
     n = len(params.studied)

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from bloodbank.core.config import DumpConfig
-from bloodbank.data.dumps import inspect_dump
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
+    from bloodbank.data.dumps import inspect_dump
+
     info = inspect_dump(args.file, args.dbname, max_page_mb=args.max_page_mb)
     print(
         f"{info.path}: {info.dbname}, {info.pages:,} pages, {info.compressed_bytes:,} bytes "

@@ -6,18 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from bloodbank.cli.types import UsageError, at_least, fractions
 from bloodbank.core import paths
-from bloodbank.core.config import load_params
 from bloodbank.core.io import atomic_path
-from bloodbank.graph.estimate import FOCUS
-from bloodbank.graph.matrix_io import KINDS
+from bloodbank.graph.names import FOCUS, KINDS
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
     from bloodbank.graph.backtest import backtest, figure, summarise
     from bloodbank.graph.covariates import pair_covariates
     from bloodbank.graph.estimate import Settings
@@ -72,6 +70,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_next_pairs(args: argparse.Namespace) -> int:
+    from bloodbank.core.config import load_params
     from bloodbank.graph.completion import complete
     from bloodbank.graph.estimate import next_pairs
     from bloodbank.graph.matrix_io import read_mono_mrr, read_scores

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bloodbank.graph.matrix_io import KINDS
+from bloodbank.graph.names import KINDS
 
 
 def explorer_command(args: argparse.Namespace) -> list[str]:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from bloodbank.cli.types import bins
-from bloodbank.graph.matrix_io import KINDS
+from bloodbank.graph.names import KINDS
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ from scipy import linalg, sparse
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.graph.analysis import blood_type
+from bloodbank.graph.names import FOCUS
 
 LEVEL = 0.9  # the intervals' nominal coverage
 # Called after every model fit, the unit of an estimate's work (cross-validation and the
@@ -450,9 +451,6 @@ def stack(covariates: dict[str, pd.DataFrame], langs: list[str]) -> np.ndarray:
 
 def type_of(d: np.ndarray, r: np.ndarray) -> list[str]:
     return [blood_type(a, b) for a, b in zip(d, r, strict=True)]
-
-
-FOCUS = ("types", "sums")  # what next_pairs narrows: see its docstring
 
 
 def next_pairs(est: Estimate, count: int, focus: str = "types") -> list[tuple[str, str, float]]:

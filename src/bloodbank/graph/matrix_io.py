@@ -20,9 +20,9 @@ import pandas as pd
 
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.languages import UnknownLanguageError, check_code
+from bloodbank.graph.names import KINDS
 
 Kind = Literal["auto", "percent", "fraction", "ratio", "mrr"]
-KINDS: tuple[str, ...] = ("auto", "percent", "fraction", "ratio", "mrr")
 EMPTY = {"", "-", "na", "nan", "n/a"}
 MAX_PERCENT = 1e6
 BASELINES = {"mono": "", "matched": "_matched"}  # file suffix of F against each baseline
