@@ -3,9 +3,9 @@
 `dvc exp run -S seed=2` on a fresh clone retrains every model of the default world under
 seed 2, on the same data, and must find what the committed seed-0 run found: the
 planted truth (Spearman of the study's F against it at least 0.8), the same top donor
-and the same top recipient. bench/bench_planted.py measures seeds 0, 1 and 2 together;
-seed 1 keeps the truth and the top donor but not the top recipient (qat for qaa: the
-three Latin languages' recipience lies within a few points; docs, synthetic worlds).
+and the same top recipient (qas, the language that writes both scripts, leads both by
+about 25 points per training; docs, synthetic worlds). bench/bench_planted.py measures
+seeds 0, 1 and 2 together.
 """
 
 from __future__ import annotations

@@ -481,12 +481,12 @@ class Params(Section):
         "(replicate 0 uses `seed` itself): F is read from their mean MRR",
     )
     languages: list[LangCode] = Field(
-        ["qaa", "qat", "qau", "qac", "qbf"],
+        ["qaa", "qau", "qav", "qac", "qbf", "qas"],
         min_length=1,
         description="every language dumped, sampled and fed to the tokenizer",
     )
     studied: list[LangCode] = Field(
-        ["qaa", "qat", "qau", "qac", "qbf"],
+        ["qaa", "qau", "qav", "qac", "qbf", "qas"],
         min_length=1,
         description="the languages models are trained on (the study's 22)",
     )
