@@ -4,6 +4,10 @@ The benchmarks that compare recipes train many small models and only score them,
 they skip the stages' checkpoints and DVC. What decides a model is kept the same as in
 `bloodbank.mlm.runs`: the initialisation key, the training key (the batch order and
 masks) and the seed, so under the repository's params these models are the pipeline's.
+So are the CPU kernels: importing this module pins them as a stage does
+(``bloodbank.core.offline``), which takes effect as long as no torch operation has run
+yet. Without it, a bench trained on the machine's native kernels, and its models
+drifted from the pipeline's by rounding.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from bloodbank.core.config import ModelConfig, Params, TrainConfig
+from bloodbank.core.offline import offline_environment
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit
 from bloodbank.mlm.model import build_model
 from bloodbank.mlm.runs import special_ids
 from bloodbank.mlm.trainer import Probe, train_mlm
+
+# the variables are read when torch first computes, not when it is imported
+offline_environment()
 
 
 def changed_params(
