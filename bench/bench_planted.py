@@ -140,15 +140,23 @@ def run_seed(repo: Path, seed: int, runner: str, target: str) -> dict:
 def type_figures(truth: pd.DataFrame, f: pd.DataFrame) -> dict:
     """The share of languages whose blood type (centred, and the study's) is the one the
     truth implies; whether the centred types are not all one, unless the truth's are; and
-    the truth's off-diagonal cells, for the seed ceiling."""
+    the truth's off-diagonal cells, for the seed ceiling; and which languages the centred
+    reading gets wrong, each as "code measured (truth: expected)", to see whether the same
+    ones flip in every seed."""
     types = type_comparison(truth, f)
-    measured = {v["centred"]["measured"] for v in types["languages"].values()}
-    expected = {v["centred"]["truth"] for v in types["languages"].values()}
+    centred = {lang: v["centred"] for lang, v in types["languages"].items()}
+    measured = {v["measured"] for v in centred.values()}
+    expected = {v["truth"] for v in centred.values()}
     return {
         "truth": pd.Series(off_diagonal(truth.loc[f.index, f.columns])),  # for its ceiling
         "types": types["centred"],
         "types_study": types["study"],
         "types_varied": len(measured) > 1 or len(expected) == 1,
+        "types_wrong": [
+            f"{lang} {v['measured']} (truth: {v['truth']})"
+            for lang, v in centred.items()
+            if v["measured"] != v["truth"]
+        ],
     }
 
 
@@ -187,6 +195,8 @@ def report(runs: dict[int, dict]) -> dict:
             f"{r['truth_rho_mono']:11.3f} | {r['donor']:>9} | {r['recipient']:>13} | "
             f"{r['types']:.0%}; {r['types_study']:.0%}"
         )
+        if r.get("types_wrong"):
+            print(f"     centred types read otherwise: {', '.join(r['types_wrong'])}")
         out["seeds"][seed] = {
             "diagonal_f": d.round(2).to_dict(),
             "spearman_matched_truth": r["truth_rho"] and round(r["truth_rho"], 4),
@@ -195,6 +205,7 @@ def report(runs: dict[int, dict]) -> dict:
             "top_recipient": r["recipient"],
             "type_agreement_centred": r["types"],
             "type_agreement_study": r["types_study"],
+            "types_wrong": r.get("types_wrong", []),
             "hypotheses": r["hypotheses"],
         }
         if r["hypotheses"]:
