@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodbank.core.config import EstimateConfig
 from bloodbank.graph.backtest import backtest, hide, summarise
+from bloodbank.graph.completion import settings_for
 from bloodbank.graph.estimate import Settings, estimate, sums
 from bloodbank.graph.proxies import pair_specific
 from bloodbank.graph.simulate import simulate
@@ -299,3 +301,10 @@ def test_lbb_backtest_with_mono_mrrs_and_an_adaptive_plan(tmp_path, capsys):
     mono.rename_axis("language").rename("mrr").to_csv(tmp_path / "mono.csv")
     assert main(args) == 1
     assert "no monolingual MRR for qaa" in capsys.readouterr().err
+
+
+def test_the_library_s_defaults_are_the_pipeline_s():
+    """A library call (``Settings()``) and the estimate stage under default params try
+    the same models: the defaults live in the typed config only."""
+    assert settings_for(EstimateConfig(), seed=0) == Settings()
+    assert Settings(covariate_shrinks=(5.0,)) != Settings()  # a field the comparison sees

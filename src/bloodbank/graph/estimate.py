@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, sparse
 
+from bloodbank.core.config import EstimateConfig
 from bloodbank.core.errors import BloodbankError
 from bloodbank.graph.analysis import blood_type
 from bloodbank.graph.names import FOCUS
@@ -62,18 +63,24 @@ class EstimateError(BloodbankError, ValueError):
     measured in no pair); the message says which and how many."""
 
 
+_CONFIG = EstimateConfig()  # the defaults of what params.yaml sets, kept there only
+
+
 @dataclass(frozen=True)
 class Settings:
-    ranks: tuple[int, ...] = (0, 1, 2)  # interaction ranks tried; 0 = additive only
-    shrinks: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)  # interaction penalties tried, in
+    """What an estimate tries. The fields params.yaml also sets (``estimate``) default to
+    its defaults, so a library call and the pipeline's stage estimate alike."""
+
+    ranks: tuple[int, ...] = tuple(_CONFIG.ranks)  # interaction ranks tried; 0 = additive
+    shrinks: tuple[float, ...] = tuple(_CONFIG.shrinks)  # interaction penalties tried, in
     # units of the measured cells' standard deviation (so that F in % or as a ratio alike)
-    effects: tuple[float, ...] = (1.0, 3.0, 10.0)  # penalties tried on d and r (in cells:
-    # k measured cells and penalty λ shrink a language's effect by k / (k + λ))
-    covariate_shrinks: tuple[float, ...] = (1.0, 10.0, 100.0)  # penalties tried on β besides
-    # none, per measured cell: c shrinks a standardised covariate's β by 1 / (1 + c)
+    effects: tuple[float, ...] = tuple(_CONFIG.effects)  # penalties tried on d and r (in
+    # cells: k measured cells and penalty λ shrink a language's effect by k / (k + λ))
+    covariate_shrinks: tuple[float, ...] = tuple(_CONFIG.covariate_shrinks)  # penalties
+    # tried on β besides none, per measured cell: c shrinks a standardised β by 1 / (1 + c)
     ridge: float = 1e-3  # the least penalty on d and r: only to fix the level
-    draws: int = 200  # bootstrap draws
-    folds: int = 5  # cross-validation folds: model choice and prediction errors
+    draws: int = _CONFIG.draws  # bootstrap draws
+    folds: int = _CONFIG.folds  # cross-validation folds: model choice and prediction errors
     iterations: int = 50  # alternating least-squares rounds, at most
     seed: int = 0
 
