@@ -11,6 +11,7 @@ import yaml
 from conftest import run
 
 pytestmark = pytest.mark.e2e
+SLOW = pytest.mark.slow
 
 DATA_ARTIFACTS = (
     "data/dumps",
@@ -112,11 +113,17 @@ def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
     [
         ("seed", 2, (*TRAINING, "finetune@most-pos:"), DATA),
         ("model.hidden_size", 48, ("mono@qaa:", "pretrain@most:"), (*DATA, "pair@", "finetune@")),
-        ("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@")),
-        ("train.lr", 0.001, TRAINING, (*DATA, "finetune@")),
-        ("downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING),
         ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
-        ("proxies.sentences", 5, ("zeroshot@qaa:",), (*DATA, *TRAINING, "overlap:")),
+        # each case is a `dvc status` of a whole copy (4-9 s): the default run keeps one
+        # per kind of stage above, the slow run the rest
+        pytest.param("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@"), marks=SLOW),
+        pytest.param("train.lr", 0.001, TRAINING, (*DATA, "finetune@"), marks=SLOW),
+        pytest.param(
+            "downstream.finetune.lr", 0.01, ("finetune@most-pos:",), DATA + TRAINING, marks=SLOW
+        ),
+        pytest.param(
+            "proxies.sentences", 5, ("zeroshot@qaa:",), (*DATA, *TRAINING, "overlap:"), marks=SLOW
+        ),
     ],
 )
 def test_each_setting_reruns_only_what_it_affects(built_copy, key, value, stale, fresh):
