@@ -114,8 +114,8 @@ def test_settings_that_change_no_result_rerun_nothing(built_copy, key, value):
         ("seed", 2, (*TRAINING, "finetune@most-pos:"), DATA),
         ("model.hidden_size", 48, ("mono@qaa:", "pretrain@most:"), (*DATA, "pair@", "finetune@")),
         ("tokenizer.vocab_size", 1400, ("tokenizer:",), ("dump@", "extract@", "sample@")),
-        # each case is a `dvc status` of a whole copy (4-9 s): the default run keeps one
-        # per kind of stage above, the slow run the rest
+        # each case is a `dvc status` of a whole copy (4-9 s): the default run keeps the
+        # three above (training, model shape, tokenizer), the slow run also these
         pytest.param("eval.bootstrap", 50, TRAINING, (*DATA, "finetune@"), marks=SLOW),
         pytest.param("train.lr", 0.001, TRAINING, (*DATA, "finetune@"), marks=SLOW),
         pytest.param(

@@ -359,7 +359,7 @@ class EstimateConfig(Section):
         [0.1, 1.0, 10.0, 100.0],
         description="penalties tried on the covariates' coefficients besides none, per "
         "measured cell (c shrinks a standardised covariate's by 1/(1+c)); [] leaves them "
-        "free. A mild one (0.1) steadies several collinear proxies fitted on few cells",
+        "free. The mild 0.1 serves several proxies fitted on few cells (docs: fewer pairs)",
     )
     folds: int = Field(5, ge=2, description="cross-validation folds")
     draws: int = Field(200, ge=10, description="bootstrap draws for the intervals")
