@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument(
         "--backtest-seeds",
         help="comma-separated seeds whose full graphs are backtested (default: the first of "
-        "--seeds); with one design draw per seed, an estimate tuned to one graph shows",
+        "--seeds); several show whether a change to the estimate helps beyond one graph",
     )
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
