@@ -195,7 +195,7 @@ def report(runs: dict[int, dict]) -> dict:
             f"{r['truth_rho_mono']:11.3f} | {r['donor']:>9} | {r['recipient']:>13} | "
             f"{r['types']:.0%}; {r['types_study']:.0%}"
         )
-        if r.get("types_wrong"):
+        if r["types_wrong"]:
             print(f"     centred types read otherwise: {', '.join(r['types_wrong'])}")
         out["seeds"][seed] = {
             "diagonal_f": d.round(2).to_dict(),
@@ -205,7 +205,7 @@ def report(runs: dict[int, dict]) -> dict:
             "top_recipient": r["recipient"],
             "type_agreement_centred": r["types"],
             "type_agreement_study": r["types_study"],
-            "types_wrong": r.get("types_wrong", []),
+            "types_wrong": r["types_wrong"],
             "hypotheses": r["hypotheses"],
         }
         if r["hypotheses"]:
