@@ -191,7 +191,7 @@ class TrainConfig(Section):
 
     max_length: int = Field(128, gt=2, description="sentences are truncated to this many tokens")
     batch_size: int = Field(32, gt=0, description="sentences per optimiser step (paper: 8)")
-    epochs: float = Field(8, gt=0, le=100_000, description="passes over the sample (paper: 4)")
+    epochs: float = Field(4, gt=0, le=100_000, description="passes over the sample (paper: 4)")
     max_steps: int | None = Field(None, gt=0, description="debug cap on optimiser steps")
     lr: float = Field(1e-3, gt=0, description="peak learning rate (paper: 5e-5)")
     weight_decay: float = Field(0.0, ge=0, description="AdamW's decoupled weight decay")
