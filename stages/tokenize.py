@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bloodbank.core import paths
+from bloodbank.core.settings import load_checked
 from bloodbank.core.stagekit import parse_language, run_main
 from bloodbank.data.token_ids import encode_file, save_splits
 from bloodbank.data.tokenizer import load_tokenizer
@@ -10,6 +11,7 @@ from bloodbank.data.tokenizer import load_tokenizer
 
 def main(argv: list[str] | None = None) -> None:
     lang = parse_language(argv, __doc__)
+    load_checked("tokenize")  # its code, as the settings stage recorded it
     tok = load_tokenizer(paths.TOKENIZER)
     splits = {name: encode_file(tok, paths.sample(lang, name)) for name in ("train", "test")}
     save_splits(paths.tokens(lang), splits)

@@ -78,7 +78,7 @@ def write_params(repo: Path, params: dict) -> None:
     """params.yaml for stages run by hand, and the settings files the fanned-out stages
     check it against (the settings stage writes them under `dvc repro`)."""
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    write_settings(Params.model_validate(params), repo / paths.SETTINGS)
+    write_settings(Params.model_validate(params), repo / paths.SETTINGS, root=repo)
 
 
 def run(

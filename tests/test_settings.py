@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,8 @@ from bloodbank.core.settings import (
     values,
     write_settings,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def params(**changes) -> Params:
@@ -48,7 +52,28 @@ def test_written_settings_pass_their_check(tmp_path):
     for kind in KEYS:
         check_settings(params(seed=3), kind, tmp_path / "settings")
     doc = json.loads(settings_file(tmp_path / "settings", "mono").read_text())
-    assert doc == {"kind": "mono", "values": values(params(seed=3), "mono")}
+    assert sorted(doc) == ["code", "kind", "values"]
+    assert doc["values"] == values(params(seed=3), "mono")
+    assert "stages/mono.py" in doc["code"] and "src/bloodbank/mlm/trainer.py" in doc["code"]
+    assert "src/bloodbank/data/dumps.py" not in doc["code"]  # only what mono runs
+
+
+def test_a_code_edit_makes_only_the_kinds_that_run_it_stale(tmp_path):
+    """The settings stage's digests stand in for each fanned-out stage's module list:
+    an edit to the sampler reruns the stages whose scripts import it, no mono model."""
+    for item in ("stages", "src"):
+        shutil.copytree(ROOT / item, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+    write_settings(params(), tmp_path / "settings", root=tmp_path)
+    edited = tmp_path / "src/bloodbank/data/sampling.py"
+    edited.write_text(edited.read_text() + "# edited\n")
+    stale = []
+    for kind in KEYS:
+        try:
+            check_settings(params(), kind, tmp_path / "settings", root=tmp_path)
+        except StaleSettingsError as e:
+            assert "does not follow the code (src/bloodbank/data/sampling.py)" in str(e)
+            stale.append(kind)
+    assert stale == ["dump", "sample", "stats", "sample_pretrain"]
 
 
 def test_a_change_makes_only_the_kinds_that_read_it_stale(tmp_path):

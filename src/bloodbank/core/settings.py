@@ -11,7 +11,11 @@ fanned-out stage, the values of exactly the keys that change that kind's results
 kind's file. Changing ``pair_recipe`` rewrites only ``pair.json``, so only the pair
 stages rerun, as when they declared the keys themselves.
 
-A stage checks its file against params.yaml before it computes anything
+Each file also holds the digest of the code its kind runs (:mod:`bloodbank.core.codedeps`):
+the fanned-out stages list no modules, and a module edit rewrites the files of the
+kinds that import it, so DVC reruns those stages only.
+
+A stage checks its file against params.yaml and the code before it computes anything
 (:func:`check_settings`), so a file left stale (``dvc repro -s``, a hand-run stage) stops
 the stage with one line instead of recording results under the wrong settings.
 """
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bloodbank.core import paths
+from bloodbank.core.codedeps import code_digest
 from bloodbank.core.config import Params, load_params
 from bloodbank.core.errors import BloodbankError
 from bloodbank.core.io import atomic_path, read_json, write_json
@@ -41,6 +46,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "extract": ("extract",),
     "sample": ("sample",),
     "stats": ("sample.min_sentence_chars", "stats"),
+    "tokenize": (),  # no key: its file holds the code it runs
     "mono": ("seed", "replicates", "model", "train", "eval"),
     # the test masks (train's masking keys, eval's batching and mask seed) and proxies
     "zeroshot": (
@@ -101,19 +107,36 @@ def settings_file(folder: Path, kind: str) -> Path:
     return Path(folder) / f"{kind}.json"
 
 
-def write_settings(params: Params, folder: Path) -> list[Path]:
-    """One file per kind in ``folder``, replaced as a whole (atomic); returns them."""
+def script(kind: str) -> Path:
+    """The stage script of ``kind``, relative to the repository root."""
+    return Path("stages") / f"{kind}.py"
+
+
+def write_settings(params: Params, folder: Path, *, root: Path | None = None) -> list[Path]:
+    """One file per kind in ``folder``, replaced as a whole (atomic); returns them.
+
+    ``root`` is the repository whose code is digested (default: the working directory,
+    where DVC runs every stage)."""
+    root = Path.cwd() if root is None else Path(root)
     with atomic_path(folder, is_dir=True) as tmp:
         for kind in KEYS:
-            write_json(settings_file(tmp, kind), {"kind": kind, "values": values(params, kind)})
+            write_json(
+                settings_file(tmp, kind),
+                {
+                    "kind": kind,
+                    "values": values(params, kind),
+                    "code": code_digest(script(kind), root),
+                },
+            )
     return [settings_file(folder, kind) for kind in KEYS]
 
 
-def check_settings(params: Params, kind: str, folder: Path) -> None:
-    """Refuse to run ``kind`` under settings other than those its dependency records."""
+def check_settings(params: Params, kind: str, folder: Path, *, root: Path | None = None) -> None:
+    """Refuse to run ``kind`` under settings or code other than its dependency records."""
     path = settings_file(folder, kind)
     try:
-        found = read_json(path)["values"]
+        doc = read_json(path)
+        found, code = doc["values"], doc["code"]
     except FileNotFoundError:
         raise StaleSettingsError(
             f"{path} is missing: run `dvc repro` (the settings stage writes it)"
@@ -125,6 +148,13 @@ def check_settings(params: Params, kind: str, folder: Path) -> None:
     if changed:
         raise StaleSettingsError(
             f"{path} does not follow params.yaml ({', '.join(changed)}): run `dvc repro`, "
+            "which runs the settings stage first"
+        )
+    runs = code_digest(script(kind), Path.cwd() if root is None else Path(root))
+    edited = sorted(f for f in runs.keys() | code.keys() if runs.get(f) != code.get(f))
+    if edited:
+        raise StaleSettingsError(
+            f"{path} does not follow the code ({', '.join(edited)}): run `dvc repro`, "
             "which runs the settings stage first"
         )
 
