@@ -112,12 +112,11 @@ def script(kind: str) -> Path:
     return Path("stages") / f"{kind}.py"
 
 
-def write_settings(params: Params, folder: Path, *, root: Path | None = None) -> list[Path]:
+def write_settings(params: Params, folder: Path, *, root: Path = Path()) -> list[Path]:
     """One file per kind in ``folder``, replaced as a whole (atomic); returns them.
 
     ``root`` is the repository whose code is digested (default: the working directory,
     where DVC runs every stage)."""
-    root = Path.cwd() if root is None else Path(root)
     with atomic_path(folder, is_dir=True) as tmp:
         for kind in KEYS:
             write_json(
@@ -131,7 +130,7 @@ def write_settings(params: Params, folder: Path, *, root: Path | None = None) ->
     return [settings_file(folder, kind) for kind in KEYS]
 
 
-def check_settings(params: Params, kind: str, folder: Path, *, root: Path | None = None) -> None:
+def check_settings(params: Params, kind: str, folder: Path, *, root: Path = Path()) -> None:
     """Refuse to run ``kind`` under settings or code other than its dependency records."""
     path = settings_file(folder, kind)
     try:
@@ -150,7 +149,7 @@ def check_settings(params: Params, kind: str, folder: Path, *, root: Path | None
             f"{path} does not follow params.yaml ({', '.join(changed)}): run `dvc repro`, "
             "which runs the settings stage first"
         )
-    runs = code_digest(script(kind), Path.cwd() if root is None else Path(root))
+    runs = code_digest(script(kind), root)
     edited = sorted(f for f in runs.keys() | code.keys() if runs.get(f) != code.get(f))
     if edited:
         raise StaleSettingsError(
