@@ -168,6 +168,31 @@ def test_evaluation_masks_do_not_depend_on_batching():
     assert masked > 0
 
 
+def test_drawn_masks_are_drawn_once_and_load_as_the_same_tensors(tmp_path, monkeypatch):
+    """Every model scored on a language sees the same masks, whichever process drew them."""
+    from bloodbank.mlm import evaluation
+
+    split = toy_split(30)
+    options = {"vocab_size": VOCAB, "batch_size": 8, "seed": 0, "language": "qaa", "passes": 2}
+    fresh = list(evaluation.fixed_masks(split, 64, IDS, **options))
+    drawn = evaluation.drawn_masks(split, 64, IDS, cache_dir=tmp_path, **options)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+
+    def no_draw(*args, **kwargs):
+        raise AssertionError("drew the masks again")
+
+    monkeypatch.setattr(evaluation, "fixed_masks", no_draw)
+    loaded = evaluation.drawn_masks(split, 64, IDS, cache_dir=tmp_path, **options)
+    for a, b, c in zip(fresh, drawn, loaded, strict=True):
+        assert isinstance(c[0], np.ndarray) and c[0].dtype == a[0].dtype
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[0], c[0])
+        for x, y, z in zip(a[1:], b[1:], c[1:], strict=True):
+            assert torch.equal(x, y) and torch.equal(x, z)
+    monkeypatch.undo()
+    evaluation.drawn_masks(split, 64, IDS, cache_dir=tmp_path, **{**options, "language": "qab"})
+    assert len(list(tmp_path.glob("*.pt"))) == 2  # another key: another draw
+
+
 def partition_passes(split, passes=1, batch_size=16, max_tokens=None):
     from bloodbank.mlm.evaluation import fixed_masks
 

@@ -123,6 +123,8 @@ def resume(stage: str, name: str) -> Path:
     return RESUME / f"{stage}-{name}"
 
 
+MASKS = Path(".cache/masks")  # test masks drawn once per machine (bloodbank.mlm.evaluation)
+
 LOGS = Path("logs")  # untracked by git and DVC: what differs from run to run
 
 

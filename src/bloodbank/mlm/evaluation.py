@@ -15,15 +15,22 @@ counted as half (the mid-rank), so equal logits never favour either side.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bloodbank.core import seeding
+from bloodbank.core.io import atomic_path
 from bloodbank.data.token_ids import TokenizedSplit
+from bloodbank.mlm import batching, masking
 from bloodbank.mlm.batching import SpecialIds, collate, eval_batches
 from bloodbank.mlm.masking import IGNORE, generator, mask_tokens, partition, replace_chosen
 from bloodbank.mlm.memory import large_buffers
@@ -120,6 +127,47 @@ def fixed_masks(
                     labels[g, row, : y.shape[1]] = y[0]
             for g in range(groups):  # (a batch of short sentences may leave a mask empty)
                 yield idx, inputs[g], attention, labels[g]
+
+
+def drawn_masks(
+    split: TokenizedSplit,
+    max_length: int,
+    ids: SpecialIds,
+    *,
+    cache_dir: Path | None = None,
+    **options,
+) -> list[tuple]:
+    """:func:`fixed_masks`'s batches as a list, drawn once per machine with ``cache_dir``.
+
+    Drawing a language's masks takes about a second (a generator per sentence and pass),
+    and every model scored on the language sees the same ones: its mono stage draws
+    them, and so does the pair stage of every source that targets it. So the draw is kept
+    in ``cache_dir`` under a key of everything it depends on (the split's tokens, every
+    masking argument, the source of the modules that draw it, torch's version), and a
+    later process loads the very same tensors. A cache that cannot be written costs the
+    time only; the file appears whole or not at all."""
+    if cache_dir is None:
+        return list(fixed_masks(split, max_length, ids, **options))
+    path = Path(cache_dir) / f"{_masks_key(split, max_length, ids, options)}.pt"
+    with contextlib.suppress(FileNotFoundError):
+        saved = torch.load(path, weights_only=True)
+        return [(idx.numpy(), inputs, att, labels) for idx, inputs, att, labels in saved]
+    batches = list(fixed_masks(split, max_length, ids, **options))
+    with contextlib.suppress(OSError), atomic_path(path) as tmp:
+        torch.save([(torch.from_numpy(idx), *rest) for idx, *rest in batches], tmp)
+    return batches
+
+
+def _masks_key(split: TokenizedSplit, max_length: int, ids: SpecialIds, options: dict) -> str:
+    h = hashlib.sha256()
+    for module in (seeding, batching, masking):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    args = [max_length, asdict(ids), options, torch.__version__, str(split.ids.dtype)]
+    h.update(json.dumps(args, sort_keys=True).encode())
+    h.update(split.ids.tobytes())
+    h.update(split.offsets.tobytes())
+    return h.hexdigest()
 
 
 def _pass_keys(language: str, seed: int, p: int, partitioned: bool) -> tuple:

@@ -17,13 +17,14 @@ from pathlib import Path
 from tokenizers import Tokenizer
 from transformers import BertForMaskedLM
 
+from bloodbank.core import paths
 from bloodbank.core.config import EvalConfig, ModelConfig, RuntimeConfig, TrainConfig
 from bloodbank.core.io import atomic_path
 from bloodbank.core.seeding import seed_of
 from bloodbank.data.token_ids import TokenizedSplit, load_split
 from bloodbank.data.tokenizer import SPECIAL_TOKENS, load_tokenizer
 from bloodbank.mlm.batching import SpecialIds
-from bloodbank.mlm.evaluation import EvalResult, evaluate, fixed_masks
+from bloodbank.mlm.evaluation import EvalResult, drawn_masks, evaluate
 from bloodbank.mlm.model import build_model
 from bloodbank.mlm.monopacks import Stash
 from bloodbank.mlm.trainer import (
@@ -85,9 +86,10 @@ def masked_test(
     test: TokenizedSplit, lang: str, recipe: Recipe, tok: Tokenizer, passes: int | None = None
 ):
     """A language's held-out split under its fixed masks, ``eval.passes`` times (or
-    ``passes``): the batches every model scored on ``lang`` sees."""
+    ``passes``): the batches every model scored on ``lang`` sees, drawn once per machine
+    (kept in ``.cache/masks``)."""
     tr, ev = recipe.train, recipe.eval
-    return fixed_masks(
+    return drawn_masks(
         test,
         tr.max_length,
         special_ids(tok),
@@ -101,6 +103,7 @@ def masked_test(
         max_tokens=ev.max_tokens,
         passes=ev.passes if passes is None else passes,
         masking=ev.masking,
+        cache_dir=paths.MASKS,
     )
 
 
