@@ -117,6 +117,14 @@ def training_seconds(repo: Path, kind: str, key: str) -> float:
     return sum(json.loads(f.read_text())["seconds"] for f in files if f.is_file())
 
 
+def mono_pace(repo: Path) -> float:
+    """The mono trainings' mean tokens per second: every machine trains the same bytes,
+    so this says how fast the host ran, and runs on two hosts compare through it."""
+    files = sorted((repo / "logs/timings/mono").glob("*.json"))
+    paces = [json.loads(f.read_text())["tokens_per_second"] for f in files]
+    return sum(paces) / len(paces) if paces else float("nan")
+
+
 def split(repo: Path, spans: dict[str, tuple[float, float]]) -> pd.DataFrame:
     rows = []
     for name, (start, end) in spans.items():
@@ -151,6 +159,7 @@ def main() -> None:
         repo = clone(work, args.use)
         spans, total = repro(repo)
         table = split(repo, spans)
+        pace = mono_pace(repo)
         status = subprocess.run(
             ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True
         ).stdout
@@ -170,6 +179,7 @@ def main() -> None:
     print("share of the wall time: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()))
     outside = total - by_kind.loc["all stages", "wall"]
     print(f"before the first stage (DVC's start, the plan): {outside:.1f} s")
+    print(f"host pace: mono models trained {pace:,.0f} tokens/s (the same bytes on every host)")
     # what CI checks: the committed dvc.lock and outputs are what a fresh run produces
     print("git status after the run: " + ("clean" if not status else "CHANGED\n" + status))
 
