@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +15,8 @@ from bloodbank.graph.completion import settings_for
 from bloodbank.graph.estimate import Settings, estimate, sums
 from bloodbank.graph.proxies import pair_specific
 from bloodbank.graph.simulate import simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
 def simulated(n: int, seed: int, inter: float = 3.0, noise: float = 2.0) -> pd.DataFrame:
@@ -241,35 +246,20 @@ def test_monolingual_mrr_helps_where_the_effects_follow_it():
     assert np.mean(errors["with"]) < 0.85 * np.mean(errors["without"])
 
 
-def test_next_pairs_choose_what_residualising_every_column_anew_chooses():
-    """The rank-one updates are the greedy conditioning itself, not an approximation:
-    the same pairs, in the same order, with the same gains, as recomputing every
-    cross-product after each choice."""
-    from bloodbank.graph.estimate import next_pairs, undecided
+def test_next_pairs_choose_what_the_direct_greedy_chooses():
+    """Reading gains through the draws' Gram matrix is the greedy conditioning itself,
+    not an approximation: the same pairs, in the same order, with the same gains as
+    multiplying the sums by every cell (bench_next_pairs' baseline)."""
+    from bench_next_pairs import direct
+
+    from bloodbank.graph.estimate import next_pairs
 
     n = 9
-    rng = np.random.default_rng(5)
-    f = rng.normal(0, 10, (n, n))
+    f = np.random.default_rng(5).normal(0, 10, (n, n))
     langs = [f"q{chr(97 + i)}" for i in range(n)]
     seen = hide(pd.DataFrame(f, index=langs, columns=langs), 0.4, seed=1)
     est = estimate(seen, settings=Settings(draws=60, ranks=(0, 1)))
-
-    hidden = np.argwhere(~np.eye(n, dtype=bool) & ~est.measured.to_numpy())
-    quantities = np.hstack(sums(est.draws)) * np.sqrt(undecided(*sums(est.draws)))
-    z = np.hstack([est.draws[:, hidden[:, 0], hidden[:, 1]], quantities])
-    z = z - z.mean(axis=0)
-    m, expected, free = len(hidden), [], np.ones(len(hidden), dtype=bool)
-    for _ in range(10):
-        zc, zq = z[:, :m], z[:, m:]
-        norms = (zc * zc).sum(axis=0)
-        gains = np.where(free, ((zq.T @ zc) ** 2).sum(axis=0) / norms, -1) / (len(z) - 1)
-        best = int(np.argmax(gains))
-        expected.append((langs[hidden[best][0]], langs[hidden[best][1]], gains[best]))
-        free[best] = False
-        pivot = z[:, best].copy()
-        z = z - np.outer(pivot, pivot @ z) / (pivot @ pivot)
-
-    chosen = next_pairs(est, 10)
+    chosen, expected = next_pairs(est, 10), direct(est, 10)
     assert [c[:2] for c in chosen] == [e[:2] for e in expected]
     assert np.allclose([c[2] for c in chosen], [e[2] for e in expected], rtol=1e-9)
 
