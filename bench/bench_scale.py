@@ -24,6 +24,7 @@ Run it alone (2 cores are easily disturbed):
     python bench/bench_scale.py                  # 100 and 300 languages, k = 10
     python bench/bench_scale.py --sizes 50 --k 8 --keep
     python bench/bench_scale.py --sizes 300 --skip-runs   # all but the bookkeeping
+    python bench/bench_scale.py --sizes 50,100,200,300 --figure docs/img/scale.png
 """
 
 from __future__ import annotations
@@ -275,6 +276,55 @@ def _seconds(value: float, digits: int) -> str:
     return "n/a" if value != value else f"{value:.{digits}f} s"
 
 
+COSTS = {  # key: label, panel (0: a whole pipeline, 1: a stage or a fit), linear cost's slope
+    "plan": ("`lbb pairs`", 0, 1),
+    "dry_run": ("`lbb repro --dry-run`", 0, 1),
+    "status": ("`dvc status`", 0, 1),
+    "commit": ("`dvc commit -f` of every stage", 0, 1),
+    "bookkeeping": ("`lbb repro`, per stage", 1, 0),
+    "dvc_per_stage": ("`dvc repro`, per stage", 1, 0),
+    "estimate": ("estimate", 1, 1),
+    "next_pairs": ("next-pairs (8)", 1, 1),
+}
+
+
+def cost_figure(rows: list[dict], path: Path, host: str) -> None:
+    """Each cost against the number of languages on log-log axes, each with a dotted line
+    through its first point of what a cost linear in the languages would be (flat for a
+    cost per stage, since the stages grow linearly): a curve steeper than its line grows
+    faster than the languages."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    sizes = [r["languages"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for key, (label, panel, slope) in COSTS.items():
+        values = [r[key] for r in rows]
+        if not all(0 < v < float("inf") for v in values):  # n/a (--skip-runs) or stopped
+            continue
+        (line,) = axes[panel].plot(sizes, values, marker="o", label=label)
+        linear = [values[0] * (n / sizes[0]) ** slope for n in sizes]
+        axes[panel].plot(sizes, linear, linestyle=":", color=line.get_color(), alpha=0.7)
+    for ax, title in zip(axes, ("the whole pipeline", "one stage, one fit"), strict=True):
+        ax.set(xscale="log", yscale="log", xlabel="languages", ylabel="seconds", title=title)
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(
+        f"What planning and DVC cost, k = {rows[0]['pairs'] // sizes[0]} pairs a "
+        f"language (dotted: linear in the languages)\n{host}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"{path}: each cost against the number of languages")
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -303,10 +353,18 @@ def main() -> None:
         help="leave out the two timed runs of every stage (bookkeeping): about 15 of the "
         "30 minutes at 300 languages",
     )
+    ap.add_argument(
+        "--figure", type=Path, help="also draw each cost against the number of languages"
+    )
     args = ap.parse_args()
-    print(f"machine: {machine()}")
+    host = machine()
+    print(f"machine: {host}")
+    rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        report(measure(n, args.k, args.keep, args.limit, not args.skip_runs), args.limit)
+        rows.append(measure(n, args.k, args.keep, args.limit, not args.skip_runs))
+        report(rows[-1], args.limit)
+    if args.figure:
+        cost_figure(rows, args.figure, host)
 
 
 if __name__ == "__main__":
