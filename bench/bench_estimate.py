@@ -32,7 +32,9 @@ prints the goal table: mean and worst Spearman of D and R against the full graph
 our estimate with the proxy (the proxy and its low-rank structure, as the pipeline's
 estimate takes them), with the raw proxy only and without any, the additive model and
 the adaptive plan (``--methods`` picks some), beside the agreement of two full runs of
-the same world (another draw of seed noise).
+the same world (another draw of seed noise) and an oracle's estimate from the same cells,
+which knows how the world was drawn (``graph.simulate.oracle``): what the world's
+information allows any estimate, with the proxy and without.
 The figures are quality, not time: they do not depend on the machine.
 
     python bench/bench_estimate.py                          # both suites
@@ -50,13 +52,13 @@ import numpy as np
 import pandas as pd
 
 from bloodbank.core.languages import REGISTRY
-from bloodbank.graph.backtest import WORST, agreement, backtest, summarise
+from bloodbank.graph.backtest import WORST, agreement, backtest, hide, summarise
 from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.design import per_language
 from bloodbank.graph.estimate import Settings
 from bloodbank.graph.matrix_io import read_matrix, read_mono_mrr
 from bloodbank.graph.proxies import STRUCTURE
-from bloodbank.graph.simulate import simulate
+from bloodbank.graph.simulate import World, oracle, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACTIONS = (0.2, 0.3, 0.5)
@@ -166,6 +168,8 @@ REALISTIC_METHODS = (
     "ours, no proxy",
     "additive",
     "adaptive + proxy",
+    "oracle + proxy",
+    "oracle, no proxy",
 )
 K_AT_SCALE = 8  # pairs per language from 50 languages on
 REALISTIC_FRACTIONS = (0.2, 0.3, 0.5)  # at 22 languages, as the study's size
@@ -192,7 +196,8 @@ def realistic(args: argparse.Namespace) -> None:
                 "additive": (settings.additive, None, None),
                 "adaptive + proxy": (settings, with_proxy, fractions[0] / 2),
             }
-            assert tuple(methods) == REALISTIC_METHODS
+            assert tuple(methods) == REALISTIC_METHODS[:-2]
+            rows += _oracle_rows(world, n, fractions, args, seed)
             for method, (chosen, cov, start) in methods.items():
                 if args.methods and method not in args.methods:
                     continue
@@ -213,6 +218,24 @@ def realistic(args: argparse.Namespace) -> None:
                     )
             print(f"realistic worlds: {n} languages, world {seed} done", flush=True)
     _goal_table(pd.DataFrame(rows), args.proxy_r2)
+
+
+def _oracle_rows(
+    world: World, n: int, fractions: tuple[float, ...], args: argparse.Namespace, seed: int
+) -> list[dict]:
+    """The oracle (``graph.simulate.oracle``) on the designs every other method sees: with
+    the world's proxy and without it."""
+    rows = []
+    for method, proxies in (("oracle + proxy", True), ("oracle, no proxy", False)):
+        if args.methods and method not in args.methods:
+            continue
+        for fraction in fractions:
+            for k in range(args.draws):  # backtest's designs: seeds 0 … draws − 1
+                seen = hide(world.measured, fraction, seed=k)
+                agree = agreement(world.measured, oracle(world, seen, proxies=proxies))
+                plan = _plan_name(n, fraction)
+                rows.append({"languages": n, "plan": plan, "method": method, "world": seed} | agree)
+    return rows
 
 
 FIGURE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)

@@ -119,6 +119,34 @@ def test_a_proxy_s_structure_improves_the_hidden_cells_beyond_the_raw_proxy():
     assert rmse(both) < 0.95 * rmse({"proxy0": both["proxy0"]})
 
 
+def test_the_oracle_misses_the_hidden_cells_by_what_its_world_leaves_unknown():
+    from bloodbank.graph.covariates import pair_covariates
+    from bloodbank.graph.simulate import oracle
+
+    n = 40
+    world = simulate(n, seed=2, proxy_r2=(0.43,))
+    seen = hide(world.measured, 8 / (n - 1), seed=0)
+    hidden = np.isnan(seen.to_numpy()) & ~np.eye(n, dtype=bool)
+
+    def rmse(filled: pd.DataFrame) -> float:
+        return float(np.sqrt(np.mean((filled - world.measured).to_numpy()[hidden] ** 2)))
+
+    assert np.array_equal(
+        oracle(world, seen).to_numpy()[~hidden], world.measured.to_numpy()[~hidden]
+    )
+    covariates = pair_covariates(
+        list(world.truth.index), world.mono, typology=False, proxies=world.proxies
+    )
+    ours = rmse(estimate(seen, covariates, FAST).point)
+    informed, blind = rmse(oracle(world, seen)), rmse(oracle(world, seen, proxies=False))
+    assert informed < min(ours, blind)  # it knows the first component, ours fits it
+    # what it cannot know of a cell: the rest the proxy does not read (a Gaussian
+    # posterior's variance), the seed noise, and a little of the language effects
+    r, prior = world.recipe, np.var(world.recipe.rest[hidden]) / world.recipe.specific_sd**2
+    left = r.specific_sd**2 / (1 / prior + 0.43 / (1 - 0.43)) + r.noise**2
+    assert np.sqrt(left) < informed < 1.2 * np.sqrt(left)
+
+
 def test_too_few_pairs_are_refused():
     seen = hide(simulated(6, seed=0), 0.2, seed=0)  # k = 1: 6 cells for 6 languages
     with pytest.raises(ValueError, match="too few"):

@@ -17,6 +17,9 @@ world should have, whatever its size:
   additive effects of its own, which the estimate's language effects absorb.
 
 Everything is drawn from one seed; the same arguments give the same world.
+
+``oracle`` completes a partly measured world the way an estimator that knows how the
+world was drawn would: a ceiling for any estimate from the same cells and proxies.
 """
 
 from __future__ import annotations
@@ -31,12 +34,32 @@ NOISE_SD = 2.3  # Table 6's median seed-to-seed sd of a cell, in points of F
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How a world was drawn, in points of F: what ``oracle`` knows and no estimate can."""
+
+    z: np.ndarray  # standardised log monolingual MRR
+    rho: tuple[float, float]  # correlation of the source and of the target effects with z
+    rank1: np.ndarray  # the pair-specific part's first component (n × n)
+    rest: np.ndarray  # the pair-specific part's unstructured rest (n × n)
+    noise: float  # seed noise sd of a cell
+    proxy_r2: tuple[float, ...]
+    proxy_own: tuple[np.ndarray, ...]  # each proxy's own additive effects (n × n)
+
+    @property
+    def specific_sd(self) -> float:
+        """The pair-specific part's sd: a proxy reads that part divided by it."""
+        off = ~np.eye(len(self.z), dtype=bool)
+        return float(np.sqrt(_var(self.rank1 + self.rest, off)))
+
+
+@dataclass(frozen=True)
 class World:
     truth: pd.DataFrame  # the expected F (no seed noise), diagonal 0
     measured: pd.DataFrame  # one full run: the truth plus seed noise
     twin: pd.DataFrame  # another full run of the same world (another seed's noise)
     mono: pd.Series  # monolingual MRR by language
     proxies: dict[str, pd.DataFrame]  # name → source × target proxy values
+    recipe: Recipe
 
 
 def simulate(
@@ -60,32 +83,93 @@ def simulate(
         return sd * (corr * z + np.sqrt(1 - corr**2) * rng.standard_normal(n))
 
     additive = effect(SOURCE_SD, rho[0])[:, None] + effect(TARGET_SD, rho[1])[None, :]
-    specific = _pair_specific(n, rng, rank1_share)
+    low, rest = _pair_specific(n, rng, rank1_share)
+    specific = low + rest
     scale = np.sqrt(_var(additive, off) * (1 - additive_share) / additive_share)
-    specific *= scale / np.sqrt(_var(specific, off))
+    scale /= np.sqrt(_var(specific, off))
+    low, rest, specific = low * scale, rest * scale, specific * scale
     truth = np.where(off, 10.0 + additive + specific, 0.0)
 
     def run() -> np.ndarray:
         return np.where(off, truth + noise * rng.standard_normal((n, n)), 0.0)
 
-    proxies = {}
+    proxies, owns = {}, []
     for k, r2 in enumerate(proxy_r2):
         signal = specific / np.sqrt(_var(specific, off))
         reading = np.sqrt(r2) * signal + np.sqrt(1 - r2) * rng.standard_normal((n, n))
-        own = rng.standard_normal((n, 1)) + rng.standard_normal((1, n))  # the proxy's own
-        proxies[f"proxy{k}"] = _frame(reading + own, langs)  # additive effects
-    return World(_frame(truth, langs), _frame(run(), langs), _frame(run(), langs), mono, proxies)
+        owns.append(rng.standard_normal((n, 1)) + rng.standard_normal((1, n)))  # the proxy's
+        proxies[f"proxy{k}"] = _frame(reading + owns[-1], langs)  # own additive effects
+    recipe = Recipe(z, rho, low, rest, noise, tuple(proxy_r2), tuple(owns))
+    measured, twin = _frame(run(), langs), _frame(run(), langs)
+    return World(_frame(truth, langs), measured, twin, mono, proxies, recipe)
 
 
-def _pair_specific(n: int, rng: np.random.Generator, rank1_share: float) -> np.ndarray:
+def oracle(world: World, seen: pd.DataFrame, *, proxies: bool = True) -> pd.DataFrame:
+    """``seen`` (NaN where a pair was not trained) completed by the posterior mean of an
+    estimator that knows the world's recipe: the pair-specific part's first component
+    exactly, each proxy's own effects and how much it reads of the rest, the language
+    effects' spreads and their correlation with monolingual MRR, and the seed noise.
+    Only the language effects and the unstructured rest are left to infer, which it
+    does exactly (a Gaussian linear model). No estimate from the same cells and proxies
+    can expect to do better, so it measures what a world's information allows; with
+    ``proxies`` false it ignores them, as an estimate that has none."""
+    r = world.recipe
+    n = len(r.z)
+    off = ~np.eye(n, dtype=bool)
+    known, left = _known_pair_part(world, proxies)
+    y = seen.to_numpy(dtype=float) - known
+    cells = off & ~np.isnan(y)
+    rows, cols = np.nonzero(cells)
+    # normal equations of the source and target effects, each with its prior from z
+    prior_sd = np.array([SOURCE_SD, TARGET_SD])
+    means = [sd * rho * r.z for sd, rho in zip(prior_sd, r.rho, strict=True)]
+    prec = [1 / (sd**2 * (1 - rho**2)) for sd, rho in zip(prior_sd, r.rho, strict=True)]
+    weight = 1 / (left + r.noise**2)
+    a = np.zeros((2 * n, 2 * n))
+    b = np.concatenate([prec[0] * means[0], prec[1] * means[1]])
+    np.add.at(a, (rows, rows), weight)
+    np.add.at(a, (n + cols, n + cols), weight)
+    np.add.at(a, (rows, n + cols), weight)
+    np.add.at(a, (n + cols, rows), weight)
+    a[np.arange(n), np.arange(n)] += prec[0]
+    a[n + np.arange(n), n + np.arange(n)] += prec[1]
+    np.add.at(b, rows, weight * y[cells])
+    np.add.at(b, n + cols, weight * y[cells])
+    effects = np.linalg.solve(a, b)
+    fitted = known + effects[:n, None] + effects[None, n:]
+    filled = np.where(cells, seen.to_numpy(dtype=float), fitted)
+    return pd.DataFrame(np.where(off, filled, 0.0), index=seen.index, columns=seen.columns)
+
+
+def _known_pair_part(world: World, proxies: bool) -> tuple[np.ndarray, float]:
+    """What the oracle knows of each cell beyond the language effects (the mean, the first
+    component, the proxies' reading of the rest) and the variance left in the rest."""
+    r = world.recipe
+    sd = r.specific_sd
+    off = ~np.eye(len(r.z), dtype=bool)
+    prior = _var(r.rest, off) / sd**2  # the rest's variance, in the proxies' units
+    precision, pull = 1 / prior, np.zeros_like(r.rest)
+    readings = zip(r.proxy_r2, r.proxy_own, world.proxies.values(), strict=True)
+    for r2, own, value in readings if proxies else ():
+        r2 = min(r2, 0.999)
+        # what is left of the proxy: sqrt(r2) rest / sd plus the proxy's own noise
+        reading = value.to_numpy() - own - np.sqrt(r2) * r.rank1 / sd
+        precision += r2 / (1 - r2)
+        pull += np.sqrt(r2) * reading / (1 - r2)
+    return 10.0 + r.rank1 + sd * pull / precision, sd**2 / precision
+
+
+def _pair_specific(
+    n: int, rng: np.random.Generator, rank1_share: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Residual-shaped: double-centred, a rank-1 part with ``rank1_share`` of its
-    variance, the rest unstructured."""
+    variance and an unstructured rest, returned apart."""
     u, v = rng.standard_normal(n), rng.standard_normal(n)
     low = _centred(np.outer(u - u.mean(), v - v.mean()))
     rest = _centred(rng.standard_normal((n, n)))
     low /= np.sqrt(np.mean(low**2))
     rest /= np.sqrt(np.mean(rest**2))
-    return np.sqrt(rank1_share) * low + np.sqrt(1 - rank1_share) * rest
+    return np.sqrt(rank1_share) * low, np.sqrt(1 - rank1_share) * rest
 
 
 def _centred(m: np.ndarray) -> np.ndarray:
