@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_planted import clone, set_params, sh
+from scipy import stats
 
 from bloodbank.core.io import read_json
 from bloodbank.graph.backtest import agreement, backtest, summarise
 from bloodbank.graph.covariates import pair_covariates
 from bloodbank.graph.design import per_language
-from bloodbank.graph.estimate import Settings
+from bloodbank.graph.estimate import Settings, sums
 from bloodbank.graph.matrix_io import read_mono_mrr
 from bloodbank.graph.proxies import explained, proxy_covariates, read_overlap, read_zeroshot
 
@@ -139,6 +140,21 @@ def main() -> None:
         report(keep, seeds, args)
 
 
+def margins(f: pd.DataFrame, proxies: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Spearman of each proxy's row means with D and of its column means with R: what a
+    proxy says of donation and recipience before any pair is trained."""
+    d, r = (a[0] for a in sums(f.to_numpy(dtype=float)[None]))
+    rows = {}
+    for name, frame in proxies.items():
+        values = frame.loc[f.index, f.columns].to_numpy(dtype=float).copy()
+        np.fill_diagonal(values, np.nan)
+        rows[name] = {
+            "D from row means": stats.spearmanr(d, np.nanmean(values, axis=1)).statistic,
+            "R from column means": stats.spearmanr(r, np.nanmean(values, axis=0)).statistic,
+        }
+    return pd.DataFrame(rows).T
+
+
 def report(keep: Path, seeds: list[int], args: argparse.Namespace) -> None:
     pd.set_option("display.width", 200)
     runs = {s: inputs(keep / f"seed-{s}") for s in seeds}
@@ -148,6 +164,8 @@ def report(keep: Path, seeds: list[int], args: argparse.Namespace) -> None:
         table = explained(fs, pair_covariates(list(fs.index), mn, proxies=px))
         print(f"\nseed {seed}: share of F's pair-specific variance each covariate predicts")
         print(table.round(3).to_string())
+        print(f"seed {seed}: D and R ranked by the proxies alone (Spearman), no pair trained")
+        print(margins(fs, px).round(3).to_string())
     for seed in seeds:
         c = costs(keep / f"seed-{seed}")
         proxy_s = c["zeroshot_s"] + c["overlap_s"]

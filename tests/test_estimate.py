@@ -147,6 +147,22 @@ def test_the_oracle_misses_the_hidden_cells_by_what_its_world_leaves_unknown():
     assert np.sqrt(left) < informed < 1.2 * np.sqrt(left)
 
 
+def test_two_pairs_a_language_leave_room_for_a_proxy():
+    # 12 languages, 24 cells: fewer than the additive model's 25 parameters, but its
+    # language effects are penalised, so a proxy that reads most of F still enters
+    n = 12
+    world = simulate(n, seed=0, proxy_r2=(0.9,))
+    seen = hide(world.measured, 2 / (n - 1), seed=0)
+    with_proxy = estimate(seen, world.proxies, FAST)
+    assert with_proxy.covariates == ["proxy0"]
+    hidden = np.isnan(seen.to_numpy()) & ~np.eye(n, dtype=bool)
+
+    def rmse(est) -> float:
+        return float(np.sqrt(np.mean((est.point - world.measured).to_numpy()[hidden] ** 2)))
+
+    assert rmse(with_proxy) < 0.9 * rmse(estimate(seen, None, FAST))
+
+
 def test_too_few_pairs_are_refused():
     seen = hide(simulated(6, seed=0), 0.2, seed=0)  # k = 1: 6 cells for 6 languages
     with pytest.raises(ValueError, match="too few"):
