@@ -28,6 +28,7 @@ blood type. Everything is seeded; the same inputs give the same numbers.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -241,12 +242,16 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u * scale, v / np.where(scale > 0, scale, 1.0)
 
 
-CELLS_PER_PARAMETER = 1.2  # interactions only with this many cells per parameter
-# Covariates need fewer: the language effects they sit beside are ridge-penalised, so
-# fewer than 2n parameters in effect. With 1.2, a 12-language world at two pairs a
-# language (24 cells) kept no covariate and ranked D at 0.58 where its proxies' row means
-# alone rank it at 0.87 (issue 32; docs: fewer pairs).
+CELLS_PER_PARAMETER = 1.2  # covariates and interactions with this many cells per parameter
+# surely; covariates with as few as this many, if cross-validation keeps them: the
+# language effects beside them are penalised, so fewer than 2n parameters in effect
 COVARIATE_CELLS_PER_PARAMETER = 0.8
+
+
+def affordable(cells: int, n: int, covariates: int, per_parameter: float) -> int:
+    """How many covariates (a prefix) ``cells`` measured cells afford beside the additive
+    model of ``n`` languages, at ``per_parameter`` cells each."""
+    return max(0, min(covariates, int(cells / per_parameter + 1e-9) - 1 - 2 * n))
 
 
 def effect_candidates(settings: Settings, covariates: int) -> list[Model]:
@@ -392,14 +397,12 @@ def estimate(
     off = ~np.eye(n, dtype=bool)
     mask = off & ~np.isnan(f)
     names = list(covariates or {})
-    while names and mask.sum() < COVARIATE_CELLS_PER_PARAMETER * (1 + 2 * n + len(names)):
-        names.pop()  # too few cells to fit them all beside the additive part: the last goes
-    x = stack({k: (covariates or {})[k] for k in names}, langs)
     rng = np.random.default_rng(settings.seed)
     if not (off & ~mask).any():  # every pair measured: nothing to estimate
         return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE, [])
     _enough(mask, langs)
-    model, errors = select(f, mask, x, settings, rng)
+    chosen = _prefix(f, mask, {k: (covariates or {})[k] for k in names}, langs, settings, rng)
+    names, x, model, errors, rng = chosen
     point_fit = fit(f, mask, x, model, settings)
     fitted = point_fit.predict(x)
     point = np.where(mask, f, fitted)
@@ -425,6 +428,37 @@ def estimate(
         model,
         names,
     )
+
+
+def _prefix(
+    f: np.ndarray,
+    mask: np.ndarray,
+    covariates: dict[str, pd.DataFrame],
+    langs: list[str],
+    settings: Settings,
+    rng: np.random.Generator,
+) -> tuple[list[str], np.ndarray, Model, np.ndarray, np.random.Generator]:
+    """The covariates (a prefix, most informative first) and the model that
+    cross-validation prefers, with its out-of-fold errors and the generator after it.
+
+    Where the cells afford every covariate surely (``CELLS_PER_PARAMETER``) there is one
+    choice. Where they afford fewer, each prefix the looser rule allows is tried on the
+    same folds: a proxy that reads most of F pays for itself with two pairs a language
+    (synthetic-wide at 20%), while weak covariates overfit six languages (Table 5)."""
+    names, cells = list(covariates), int(mask.sum())
+    sure = affordable(cells, len(langs), len(names), CELLS_PER_PARAMETER)
+    most = affordable(cells, len(langs), len(names), COVARIATE_CELLS_PER_PARAMETER)
+    x_all = stack({k: covariates[k] for k in names[:most]}, langs)
+    best = None
+    for size in range(sure, most + 1):
+        trial = copy.deepcopy(rng)  # the same folds for every prefix
+        x = x_all[..., :size]
+        model, errors = select(f, mask, x, settings, trial)
+        score = float(np.mean(errors**2))
+        if best is None or score < best[0] - 1e-12:
+            best = (score, names[:size], x, model, errors, trial)
+    assert best is not None
+    return best[1:]
 
 
 def _enough(mask: np.ndarray, langs: list[str]) -> None:
