@@ -181,7 +181,7 @@ def realistic(args: argparse.Namespace) -> None:
     """The goal table on worlds with the real matrix's structure, 22 to 300 languages."""
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        fractions = REALISTIC_FRACTIONS if n <= 22 else (K_AT_SCALE / (n - 1),)
+        fractions = args.fractions if n <= 22 else (K_AT_SCALE / (n - 1),)
         for seed in range(args.worlds):
             world = simulate(n, seed, proxy_r2=(args.proxy_r2,))
             langs = list(world.truth.index)
@@ -298,6 +298,13 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=200, help="draws per estimate")
     parser.add_argument(
         "--sizes", default="22,50,100,300", help="realistic suite: languages per world"
+    )
+    parser.add_argument(
+        "--fractions",
+        type=lambda text: tuple(float(x) for x in text.split(",")),
+        default=REALISTIC_FRACTIONS,
+        help="realistic suite: fractions of the pairs trained up to 22 languages "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--proxy-r2",
