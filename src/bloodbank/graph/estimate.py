@@ -242,9 +242,11 @@ def _balance(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u * scale, v / np.where(scale > 0, scale, 1.0)
 
 
-CELLS_PER_PARAMETER = 1.2  # covariates and interactions with this many cells per parameter
-# surely; covariates with as few as this many, if cross-validation keeps them: the
-# language effects beside them are penalised, so fewer than 2n parameters in effect
+# Measured cells a parameter (μ, each language effect, each covariate or factor) needs:
+# an interaction, or every covariate at once without a choice, 1.2; covariates down to
+# 0.8 where cross-validation keeps them, since the language effects beside them are
+# penalised and so cost less than one parameter each (``_prefix``).
+CELLS_PER_PARAMETER = 1.2
 COVARIATE_CELLS_PER_PARAMETER = 0.8
 
 
