@@ -515,7 +515,20 @@ def test_a_long_backtest_shows_progress_within_seconds_and_stops_on_ctrl_c(tmp_p
     )
     frame.to_csv(tmp_path / "m.csv")
     proc = subprocess.Popen(
-        [*LBB, "backtest", "--matrix", "m.csv", "--kind", "percent", "--out", "out"],
+        # 50 draws a fraction: minutes, so Ctrl-C lands mid-run however loaded the host
+        # (the default's 19 s once finished first on a busy 2-core machine)
+        [
+            *LBB,
+            "backtest",
+            "--matrix",
+            "m.csv",
+            "--kind",
+            "percent",
+            "--draws",
+            "50",
+            "--out",
+            "out",
+        ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
