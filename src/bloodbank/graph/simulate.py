@@ -31,6 +31,7 @@ import pandas as pd
 
 SOURCE_SD, TARGET_SD = 9.0, 18.0  # Table 5's spreads of the language effects (F, points)
 NOISE_SD = 2.3  # Table 6's median seed-to-seed sd of a cell, in points of F
+MEAN_F = 10.0  # the mean transfer off the diagonal, in points of F
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def simulate(
     scale = np.sqrt(_var(additive, off) * (1 - additive_share) / additive_share)
     scale /= np.sqrt(_var(specific, off))
     low, rest, specific = low * scale, rest * scale, specific * scale
-    truth = np.where(off, 10.0 + additive + specific, 0.0)
+    truth = np.where(off, MEAN_F + additive + specific, 0.0)
 
     def run() -> np.ndarray:
         return np.where(off, truth + noise * rng.standard_normal((n, n)), 0.0)
@@ -156,7 +157,7 @@ def _known_pair_part(world: World, proxies: bool) -> tuple[np.ndarray, float]:
         reading = value.to_numpy() - own - np.sqrt(r2) * r.rank1 / sd
         precision += r2 / (1 - r2)
         pull += np.sqrt(r2) * reading / (1 - r2)
-    return 10.0 + r.rank1 + sd * pull / precision, sd**2 / precision
+    return MEAN_F + r.rank1 + sd * pull / precision, sd**2 / precision
 
 
 def _pair_specific(
