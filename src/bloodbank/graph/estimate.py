@@ -398,13 +398,11 @@ def estimate(
     n = len(langs)
     off = ~np.eye(n, dtype=bool)
     mask = off & ~np.isnan(f)
-    names = list(covariates or {})
     rng = np.random.default_rng(settings.seed)
     if not (off & ~mask).any():  # every pair measured: nothing to estimate
         return Estimate(frame.rename_axis("source"), _frame(mask, langs), f[None], 0.0, NONE, [])
     _enough(mask, langs)
-    chosen = _prefix(f, mask, {k: (covariates or {})[k] for k in names}, langs, settings, rng)
-    names, x, model, errors, rng = chosen
+    names, x, model, errors, rng = _prefix(f, mask, covariates or {}, langs, settings, rng)
     point_fit = fit(f, mask, x, model, settings)
     fitted = point_fit.predict(x)
     point = np.where(mask, f, fitted)
