@@ -105,7 +105,8 @@ def test_a_proxy_s_structure_improves_the_hidden_cells_beyond_the_raw_proxy():
     from bloodbank.graph.covariates import pair_covariates
 
     n = 40
-    world = simulate(n, seed=2, proxy_r2=(0.43,))  # the realistic suite's proxy
+    world = simulate(n, seed=2, proxy_r2=(0.43,))  # a proxy about half as informative as
+    # measured: its structure matters most where the raw proxy reads least
     seen = hide(world.measured, 8 / (n - 1), seed=0)  # k = 8 pairs per language
     hidden = np.isnan(seen.to_numpy()) & ~np.eye(n, dtype=bool)
     langs = list(world.truth.index)
