@@ -21,6 +21,7 @@ MODEL = ModelConfig(
 )
 TRAIN = TrainConfig(batch_size=4, epochs=2, lr=1e-3, threads=1, max_length=32)
 RUNTIME = RuntimeConfig(checkpoint_every=10, log_every=5)
+WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
 
 
 def toy_run(seed: int, resume_dir: Path, runtime: RuntimeConfig = RUNTIME) -> dict:
@@ -189,3 +190,68 @@ def test_probe_sees_the_curve_and_leaves_training_as_it_is(tmp_path):
     assert [s for s, _, _ in seen] == [10, 30]
     assert not any(training for _, _, training in seen)  # scored in eval mode
     assert same(weights(plain), weights(model))
+
+
+def _reference_training(model, split: TokenizedSplit, cfg: TrainConfig, seed: int) -> None:
+    """The textbook loop the trainer stands for: transformers' model and torch's AdamW
+    (transformers' groups), clipping and linear schedule, on the trainer's own batches
+    and masks."""
+    from transformers import get_linear_schedule_with_warmup
+
+    from bloodbank.mlm.batching import collate, epoch_batches
+    from bloodbank.mlm.masking import generator, mask_tokens
+    from bloodbank.mlm.model import masked_lm_loss
+
+    torch.set_num_threads(cfg.threads)
+    model.train()
+    named = list(model.named_parameters())
+    plain = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
+    decayed = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decayed, "weight_decay": cfg.weight_decay},
+            {"params": plain, "weight_decay": 0},
+        ],
+        lr=cfg.lr,
+        eps=cfg.adam_epsilon,
+    )
+    steps = total_steps(len(split), cfg)
+    schedule = get_linear_schedule_with_warmup(opt, cfg.warmup_steps, steps)
+    per_epoch = -(-len(split) // cfg.batch_size)
+    for step in range(steps):
+        epoch, b = divmod(step, per_epoch)
+        batch = epoch_batches(split.lengths(), cfg.batch_size, seed, epoch)[b]
+        input_ids, attention, maskable = collate(split, batch, cfg.max_length, IDS)
+        inputs, labels = mask_tokens(
+            input_ids,
+            maskable,
+            generator("train", "toy", seed, step),
+            mask_id=IDS.mask,
+            n_special=IDS.n_special,
+            vocab_size=VOCAB,
+            probability=cfg.mlm_probability,
+            mask_fraction=cfg.mask_token_fraction,
+            random_fraction=cfg.random_token_fraction,
+        )
+        masked_lm_loss(model, inputs, attention, labels).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        opt.step()
+        schedule.step()
+        opt.zero_grad(set_to_none=True)
+
+
+def test_a_whole_training_is_the_textbook_loop_when_nothing_is_random_but_the_data(tmp_path):
+    """Without dropout, the trainer (functional forward, member AdamW, own clipping and
+    schedule, lookup gradients added by hand) ends where a plain transformers and
+    torch.optim loop ends from the same start, batches and masks: the pieces are tested
+    one by one in test_packed.py, and this holds them to it over a whole run."""
+    model_cfg = MODEL.model_copy(update={"dropout": 0.0, "num_layers": 2})
+    cfg = TRAIN.model_copy(update={"weight_decay": 0.01, "warmup_steps": 3})
+    ours, reference = (build_model(model_cfg, VOCAB, 0, seed=5) for _ in range(2))
+    train_mlm(ours, toy_split(), cfg, **toy_run(1, tmp_path / "resume"))
+    _reference_training(reference, toy_split(), cfg, seed=1)
+    theirs = dict(reference.named_parameters())
+    for name, weight in ours.named_parameters():
+        assert torch.allclose(weight, theirs[name], atol=2e-5, rtol=1e-4), name
+    moved = build_model(model_cfg, VOCAB, 0, seed=5).state_dict()
+    assert not torch.allclose(ours.state_dict()[WORD_EMBEDDINGS], moved[WORD_EMBEDDINGS])
