@@ -204,13 +204,13 @@ def _reference_training(model, split: TokenizedSplit, cfg: TrainConfig, seed: in
 
     torch.set_num_threads(cfg.threads)
     model.train()
-    named = list(model.named_parameters())
-    plain = [p for n, p in named if n.endswith("bias") or "LayerNorm" in n]
-    decayed = [p for n, p in named if not (n.endswith("bias") or "LayerNorm" in n)]
+    groups: dict[bool, list] = {True: [], False: []}  # decayed or not, as transformers
+    for name, weight in model.named_parameters():
+        groups[not (name.endswith("bias") or "LayerNorm" in name)].append(weight)
     opt = torch.optim.AdamW(
         [
-            {"params": decayed, "weight_decay": cfg.weight_decay},
-            {"params": plain, "weight_decay": 0},
+            {"params": groups[True], "weight_decay": cfg.weight_decay},
+            {"params": groups[False], "weight_decay": 0},
         ],
         lr=cfg.lr,
         eps=cfg.adam_epsilon,
